@@ -1,0 +1,34 @@
+# partnermatch: `make run` (install, demo data if the store is empty, train, serve) and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install run test lint bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	# The CPU wheel first: otherwise sentence-transformers pulls a multi-GB CUDA build of torch.
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: install
+	$(BIN)/partnermatch demo-data
+	$(BIN)/partnermatch train --promote
+	$(BIN)/partnermatch serve
+
+test: install
+	$(BIN)/pytest -q
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/mypy partnermatch features models training serving
+
+bench: install
+	$(BIN)/python bench/generator.py
+
+clean:
+	rm -rf .partnermatch .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,469 @@
+"""Data contract v1 enforcement: load, validate and normalise a PRM export folder, and write one back.
+
+Decisions the design leaves open (documented here, tested in tests/features/test_contract.py):
+- A `won`/`lost` opportunity without `closed_at` is accepted with a warning (PRMs often omit close
+  dates); downstream code falls back to `created_at` for its timing.
+- Dates are calendar dates: an ISO time part is dropped after converting any time zone to UTC.
+- Enumerations (roles, tiers, statuses, outcomes) are matched exactly, case included.
+- Row numbers are 1-based data rows (the header is not counted; CSV line = row + 1).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+import pandera.pandas as pa
+from pandera.errors import SchemaErrors
+
+from features import schema as s
+from features.records import EcosystemTables
+
+log = logging.getLogger(__name__)
+
+MAX_LISTED_VIOLATIONS = 1000
+_TRUE = frozenset({"true", "t", "yes", "y", "1"})
+_FALSE = frozenset({"false", "f", "no", "n", "0"})
+
+# Column kinds beyond plain strings; everything not listed here is a string column.
+_FLOAT_COLUMNS = frozenset({s.PSAT, s.DEAL_SIZE})
+_INT_COLUMNS = frozenset({s.CAPACITY})
+_BOOL_COLUMNS = frozenset({s.SOURCED})
+_DEFAULTS: dict[str, dict[str, str]] = {
+    s.PARTNERS: {s.TIER: s.DEFAULT_TIER, s.STATUS: s.DEFAULT_PARTNER_STATUS},
+}
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One broken rule: where (file, 1-based data row, column) and why."""
+
+    file: str
+    row: int | None
+    column: str | None
+    reason: str
+
+    def __str__(self) -> str:
+        where = [self.file]
+        if self.row is not None:
+            where.append(f"row {self.row}")
+        if self.column is not None:
+            where.append(f"column {self.column}")
+        return f"{', '.join(where)}: {self.reason}"
+
+
+class ContractError(Exception):
+    """An export broke the contract; `violations` lists up to MAX_LISTED_VIOLATIONS, `total` counts all."""
+
+    def __init__(self, violations: list[Violation], total: int | None = None) -> None:
+        self.violations = violations
+        self.total = len(violations) if total is None else total
+        super().__init__(self.report())
+
+    def report(self) -> str:
+        lines = [f"export breaks data contract v{s.CONTRACT_VERSION}: {self.total} violation(s)"]
+        lines.extend(str(v) for v in self.violations)
+        if self.total > len(self.violations):
+            lines.append(f"... and {self.total - len(self.violations)} more violation(s) not listed")
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class ValidatedExport:
+    """An export that passed the contract, normalised as EcosystemTables."""
+
+    tables: EcosystemTables
+    source: Path
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Finding:
+    """Violations of one rule in one column, kept as row positions until the report is formatted."""
+
+    file: str
+    column: str | None
+    reason: str  # may contain "{value}"
+    rows: np.ndarray | None = None  # 0-based positions; None = a file-level violation
+    values: np.ndarray | None = None
+
+    @property
+    def size(self) -> int:
+        return 1 if self.rows is None else len(self.rows)
+
+
+class _Collector:
+    """Collects every violation cheaply; only the listed ones become Violation objects."""
+
+    def __init__(self) -> None:
+        self.findings: list[_Finding] = []
+
+    def add(self, file: str, column: str | None, reason: str) -> None:
+        self.findings.append(_Finding(file, column, reason))
+
+    def add_mask(self, file: str, column: str | None, reason: str, mask: pd.Series,
+                 values: pd.Series | None = None) -> None:
+        flags = mask.to_numpy(dtype=bool, na_value=False)
+        if not flags.any():
+            return
+        rows = np.flatnonzero(flags)
+        vals = None if values is None else values.to_numpy(dtype=object)[rows]
+        self.findings.append(_Finding(file, column, reason, rows, vals))
+
+    @property
+    def total(self) -> int:
+        return sum(f.size for f in self.findings)
+
+    def error(self) -> ContractError:
+        listed: list[Violation] = []
+        for f in self.findings:
+            room = MAX_LISTED_VIOLATIONS - len(listed)
+            if room <= 0:
+                break
+            if f.rows is None:
+                listed.append(Violation(f.file, None, f.column, f.reason))
+                continue
+            for i, row in enumerate(f.rows[:room]):
+                value = None if f.values is None else f.values[i]
+                listed.append(Violation(f.file, int(row) + 1, f.column, f.reason.format(value=_show(value))))
+        order = {t: i for i, t in enumerate(s.TABLES)}
+        listed.sort(key=lambda v: (order.get(Path(v.file).stem, -1), v.row or 0, v.column or ""))
+        return ContractError(listed, self.total)
+
+
+def _show(value: Any) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
+        return "<empty>"
+    return repr(value)
+
+
+# Reading and parsing -------------------------------------------------------------------------
+
+
+def _find_table_file(directory: Path, table: str, out: _Collector) -> Path | None:
+    found = [directory / f"{table}{suffix}" for suffix in s.EXPORT_SUFFIXES if (directory / f"{table}{suffix}").is_file()]
+    if not found:
+        out.add(f"{table}.csv|.parquet", None, "missing table file")
+        return None
+    if len(found) > 1:
+        out.add(found[0].name, None, f"ambiguous: both {found[0].name} and {found[1].name} exist")
+        return None
+    return found[0]
+
+
+def _read_raw(path: Path) -> pd.DataFrame:
+    if path.suffix == ".csv":
+        # Everything as text: parsing is ours, so every unparsable cell can be reported, not just the first.
+        return pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False, encoding="utf-8-sig")
+    return pd.read_parquet(path)
+
+
+def _is_text(col: pd.Series) -> bool:
+    return pd.api.types.is_string_dtype(col) or col.dtype == object
+
+
+def _clean_text(col: pd.Series) -> pd.Series:
+    """Strings stripped, blank cells missing; non-text parquet columns are rendered as text first."""
+    text = col.astype("str").str.strip()
+    return text.mask(text == "")
+
+
+def _parse_dates(col: pd.Series, file: str, name: str, out: _Collector) -> pd.Series:
+    if _is_text(col):
+        text = _clean_text(col)
+        parsed = pd.to_datetime(text, format="ISO8601", errors="coerce", utc=True)
+        out.add_mask(file, name, "unparsable date {value} (expected ISO 8601)", text.notna() & parsed.isna(), text)
+    else:
+        parsed = pd.to_datetime(col, errors="coerce", utc=True)
+    return parsed.dt.tz_convert(None).dt.normalize().astype("datetime64[ns]")
+
+
+def _parse_numbers(col: pd.Series, file: str, name: str, out: _Collector) -> pd.Series:
+    if not _is_text(col):
+        return col.astype("float64")
+    text = _clean_text(col)
+    parsed = pd.to_numeric(text, errors="coerce").astype("float64")
+    out.add_mask(file, name, "unparsable number {value}", text.notna() & parsed.isna(), text)
+    return parsed
+
+
+def _parse_bools(col: pd.Series, file: str, name: str, out: _Collector) -> pd.Series:
+    if pd.api.types.is_bool_dtype(col):
+        return col.astype("boolean")
+    text = _clean_text(col).str.lower()
+    parsed = pd.Series(pd.NA, index=col.index, dtype="boolean")
+    parsed[text.isin(_TRUE)] = True
+    parsed[text.isin(_FALSE)] = False
+    out.add_mask(file, name, "unparsable boolean {value} (expected true/false)", text.notna() & parsed.isna(), text)
+    return parsed
+
+
+def _to_list(cell: Any) -> list[str]:
+    if isinstance(cell, str):
+        return [part.strip() for part in cell.split(s.LIST_SEPARATOR) if part.strip()]
+    if isinstance(cell, list | tuple | np.ndarray):
+        return [str(part).strip() for part in cell if part is not None and str(part).strip()]
+    return []
+
+
+def _parse_lists(col: pd.Series) -> pd.Series:
+    # One Python list per cell is the target type, so building them is inherently per cell.
+    return pd.Series([_to_list(cell) for cell in col.tolist()], index=col.index, dtype=object)
+
+
+def _parse_table(
+    table: str, raw: pd.DataFrame, file: str, out: _Collector
+) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+    """Typed columns in contract order; returns the frame and, per column, the rows that failed to parse."""
+    failed: dict[str, np.ndarray] = {}
+    columns: dict[str, pd.Series] = {}
+    for name in s.COLUMNS[table]:
+        if name not in raw.columns:
+            col = pd.Series(pd.NA, index=raw.index, dtype=object)
+        else:
+            col = raw[name]
+        findings_before = len(out.findings)
+        if name in s.LIST_COLUMNS[table]:
+            columns[name] = _parse_lists(col)
+        elif name in s.DATE_COLUMNS[table]:
+            columns[name] = _parse_dates(col, file, name, out)
+        elif name in _FLOAT_COLUMNS or name in _INT_COLUMNS:
+            columns[name] = _parse_numbers(col, file, name, out)
+        elif name in _BOOL_COLUMNS:
+            columns[name] = _parse_bools(col, file, name, out)
+        else:
+            columns[name] = _clean_text(col)
+        for finding in out.findings[findings_before:]:
+            if finding.rows is not None:
+                failed[name] = finding.rows
+    frame = pd.DataFrame(columns, index=pd.RangeIndex(len(raw)))
+    for name, default in _DEFAULTS.get(table, {}).items():
+        frame[name] = frame[name].fillna(default)
+    return frame, failed
+
+
+# Rules ---------------------------------------------------------------------------------------
+
+
+def _schemas(roles: Sequence[str]) -> dict[str, pa.DataFrameSchema]:
+    def required() -> pa.Column:
+        return pa.Column(nullable=False)
+
+    def one_of(values: Sequence[str], *, nullable: bool = False) -> pa.Column:
+        return pa.Column(
+            nullable=nullable,
+            checks=pa.Check.isin(list(values), error=f"not one of: {', '.join(values)}"),
+        )
+
+    def schema(columns: dict[str, pa.Column], table: str) -> pa.DataFrameSchema:
+        return pa.DataFrameSchema(columns, unique=list(s.KEYS[table]), report_duplicates="exclude_first")
+
+    return {
+        s.PARTNERS: schema({
+            s.PARTNER_ID: required(),
+            s.NAME: required(),
+            s.PARTNER_TYPE: one_of(roles),
+            s.TIER: one_of(s.TIERS),
+            s.STATUS: one_of(s.PARTNER_STATUSES),
+            s.CAPACITY: pa.Column(nullable=True, checks=[
+                pa.Check.ge(0, error="must be >= 0", ignore_na=True),
+                pa.Check(lambda c: c.isna() | (c % 1 == 0), error="must be a whole number"),
+            ]),
+            s.PSAT: pa.Column(nullable=True, checks=pa.Check.in_range(0, 10, error="must be within 0-10")),
+        }, s.PARTNERS),
+        s.CERTIFICATIONS: schema({s.PARTNER_ID: required(), s.CERTIFICATION: required()}, s.CERTIFICATIONS),
+        s.OPPORTUNITIES: schema({
+            s.OPPORTUNITY_ID: required(),
+            s.CREATED_AT: required(),
+            s.OUTCOME: one_of(s.OUTCOMES),
+            s.DEAL_SIZE: pa.Column(nullable=True, checks=pa.Check.ge(0, error="must be >= 0")),
+        }, s.OPPORTUNITIES),
+        s.DEAL_PARTNERS: schema({
+            s.OPPORTUNITY_ID: required(),
+            s.PARTNER_ID: required(),
+            s.ROLE: one_of(roles),
+        }, s.DEAL_PARTNERS),
+    }
+
+
+def _check_values(table: str, frame: pd.DataFrame, schema: pa.DataFrameSchema, file: str,
+                  parse_failed: dict[str, np.ndarray], missing: Collection[str], out: _Collector) -> None:
+    try:
+        schema.validate(frame, lazy=True)
+    except SchemaErrors as err:
+        cases = err.failure_cases
+        cases = cases[cases["index"].notna()]
+        key = list(s.KEYS[table])
+        dup = cases["check"] == "multiple_fields_uniqueness"
+        # A missing required column is one violation, not one per row.
+        cases = cases[~dup & ~cases["column"].isin(missing)]
+        cases = cases.drop_duplicates(subset=["column", "index"])
+        # A cell that failed to parse is already reported; its emptiness is not a second violation.
+        already = pd.Series(False, index=cases.index)
+        for column, rows in parse_failed.items():
+            already |= (cases["column"] == column) & cases["index"].isin(rows)
+        cases = cases[~already]
+        for (column, check), group in cases.groupby(["column", "check"], sort=False):
+            reason = "required value is empty" if check == "not_nullable" else f"{{value}} {check}"
+            mask = pd.Series(False, index=frame.index)
+            mask[group["index"].astype(int).to_numpy()] = True
+            out.add_mask(file, str(column), reason, mask, frame[str(column)])
+        if dup.any():
+            mask = frame.duplicated(subset=key, keep="first") & frame[key].notna().all(axis=1)
+            shown = frame[key].astype(str).agg("/".join, axis=1) if len(key) > 1 else frame[key[0]]
+            out.add_mask(file, ",".join(key), "duplicate key {value}", mask, shown)
+
+
+def _check_reference(frame: pd.DataFrame, column: str, universe: pd.Index, file: str, out: _Collector) -> None:
+    col = frame[column]
+    out.add_mask(file, column, "unknown " + column + " {value}", col.notna() & ~col.isin(universe), col)
+
+
+def _id_universe(frame: pd.DataFrame | None, column: str, known: Collection[str]) -> pd.Index:
+    ids = pd.Index([] if frame is None else frame[column].dropna().to_numpy(dtype=object), dtype=object)
+    return ids.append(pd.Index(list(known), dtype=object)).unique()
+
+
+# Public API ----------------------------------------------------------------------------------
+
+
+def load_export(
+    directory: Path,
+    *,
+    roles: Sequence[str] = s.DEFAULT_ROLES,
+    known_partner_ids: Collection[str] = (),
+    known_opportunity_ids: Collection[str] = (),
+) -> ValidatedExport:
+    """Read and validate an export folder; raise ContractError listing every violation found."""
+    directory = Path(directory)
+    out = _Collector()
+    warnings: list[str] = []
+    if not directory.is_dir():
+        out.add(str(directory), None, "export folder does not exist")
+        raise out.error()
+    schemas = _schemas(roles)
+    frames: dict[str, pd.DataFrame] = {}
+    files: dict[str, str] = {}
+    for table in s.TABLES:
+        path = _find_table_file(directory, table, out)
+        if path is None:
+            continue
+        files[table] = path.name
+        raw = _read_raw(path)
+        raw.columns = [str(c).strip() for c in raw.columns]
+        missing = [c for c in s.REQUIRED_COLUMNS[table] if c not in raw.columns]
+        for column in missing:
+            out.add(path.name, column, "missing required column")
+        extra = [c for c in raw.columns if c not in s.COLUMNS[table]]
+        if extra:
+            warnings.append(f"{path.name}: ignored unknown column(s): {', '.join(extra)}")
+        frame, parse_failed = _parse_table(table, raw, path.name, out)
+        _check_values(table, frame, schemas[table], path.name, parse_failed, missing, out)
+        frames[table] = frame
+
+    partner_ids = _id_universe(frames.get(s.PARTNERS), s.PARTNER_ID, known_partner_ids)
+    opportunity_ids = _id_universe(frames.get(s.OPPORTUNITIES), s.OPPORTUNITY_ID, known_opportunity_ids)
+    references = [
+        (s.CERTIFICATIONS, s.PARTNER_ID, partner_ids),
+        (s.OPPORTUNITIES, s.REGISTERED_PARTNER_ID, partner_ids),
+        (s.DEAL_PARTNERS, s.OPPORTUNITY_ID, opportunity_ids),
+        (s.DEAL_PARTNERS, s.PARTNER_ID, partner_ids),
+    ]
+    for table, column, universe in references:
+        if table in frames:
+            _check_reference(frames[table], column, universe, files[table], out)
+
+    if s.OPPORTUNITIES in frames:
+        opp = frames[s.OPPORTUNITIES]
+        file = files[s.OPPORTUNITIES]
+        out.add_mask(file, s.CLOSED_AT, "closed_at {value} is before created_at",
+                     opp[s.CLOSED_AT] < opp[s.CREATED_AT], opp[s.CLOSED_AT].dt.strftime("%Y-%m-%d"))
+        no_close = int((opp[s.OUTCOME].isin([s.WON, s.LOST]) & opp[s.CLOSED_AT].isna()).sum())
+        if no_close:
+            warnings.append(f"{file}: {no_close} won/lost opportunit(ies) without closed_at")
+
+    if out.findings:
+        raise out.error()
+    for warning in warnings:
+        log.warning(warning)
+    tables = EcosystemTables(**{table: normalise_table(table, frames[table]) for table in s.TABLES})
+    return ValidatedExport(tables=tables, source=directory.resolve(), warnings=warnings)
+
+
+def normalise_table(table: str, frame: pd.DataFrame) -> pd.DataFrame:
+    """Contract columns in contract order with the EcosystemTables dtypes; extra columns dropped.
+
+    Expects already-valid values (from load_export or the store); missing optional columns are added empty.
+    """
+    columns: dict[str, pd.Series] = {}
+    n = len(frame)
+    index = pd.RangeIndex(n)
+    for name in s.COLUMNS[table]:
+        col = frame[name].reset_index(drop=True) if name in frame.columns else pd.Series([None] * n, index=index)
+        if name in s.LIST_COLUMNS[table]:
+            col = pd.Series([_to_list(cell) for cell in col.tolist()], index=index, dtype=object)
+        elif name in s.DATE_COLUMNS[table]:
+            col = pd.to_datetime(col).astype("datetime64[ns]")
+        elif name in _FLOAT_COLUMNS:
+            col = col.astype("float64")
+        elif name in _INT_COLUMNS:
+            col = col.astype("float64").astype("Int64")
+        elif name in _BOOL_COLUMNS:
+            col = col.astype("boolean")
+        else:
+            col = col.astype("str")
+        columns[name] = col
+    result = pd.DataFrame(columns, index=index)
+    for name, default in _DEFAULTS.get(table, {}).items():
+        result[name] = result[name].fillna(default)
+    return result
+
+
+def _csv_ready(table: str, frame: pd.DataFrame) -> pd.DataFrame:
+    """Cells rendered as contract text: `;`-joined lists, ISO dates, true/false."""
+    out = frame.copy()
+    for name in out.columns:
+        col = out[name]
+        if name in s.LIST_COLUMNS.get(table, ()):
+            out[name] = [s.LIST_SEPARATOR.join(map(str, c)) if _is_sequence(c) else c for c in col.tolist()]
+        elif pd.api.types.is_datetime64_any_dtype(col):
+            out[name] = col.dt.strftime("%Y-%m-%d")
+        elif pd.api.types.is_bool_dtype(col):
+            out[name] = col.map({True: "true", False: "false"})
+    return out
+
+
+def _is_sequence(cell: Any) -> bool:
+    return isinstance(cell, list | tuple | np.ndarray)
+
+
+def _parquet_ready(table: str, frame: pd.DataFrame) -> pd.DataFrame:
+    out = frame.copy()
+    for name in s.LIST_COLUMNS.get(table, ()):
+        if name in out.columns:
+            out[name] = [_to_list(c) if _is_sequence(c) or c is None else c for c in out[name].tolist()]
+    return out
+
+
+def write_export(tables: EcosystemTables, directory: Path, fmt: Literal["csv", "parquet"] = "csv") -> None:
+    """Write tables as an export folder (the inverse of load_export); columns are written as given."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    for table in s.TABLES:
+        frame: pd.DataFrame = getattr(tables, table)
+        if fmt == "csv":
+            _csv_ready(table, frame).to_csv(directory / f"{table}.csv", index=False)
+        else:
+            _parquet_ready(table, frame).to_parquet(directory / f"{table}.parquet", index=False)
+
+
+def empty_tables() -> EcosystemTables:
+    """Four empty, normalised tables."""
+    return EcosystemTables(**{t: normalise_table(t, pd.DataFrame()) for t in s.TABLES})
+

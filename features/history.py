@@ -1,0 +1,395 @@
+"""Point-in-time partner and partner-pair statistics from deal history (only facts closed before `as_of`)."""
+
+from __future__ import annotations
+
+import io
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Final
+
+import numpy as np
+import pandas as pd
+
+from features import schema as s
+from features.records import EcosystemTables
+
+logger = logging.getLogger(__name__)
+
+# Output columns of `PartnerHistory.stats` / `pair_stats` (derived features, not contract columns).
+DEALS: Final = "deals"
+WINS: Final = "wins"
+WIN_RATE: Final = "win_rate"
+INDUSTRY_DEALS: Final = "industry_deals"
+INDUSTRY_WINS: Final = "industry_wins"
+INDUSTRY_WIN_RATE: Final = "industry_win_rate"
+REGION_DEALS: Final = "region_deals"
+REGION_WINS: Final = "region_wins"
+REGION_WIN_RATE: Final = "region_win_rate"
+MEDIAN_DAYS_TO_CLOSE: Final = "median_days_to_close"
+SOURCED_DEALS: Final = "sourced_deals"
+DAYS_SINCE_LAST_WIN: Final = "days_since_last_win"
+OPEN_ENGAGEMENTS: Final = "open_engagements"
+STATS_COLUMNS: Final = (
+    DEALS,
+    WINS,
+    WIN_RATE,
+    INDUSTRY_DEALS,
+    INDUSTRY_WINS,
+    INDUSTRY_WIN_RATE,
+    REGION_DEALS,
+    REGION_WINS,
+    REGION_WIN_RATE,
+    MEDIAN_DAYS_TO_CLOSE,
+    SOURCED_DEALS,
+    DAYS_SINCE_LAST_WIN,
+    OPEN_ENGAGEMENTS,
+)
+JOINT_DEALS: Final = "joint_deals"
+JOINT_WINS: Final = "joint_wins"
+JOINT_WIN_RATE: Final = "joint_win_rate"
+PAIR_COLUMNS: Final = (JOINT_DEALS, JOINT_WINS, JOINT_WIN_RATE)
+
+# Beta prior: a partner with no history gets the base win rate; it takes ~PRIOR_STRENGTH deals to move away.
+PRIOR_STRENGTH: Final = 4.0
+DEFAULT_BASE_RATE: Final = 0.5
+
+# Events are found with one searchsorted over int64 keys `group * _DAY_SPAN + day + _DAY_OFFSET`.
+_DAY_OFFSET: Final = 1 << 20
+_DAY_SPAN: Final = 1 << 21
+_WON: Final = "won_flag"
+_SOURCED: Final = "sourced_flag"
+_ONE: Final = "one"
+_MEDIAN_DAYS: Final = "running_median_days"
+_LAST_WIN: Final = "running_last_win_day"
+
+
+def to_day(value: date | pd.Timestamp | np.datetime64) -> int:
+    """Days since 1970-01-01."""
+    return int(np.datetime64(pd.Timestamp(value).date(), "D").astype(np.int64))
+
+
+def _days(series: pd.Series) -> np.ndarray:
+    return series.to_numpy(dtype="datetime64[ns]").astype("datetime64[D]").astype(np.int64)
+
+
+def smoothed_rate(wins: np.ndarray, deals: np.ndarray, base_rate: float) -> np.ndarray:
+    return (wins + PRIOR_STRENGTH * base_rate) / (deals + PRIOR_STRENGTH)
+
+
+@dataclass(frozen=True)
+class _Prefix:
+    """Events sorted by (group, day) with prefix sums: totals before a day are two searchsorteds away."""
+
+    keys: np.ndarray
+    sums: dict[str, np.ndarray]  # each of length len(keys) + 1; sums[c][i] = total of the first i events
+    running: dict[str, np.ndarray]  # per-group running values at each event (value after that event)
+
+    @classmethod
+    def build(
+        cls,
+        groups: np.ndarray,
+        days: np.ndarray,
+        values: Mapping[str, np.ndarray],
+        running: Mapping[str, np.ndarray] | None = None,
+    ) -> _Prefix:
+        keys = groups.astype(np.int64) * _DAY_SPAN + days.astype(np.int64) + _DAY_OFFSET
+        order = np.argsort(keys, kind="stable")
+        sums = {
+            name: np.concatenate([[0.0], np.cumsum(np.asarray(v, dtype=np.float64)[order])])
+            for name, v in values.items()
+        }
+        sorted_keys = keys[order]
+        sorted_groups = groups.astype(np.int64)[order]
+        computed = {name: np.asarray(v, dtype=np.float64)[order] for name, v in (running or {}).items()}
+        return cls(sorted_keys, sums, _running_values(sorted_groups, computed))
+
+    def window(self, groups: np.ndarray, day: int) -> tuple[np.ndarray, np.ndarray]:
+        """Positions [start, stop) of each group's events strictly before `day`; group -1 is empty."""
+        base = groups.astype(np.int64) * _DAY_SPAN
+        start = np.searchsorted(self.keys, base, side="left")
+        stop = np.searchsorted(self.keys, base + day + _DAY_OFFSET, side="left")
+        empty = groups < 0
+        return np.where(empty, 0, start), np.where(empty, 0, stop)
+
+    def total(self, name: str, start: np.ndarray, stop: np.ndarray) -> np.ndarray:
+        column = self.sums[name]
+        return column[stop] - column[start]
+
+    def last(self, name: str, start: np.ndarray, stop: np.ndarray) -> np.ndarray:
+        """The group's running value after its last event before the day; NaN when it has none."""
+        column = self.running[name]
+        if len(column) == 0:
+            return np.full(len(start), np.nan)
+        values = column[np.maximum(stop - 1, 0)]
+        return np.where(stop > start, values, np.nan)
+
+    def arrays(self, prefix: str) -> dict[str, np.ndarray]:
+        out = {f"{prefix}.keys": self.keys}
+        out.update({f"{prefix}.sum.{k}": v for k, v in self.sums.items()})
+        out.update({f"{prefix}.run.{k}": v for k, v in self.running.items()})
+        return out
+
+    @classmethod
+    def from_arrays(cls, prefix: str, data: Mapping[str, np.ndarray]) -> _Prefix:
+        sums = {
+            k.removeprefix(f"{prefix}.sum."): v for k, v in data.items() if k.startswith(f"{prefix}.sum.")
+        }
+        running = {
+            k.removeprefix(f"{prefix}.run."): v for k, v in data.items() if k.startswith(f"{prefix}.run.")
+        }
+        return cls(data[f"{prefix}.keys"], sums, running)
+
+
+def _running_values(sorted_groups: np.ndarray, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Per-group running statistics over events already sorted by (group, day)."""
+    out: dict[str, np.ndarray] = {}
+    if not inputs:
+        return out
+    frame = pd.DataFrame(dict(inputs.items()))
+    frame["group"] = sorted_groups
+    grouped = frame.groupby("group", sort=False)
+    if _MEDIAN_DAYS in inputs:
+        median = grouped[_MEDIAN_DAYS].expanding().median().reset_index(level=0, drop=True)
+        out[_MEDIAN_DAYS] = median.sort_index().to_numpy(dtype=np.float64)
+    if _LAST_WIN in inputs:
+        out[_LAST_WIN] = grouped[_LAST_WIN].ffill().to_numpy(dtype=np.float64)
+    return out
+
+
+def _codes(vocabulary: pd.Index, values: Sequence[str | None] | pd.Series) -> np.ndarray:
+    return np.asarray(vocabulary.get_indexer(pd.Index(values, dtype=object)), dtype=np.int64)
+
+
+class PartnerHistory:
+    """Vectorised point-in-time deal statistics per partner, partner x industry/region, pair."""
+
+    def __init__(
+        self,
+        partner_ids: np.ndarray,
+        industries: np.ndarray,
+        regions: np.ndarray,
+        pair_keys: np.ndarray,
+        prefixes: dict[str, _Prefix],
+    ) -> None:
+        self.partner_ids = partner_ids
+        self.industries = industries
+        self.regions = regions
+        self.pair_keys = pair_keys  # sorted int64 a * n_partners + b with code a < code b
+        self._prefixes = prefixes
+        self._partner_index = pd.Index(partner_ids, dtype=object)
+        self._industry_index = pd.Index(industries, dtype=object)
+        self._region_index = pd.Index(regions, dtype=object)
+
+    # -- building -------------------------------------------------------------------------------
+    @classmethod
+    def build(cls, tables: EcosystemTables) -> PartnerHistory:
+        opps = tables.opportunities
+        links = tables.deal_partners[[s.OPPORTUNITY_ID, s.PARTNER_ID, s.SOURCED]].copy()
+        links[_SOURCED] = links[s.SOURCED].astype("boolean").fillna(False).astype(bool)
+        # A partner playing two roles on one deal is still one engagement.
+        links = links.groupby([s.OPPORTUNITY_ID, s.PARTNER_ID], as_index=False, sort=False)[[_SOURCED]].max()
+        partner_ids = np.asarray(
+            sorted(set(tables.partners[s.PARTNER_ID].astype(str)) | set(links[s.PARTNER_ID].astype(str))),
+            dtype=np.str_,
+        )
+        industries = np.asarray(
+            sorted(opps[s.CUSTOMER_INDUSTRY].dropna().astype(str).unique()), dtype=np.str_
+        )
+        regions = np.asarray(sorted(opps[s.REGION].dropna().astype(str).unique()), dtype=np.str_)
+        partner_index = pd.Index(partner_ids, dtype=object)
+        n_industries, n_regions = max(len(industries), 1), max(len(regions), 1)
+
+        deals = links.merge(
+            opps[[s.OPPORTUNITY_ID, s.CUSTOMER_INDUSTRY, s.REGION, s.CREATED_AT, s.CLOSED_AT, s.OUTCOME]],
+            on=s.OPPORTUNITY_ID,
+            how="inner",
+        )
+        deals["partner_code"] = _codes(partner_index, deals[s.PARTNER_ID])
+        deals["industry_code"] = _codes(pd.Index(industries, dtype=object), deals[s.CUSTOMER_INDUSTRY])
+        deals["region_code"] = _codes(pd.Index(regions, dtype=object), deals[s.REGION])
+        prefixes: dict[str, _Prefix] = {}
+
+        # Engagements: open at a day = created before it minus closed before it.
+        created = deals[deals[s.CREATED_AT].notna()]
+        created_days = _days(created[s.CREATED_AT])
+        prefixes["created"] = _Prefix.build(
+            created["partner_code"].to_numpy(), created_days, {_ONE: np.ones(len(created))}
+        )
+        ended = created[created[s.CLOSED_AT].notna()]
+        ended_days = np.maximum(_days(ended[s.CLOSED_AT]), _days(ended[s.CREATED_AT]))
+        prefixes["ended"] = _Prefix.build(
+            ended["partner_code"].to_numpy(), ended_days, {_ONE: np.ones(len(ended))}
+        )
+
+        closed = deals[deals[s.OUTCOME].isin([s.WON, s.LOST]) & deals[s.CLOSED_AT].notna()]
+        closed_days = _days(closed[s.CLOSED_AT])
+        won = (closed[s.OUTCOME] == s.WON).to_numpy(dtype=np.float64)
+        days_to_close = (closed_days - _days(closed[s.CREATED_AT].fillna(closed[s.CLOSED_AT]))).clip(min=0)
+        codes = closed["partner_code"].to_numpy()
+        counts = {_ONE: np.ones(len(closed)), _WON: won}
+        prefixes["partner"] = _Prefix.build(
+            codes,
+            closed_days,
+            {**counts, _SOURCED: closed[_SOURCED].to_numpy(dtype=np.float64)},
+            running={
+                _MEDIAN_DAYS: days_to_close.astype(np.float64),
+                _LAST_WIN: np.where(won > 0, closed_days, np.nan),
+            },
+        )
+        for name, column, size in (
+            ("industry", "industry_code", n_industries),
+            ("region", "region_code", n_regions),
+        ):
+            known = closed[column].to_numpy() >= 0
+            prefixes[name] = _Prefix.build(
+                codes[known] * size + closed[column].to_numpy()[known],
+                closed_days[known],
+                {k: v[known] for k, v in counts.items()},
+            )
+
+        # Base rate over opportunities (not partner rows), so big teams don't weigh more.
+        closed_opps = opps[opps[s.OUTCOME].isin([s.WON, s.LOST]) & opps[s.CLOSED_AT].notna()]
+        prefixes["base"] = _Prefix.build(
+            np.zeros(len(closed_opps), dtype=np.int64),
+            _days(closed_opps[s.CLOSED_AT]),
+            {
+                _ONE: np.ones(len(closed_opps)),
+                _WON: (closed_opps[s.OUTCOME] == s.WON).to_numpy(dtype=np.float64),
+            },
+        )
+
+        pairs = closed[[s.OPPORTUNITY_ID, "partner_code"]].assign(day=closed_days, won=won)
+        joined = pairs.merge(
+            pairs[[s.OPPORTUNITY_ID, "partner_code"]], on=s.OPPORTUNITY_ID, suffixes=("", "_b")
+        )
+        joined = joined[joined["partner_code"] < joined["partner_code_b"]]
+        raw_keys = joined["partner_code"].to_numpy(np.int64) * len(partner_ids) + joined[
+            "partner_code_b"
+        ].to_numpy(np.int64)
+        pair_keys, pair_codes = np.unique(raw_keys, return_inverse=True)
+        prefixes["pair"] = _Prefix.build(
+            pair_codes.astype(np.int64),
+            joined["day"].to_numpy(),
+            {_ONE: np.ones(len(joined)), _WON: joined["won"].to_numpy(dtype=np.float64)},
+        )
+        logger.info(
+            "partner history: %d partners, %d closed deal rows, %d partner pairs",
+            len(partner_ids),
+            len(closed),
+            len(pair_keys),
+        )
+        return cls(partner_ids, industries, regions, pair_keys.astype(np.int64), prefixes)
+
+    # -- queries -----------------------------------------------------------------------------------
+    def codes(self, partner_ids: Sequence[str]) -> np.ndarray:
+        """Internal partner codes (-1 for partners without any history row)."""
+        return _codes(self._partner_index, list(partner_ids))
+
+    def base_rate(self, as_of: date) -> float:
+        base = self._prefixes["base"]
+        start, stop = base.window(np.zeros(1, dtype=np.int64), to_day(as_of))
+        deals = base.total(_ONE, start, stop)[0]
+        wins = base.total(_WON, start, stop)[0]
+        return float(wins / deals) if deals > 0 else DEFAULT_BASE_RATE
+
+    def stats_arrays(
+        self, codes: np.ndarray, as_of: date, *, industry: str | None, region: str | None
+    ) -> dict[str, np.ndarray]:
+        """`stats` as plain arrays over partner codes: the fast path the feature engine uses."""
+        day = to_day(as_of)
+        p0 = self.base_rate(as_of)
+        partner = self._prefixes["partner"]
+        start, stop = partner.window(codes, day)
+        deals = partner.total(_ONE, start, stop)
+        wins = partner.total(_WON, start, stop)
+        last_win = partner.last(_LAST_WIN, start, stop)
+        out = {
+            DEALS: deals,
+            WINS: wins,
+            WIN_RATE: smoothed_rate(wins, deals, p0),
+            MEDIAN_DAYS_TO_CLOSE: partner.last(_MEDIAN_DAYS, start, stop),
+            SOURCED_DEALS: partner.total(_SOURCED, start, stop),
+            DAYS_SINCE_LAST_WIN: day - last_win,
+        }
+        for name, vocabulary, value, cols in (
+            ("industry", self._industry_index, industry, (INDUSTRY_DEALS, INDUSTRY_WINS, INDUSTRY_WIN_RATE)),
+            ("region", self._region_index, region, (REGION_DEALS, REGION_WINS, REGION_WIN_RATE)),
+        ):
+            code = vocabulary.get_indexer([value])[0] if value is not None else -1
+            groups = np.where((codes >= 0) & (code >= 0), codes * max(len(vocabulary), 1) + code, -1)
+            g_start, g_stop = self._prefixes[name].window(groups, day)
+            g_deals = self._prefixes[name].total(_ONE, g_start, g_stop)
+            g_wins = self._prefixes[name].total(_WON, g_start, g_stop)
+            out.update({cols[0]: g_deals, cols[1]: g_wins, cols[2]: smoothed_rate(g_wins, g_deals, p0)})
+        created, ended = self._prefixes["created"], self._prefixes["ended"]
+        c_start, c_stop = created.window(codes, day)
+        e_start, e_stop = ended.window(codes, day)
+        out[OPEN_ENGAGEMENTS] = created.total(_ONE, c_start, c_stop) - ended.total(_ONE, e_start, e_stop)
+        return out
+
+    def stats(
+        self, partner_ids: Sequence[str], as_of: date, *, industry: str | None, region: str | None
+    ) -> pd.DataFrame:
+        """One row per partner id: deal counts, smoothed win rates, velocity, recency and load as of `as_of`.
+
+        Only deals with closed_at < as_of count; `median_days_to_close` / `days_since_last_win` are NaN
+        without closed deals / wins. Open engagements: created before `as_of` and not closed before it.
+        """
+        arrays = self.stats_arrays(self.codes(partner_ids), as_of, industry=industry, region=region)
+        frame = pd.DataFrame(
+            {c: arrays[c] for c in STATS_COLUMNS}, index=pd.Index(list(partner_ids), name=s.PARTNER_ID)
+        )
+        return frame
+
+    def pair_arrays(self, codes_a: np.ndarray, codes_b: np.ndarray, as_of: date) -> dict[str, np.ndarray]:
+        low, high = np.minimum(codes_a, codes_b), np.maximum(codes_a, codes_b)
+        keys = low * len(self.partner_ids) + high
+        pos = np.searchsorted(self.pair_keys, keys)
+        pos_clipped = np.minimum(pos, max(len(self.pair_keys) - 1, 0))
+        found = (low >= 0) & (low != high) & (len(self.pair_keys) > 0)
+        if len(self.pair_keys):
+            found &= self.pair_keys[pos_clipped] == keys
+        groups = np.where(found, pos_clipped, -1)
+        prefix = self._prefixes["pair"]
+        start, stop = prefix.window(groups, to_day(as_of))
+        deals = prefix.total(_ONE, start, stop)
+        wins = prefix.total(_WON, start, stop)
+        return {
+            JOINT_DEALS: deals,
+            JOINT_WINS: wins,
+            JOINT_WIN_RATE: smoothed_rate(wins, deals, self.base_rate(as_of)),
+        }
+
+    def pair_stats(self, pairs: Sequence[tuple[str, str]], as_of: date) -> pd.DataFrame:
+        """Deals two partners closed together before `as_of`: count, wins and smoothed joint win rate."""
+        a = self.codes([p[0] for p in pairs])
+        b = self.codes([p[1] for p in pairs])
+        arrays = self.pair_arrays(a, b, as_of)
+        index = pd.MultiIndex.from_tuples(list(pairs), names=["partner_a", "partner_b"]) if pairs else None
+        return pd.DataFrame({c: arrays[c] for c in PAIR_COLUMNS}, index=index)
+
+    # -- persistence -------------------------------------------------------------------------------
+    def save(self, path: Path) -> None:
+        arrays: dict[str, np.ndarray] = {
+            "partner_ids": self.partner_ids,
+            "industries": self.industries,
+            "regions": self.regions,
+            "pair_keys": self.pair_keys,
+        }
+        for name, prefix in self._prefixes.items():
+            arrays.update(prefix.arrays(name))
+        with path.open("wb") as fh:
+            np.savez(fh, **arrays)  # type: ignore[arg-type]
+
+    @classmethod
+    def load(cls, path: Path) -> PartnerHistory:
+        with np.load(io.BytesIO(path.read_bytes()), allow_pickle=False) as data:
+            arrays = {k: data[k] for k in data.files}
+        names = {k.split(".", 1)[0] for k in arrays if "." in k}
+        prefixes = {name: _Prefix.from_arrays(name, arrays) for name in names}
+        return cls(
+            arrays["partner_ids"], arrays["industries"], arrays["regions"], arrays["pair_keys"], prefixes
+        )

@@ -1,0 +1,1 @@
+"""Alembic migrations of the store schema; run them with features.store.Store.migrate."""

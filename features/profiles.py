@@ -1,0 +1,75 @@
+"""The texts that get embedded: one profile per partner and one text per opportunity."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date
+
+import pandas as pd
+
+from features import schema as s
+from features.records import OpportunityQuery
+
+
+def _as_list(value: object) -> list[str]:
+    if isinstance(value, list | tuple):
+        return [str(v) for v in value if v is not None and str(v).strip()]
+    return []
+
+
+def _join(values: Iterable[str]) -> str:
+    return ", ".join(values)
+
+
+def valid_certifications(certifications: pd.DataFrame, as_of: date | None) -> pd.DataFrame:
+    """Certifications issued on or before `as_of` and not expired on it; `as_of=None` keeps all."""
+    if as_of is None or certifications.empty:
+        return certifications
+    day = pd.Timestamp(as_of)
+    issued = certifications[s.ISSUED_AT]
+    expires = certifications[s.EXPIRES_AT]
+    valid = (issued.isna() | (issued <= day)) & (expires.isna() | (expires > day))
+    return certifications[valid]
+
+
+def partner_profile_texts(
+    partners: pd.DataFrame, certifications: pd.DataFrame, as_of: date | None
+) -> pd.Series:
+    """Skills, certifications valid at `as_of`, industries and description, as one text per partner."""
+    certs = valid_certifications(certifications, as_of)
+    cert_names = (
+        certs.sort_values([s.PARTNER_ID, s.CERTIFICATION]).groupby(s.PARTNER_ID)[s.CERTIFICATION].agg(list)
+        if not certs.empty
+        else pd.Series(dtype=object)
+    )
+    texts: list[str] = []
+    for pid, skills, industries, description in zip(
+        partners[s.PARTNER_ID],
+        partners[s.SKILLS],
+        partners[s.INDUSTRIES],
+        partners[s.DESCRIPTION],
+        strict=True,
+    ):
+        parts = []
+        if skill_list := _as_list(skills):
+            parts.append(f"Skills: {_join(skill_list)}.")
+        if cert_list := _as_list(cert_names.get(pid)):
+            parts.append(f"Certifications: {_join(cert_list)}.")
+        if industry_list := _as_list(industries):
+            parts.append(f"Industries: {_join(industry_list)}.")
+        if isinstance(description, str) and description.strip():
+            parts.append(description.strip())
+        texts.append(" ".join(parts))
+    return pd.Series(texts, index=pd.Index(partners[s.PARTNER_ID], name=s.PARTNER_ID), dtype=object)
+
+
+def opportunity_text(opp: OpportunityQuery) -> str:
+    """What the customer needs, in words: description, required skills and industry."""
+    parts = []
+    if opp.description.strip():
+        parts.append(opp.description.strip())
+    if opp.required_skills:
+        parts.append(f"Required skills: {_join(opp.required_skills)}.")
+    if opp.customer_industry:
+        parts.append(f"Industry: {opp.customer_industry}.")
+    return " ".join(parts)

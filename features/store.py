@@ -1,0 +1,310 @@
+"""The store: contract tables in SQLite or PostgreSQL, schema migrations, bulk ingest and loading back.
+
+Ingest semantics (one transaction per call; any failure rolls everything back):
+- partners and opportunities are upserted by key; a row whose contract values are unchanged is left
+  alone (its `updated_at` too), a changed row is updated, a new key is inserted;
+- a partner listed in the export's partners table has its certification set *replaced* by the export's
+  certifications for it (possibly none); an opportunity listed in the export's opportunities table has
+  its deal_partners set replaced likewise. Certification / deal rows whose parent is not listed in the
+  export (it is already in the store) are merged by key, never deleted.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Table,
+    and_,
+    bindparam,
+    create_engine,
+    delete,
+    event,
+    func,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.engine import make_url
+
+from features import schema as s
+from features import tables as t
+from features.contract import ValidatedExport, empty_tables, normalise_table
+from features.records import EcosystemTables
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+BATCH_ROWS = 50_000
+UPDATED_AT = "updated_at"
+
+_TABLES: dict[str, Table] = {
+    s.PARTNERS: t.partners,
+    s.CERTIFICATIONS: t.certifications,
+    s.OPPORTUNITIES: t.opportunities,
+    s.DEAL_PARTNERS: t.deal_partners,
+}
+# Parent whose presence in an export makes the export authoritative for the child's set of rows.
+_REPLACED_BY_PARENT: dict[str, tuple[str, str]] = {
+    s.CERTIFICATIONS: (s.PARTNERS, s.PARTNER_ID),
+    s.DEAL_PARTNERS: (s.OPPORTUNITIES, s.OPPORTUNITY_ID),
+}
+
+
+@dataclass
+class IngestSummary:
+    """Rows inserted, updated, unchanged and deleted (replaced child sets), per table."""
+
+    inserted: dict[str, int] = field(default_factory=dict)
+    updated: dict[str, int] = field(default_factory=dict)
+    unchanged: dict[str, int] = field(default_factory=dict)
+    deleted: dict[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, dict[str, int]]:
+        return asdict(self)
+
+
+@dataclass
+class _Diff:
+    inserts: pd.DataFrame
+    updates: pd.DataFrame
+    unchanged: int
+    deletes: pd.DataFrame  # key columns only
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # Let SQLAlchemy, not the sqlite3 module, decide where transactions begin, so DDL and DML roll back.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    conn.exec_driver_sql("BEGIN")
+
+
+class Store:
+    """Contract tables in a SQL database; SQLite file by default, PostgreSQL via `postgresql+psycopg://`."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        parsed = make_url(url)
+        self.is_sqlite = parsed.get_backend_name() == "sqlite"
+        if self.is_sqlite and parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        self.engine: Engine = create_engine(url)
+        if self.is_sqlite:
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+            event.listen(self.engine, "begin", _sqlite_begin)
+
+    def __repr__(self) -> str:
+        return f"Store({self.engine.url.render_as_string(hide_password=True)!r})"
+
+    # Schema --------------------------------------------------------------------------------------
+
+    def migrate(self) -> str:
+        """Bring the schema to the latest revision (idempotent); returns that revision."""
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS_DIR))
+        with self.engine.begin() as conn:
+            config.attributes["connection"] = conn
+            command.upgrade(config, "head")
+        revision = self.revision()
+        if revision is None:
+            raise RuntimeError("migration finished without a revision")
+        return revision
+
+    def revision(self) -> str | None:
+        with self.engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+
+    # Reading -------------------------------------------------------------------------------------
+
+    def known_ids(self) -> tuple[set[str], set[str]]:
+        """Partner ids and opportunity ids already in the store."""
+        with self.engine.connect() as conn:
+            partners = set(conn.execute(select(t.partners.c[s.PARTNER_ID])).scalars())
+            opportunities = set(conn.execute(select(t.opportunities.c[s.OPPORTUNITY_ID])).scalars())
+        return partners, opportunities
+
+    def is_empty(self) -> bool:
+        with self.engine.connect() as conn:
+            return conn.execute(select(t.partners.c[s.PARTNER_ID]).limit(1)).first() is None
+
+    def counts(self) -> dict[str, int]:
+        with self.engine.connect() as conn:
+            return {
+                name: int(conn.execute(select(func.count()).select_from(table)).scalar_one())
+                for name, table in _TABLES.items()
+            }
+
+    def load_tables(self) -> EcosystemTables:
+        """The whole store as normalised EcosystemTables, each ordered by its key."""
+        with self.engine.connect() as conn:
+            return EcosystemTables(**{name: self._read(conn, name) for name in s.TABLES})
+
+    def _read(self, conn: Connection, name: str, where: Any = None) -> pd.DataFrame:
+        table = _TABLES[name]
+        columns = list(s.COLUMNS[name])
+        query = select(*(table.c[c] for c in columns)).order_by(*(table.c[k] for k in s.KEYS[name]))
+        if where is not None:
+            query = query.where(where)
+        result = conn.execution_options(yield_per=BATCH_ROWS).execute(query)
+        frames = [pd.DataFrame(part, columns=columns) for part in result.partitions()]
+        raw = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
+        return normalise_table(name, raw)
+
+    # Writing -------------------------------------------------------------------------------------
+
+    def ingest(self, export: ValidatedExport) -> IngestSummary:
+        """Upsert a validated export in one transaction and log it in ingest_log."""
+        summary = IngestSummary()
+        now = datetime.now().replace(microsecond=0)
+        tables = export.tables
+        with self.engine.begin() as conn:
+            self._write(conn, tables, summary, now)
+            conn.execute(
+                insert(t.ingest_log),
+                {"source": str(export.source), "ingested_at": now, "summary": summary.to_dict()},
+            )
+        log.info("ingested %s: %s", export.source, summary.to_dict())
+        return summary
+
+    def upsert_partners(self, partners: pd.DataFrame, certifications: pd.DataFrame | None = None) -> int:
+        """Upsert partner rows (e.g. from a PRM API sync); returns rows inserted or updated.
+
+        Missing optional columns take contract defaults. When `certifications` is given, it replaces the
+        certification set of every partner in `partners`.
+        """
+        tables = empty_tables()
+        frames = {
+            s.PARTNERS: normalise_table(s.PARTNERS, partners),
+            s.CERTIFICATIONS: (
+                normalise_table(s.CERTIFICATIONS, certifications) if certifications is not None else None
+            ),
+        }
+        summary = IngestSummary()
+        with self.engine.begin() as conn:
+            self._apply(conn, s.PARTNERS, frames[s.PARTNERS], tables, summary, datetime.now())
+            certs = frames[s.CERTIFICATIONS]
+            if certs is not None:
+                scoped = EcosystemTables(frames[s.PARTNERS], certs, tables.opportunities, tables.deal_partners)
+                self._apply(conn, s.CERTIFICATIONS, certs, scoped, summary, datetime.now())
+        return summary.inserted[s.PARTNERS] + summary.updated[s.PARTNERS]
+
+    def deactivate_partner(self, partner_id: str) -> bool:
+        """Mark a partner inactive; False if no such partner."""
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                update(t.partners)
+                .where(t.partners.c[s.PARTNER_ID] == partner_id)
+                .values({s.STATUS: "inactive", UPDATED_AT: datetime.now().replace(microsecond=0)})
+            )
+        return bool(result.rowcount)
+
+    def _write(self, conn: Connection, tables: EcosystemTables, summary: IngestSummary, now: datetime) -> None:
+        # Parents before children so foreign keys always resolve.
+        for name in s.TABLES:
+            self._apply(conn, name, getattr(tables, name), tables, summary, now)
+
+    def _apply(self, conn: Connection, name: str, new: pd.DataFrame, tables: EcosystemTables,
+               summary: IngestSummary, now: datetime) -> None:
+        table = _TABLES[name]
+        key = list(s.KEYS[name])
+        diff = self._diff(conn, name, new, tables)
+        has_stamp = UPDATED_AT in table.c
+        if len(diff.deletes):
+            where = and_(*(table.c[k] == bindparam(f"k_{k}") for k in key))
+            for batch in _records(diff.deletes, prefix="k_"):
+                conn.execute(delete(table).where(where), batch)
+        if len(diff.inserts):
+            for batch in _records(diff.inserts, stamp=now if has_stamp else None):
+                conn.execute(insert(table), batch)
+        if len(diff.updates):
+            values = [c for c in s.COLUMNS[name] if c not in key] + ([UPDATED_AT] if has_stamp else [])
+            stmt = (
+                update(table)
+                .where(and_(*(table.c[k] == bindparam(f"k_{k}") for k in key)))
+                .values({c: bindparam(f"v_{c}") for c in values})
+            )
+            for batch in _records(diff.updates, stamp=now if has_stamp else None, prefix="v_", key=key):
+                conn.execute(stmt, batch)
+        summary.inserted[name] = len(diff.inserts)
+        summary.updated[name] = len(diff.updates)
+        summary.unchanged[name] = diff.unchanged
+        summary.deleted[name] = len(diff.deletes)
+
+    def _diff(self, conn: Connection, name: str, new: pd.DataFrame, tables: EcosystemTables) -> _Diff:
+        key = list(s.KEYS[name])
+        table = _TABLES[name]
+        old = self._read(conn, name) if _has_rows(conn, table) else normalise_table(name, pd.DataFrame())
+        if old.empty:
+            return _Diff(new, new.iloc[0:0], 0, new[key].iloc[0:0])
+        merged = new.merge(old, on=key, how="left", suffixes=("", "__old"), indicator=True)
+        present = (merged["_merge"] == "both").to_numpy()
+        same = present.copy()
+        for column in s.COLUMNS[name]:
+            if column not in key:
+                same &= _equal(merged[column], merged[f"{column}__old"]).to_numpy()
+        columns = list(s.COLUMNS[name])
+        deletes = old[key].iloc[0:0]
+        if name in _REPLACED_BY_PARENT:
+            parent, parent_key = _REPLACED_BY_PARENT[name]
+            scoped = old[old[parent_key].isin(getattr(tables, parent)[parent_key])]
+            gone = scoped[key].merge(new[key], on=key, how="left", indicator=True)
+            deletes = gone.loc[gone["_merge"] == "left_only", key].reset_index(drop=True)
+        return _Diff(
+            inserts=merged.loc[~present, columns].reset_index(drop=True),
+            updates=merged.loc[present & ~same, columns].reset_index(drop=True),
+            unchanged=int(same.sum()),
+            deletes=deletes,
+        )
+
+
+def _has_rows(conn: Connection, table: Table) -> bool:
+    return conn.execute(select(func.count()).select_from(select(table).limit(1).subquery())).scalar_one() > 0
+
+
+def _equal(a: pd.Series, b: pd.Series) -> pd.Series:
+    """Cell-wise equality where two missing values are equal and lists compare by content."""
+    if a.dtype == object:
+        return pd.Series([x == y for x, y in zip(a.tolist(), b.tolist(), strict=True)], index=a.index)
+    both_missing = a.isna() & b.isna()
+    return (a == b).fillna(False).astype(bool) | both_missing
+
+
+def _python_column(col: pd.Series) -> list[Any]:
+    """Plain Python values for the DB driver: None for missing, date for dates, int for Int64."""
+    if pd.api.types.is_datetime64_any_dtype(col):
+        return [None if pd.isna(v) else v.date() for v in col.tolist()]
+    if col.dtype == object:
+        return col.tolist()
+    return col.astype(object).where(col.notna(), None).tolist()
+
+
+def _records(frame: pd.DataFrame, *, stamp: datetime | None = None, prefix: str = "",
+             key: Sequence[str] = ()) -> Iterator[list[dict[str, Any]]]:
+    """Row dicts in batches; non-key columns get `prefix`, key columns `k_` when `key` is given."""
+    names = [f"k_{c}" if c in key else f"{prefix}{c}" for c in frame.columns]
+    if stamp is not None:
+        names.append(f"{prefix}{UPDATED_AT}")
+    for start in range(0, len(frame), BATCH_ROWS):
+        part = frame.iloc[start:start + BATCH_ROWS]
+        columns = [_python_column(part[c]) for c in part.columns]
+        if stamp is not None:
+            columns.append([stamp] * len(part))
+        yield [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)]

@@ -1,0 +1,110 @@
+"""The store's relational schema (SQLAlchemy Core metadata); Alembic migrations mirror it."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+from features import schema as s
+
+ID_LENGTH = 128
+SHORT_TEXT = 255
+
+metadata = MetaData()
+
+partners = Table(
+    s.PARTNERS,
+    metadata,
+    Column(s.PARTNER_ID, String(ID_LENGTH), primary_key=True),
+    Column(s.NAME, String(SHORT_TEXT), nullable=False),
+    Column(s.PARTNER_TYPE, String(64), nullable=False),
+    Column(s.TIER, String(32), nullable=False),
+    Column(s.REGIONS, JSON, nullable=False),  # list[str]
+    Column(s.INDUSTRIES, JSON, nullable=False),  # list[str]
+    Column(s.SKILLS, JSON, nullable=False),  # list[str]
+    Column(s.DESCRIPTION, Text, nullable=True),
+    Column(s.CAPACITY, Integer, nullable=True),
+    Column(s.PSAT, Float, nullable=True),
+    Column(s.JOINED_AT, Date, nullable=True),
+    Column(s.STATUS, String(16), nullable=False),
+    Column("updated_at", DateTime(timezone=False), nullable=False),
+)
+
+certifications = Table(
+    s.CERTIFICATIONS,
+    metadata,
+    Column(s.PARTNER_ID, String(ID_LENGTH), ForeignKey(f"{s.PARTNERS}.{s.PARTNER_ID}"), primary_key=True),
+    Column(s.CERTIFICATION, String(SHORT_TEXT), primary_key=True),
+    Column(s.LEVEL, String(64), nullable=True),
+    Column(s.ISSUED_AT, Date, nullable=True),
+    Column(s.EXPIRES_AT, Date, nullable=True),
+)
+
+opportunities = Table(
+    s.OPPORTUNITIES,
+    metadata,
+    Column(s.OPPORTUNITY_ID, String(ID_LENGTH), primary_key=True),
+    Column(s.CUSTOMER_ID, String(ID_LENGTH), nullable=True),
+    Column(s.CUSTOMER_INDUSTRY, String(SHORT_TEXT), nullable=True),
+    Column(s.REGION, String(SHORT_TEXT), nullable=True),
+    Column(s.DEAL_SIZE, Float, nullable=True),
+    Column(s.REQUIRED_SKILLS, JSON, nullable=False),  # list[str]
+    Column(s.DESCRIPTION, Text, nullable=True),
+    Column(s.CREATED_AT, Date, nullable=False, index=True),
+    Column(s.CLOSED_AT, Date, nullable=True),
+    Column(s.OUTCOME, String(16), nullable=False),
+    Column(
+        s.REGISTERED_PARTNER_ID,
+        String(ID_LENGTH),
+        ForeignKey(f"{s.PARTNERS}.{s.PARTNER_ID}"),
+        nullable=True,
+    ),
+    Column("updated_at", DateTime(timezone=False), nullable=False),
+)
+
+deal_partners = Table(
+    s.DEAL_PARTNERS,
+    metadata,
+    Column(
+        s.OPPORTUNITY_ID,
+        String(ID_LENGTH),
+        ForeignKey(f"{s.OPPORTUNITIES}.{s.OPPORTUNITY_ID}"),
+        primary_key=True,
+    ),
+    Column(s.PARTNER_ID, String(ID_LENGTH), ForeignKey(f"{s.PARTNERS}.{s.PARTNER_ID}"), primary_key=True),
+    Column(s.ROLE, String(64), primary_key=True),
+    Column(s.SOURCED, Boolean, nullable=True),
+)
+
+# Profile and skill-phrase embeddings, keyed by a hash of (model id, text): only changed texts re-embed.
+embedding_cache = Table(
+    "embedding_cache",
+    metadata,
+    Column("text_hash", String(64), primary_key=True),
+    Column("model_id", String(200), primary_key=True),
+    Column("dim", Integer, nullable=False),
+    Column("vector", LargeBinary, nullable=False),  # float32 little-endian bytes
+)
+
+# One row per successful ingest: what was loaded, from where, and how many rows changed.
+ingest_log = Table(
+    "ingest_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("source", Text, nullable=False),
+    Column("ingested_at", DateTime(timezone=False), nullable=False),
+    Column("summary", JSON, nullable=False),
+)

@@ -1,0 +1,98 @@
+"""The model bundle: native LightGBM file, feature spec, the feature build it expects, checksums."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from models.ranker import TeamRanker
+
+BUNDLE_FORMAT_VERSION = 1
+MANIFEST_FILE = "manifest.json"
+MODEL_FILE = "model.txt"
+# Artifact names inside the logged MLflow model.
+BUNDLE_ARTIFACT = "bundle"
+FEATURES_ARTIFACT = "features"
+
+
+class BundleError(Exception):
+    """A bundle that is missing, malformed or does not match its checksums."""
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+@dataclass
+class BundleManifest:
+    """What a bundle holds and what it needs; written as JSON, never pickled."""
+
+    feature_names: list[str]
+    feature_version: int
+    feature_build_id: str
+    embedder_id: str
+    embedder_kind: str
+    roles: list[str]
+    trained_at: str
+    params: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)
+    checksums: dict[str, str] = field(default_factory=dict)
+    format_version: int = BUNDLE_FORMAT_VERSION
+
+
+def save_bundle(directory: Path, ranker: TeamRanker, manifest: BundleManifest) -> Path:
+    """Write the model file and a manifest carrying its checksum."""
+    directory.mkdir(parents=True, exist_ok=True)
+    model_path = directory / MODEL_FILE
+    ranker.save(model_path)
+    manifest.checksums = {MODEL_FILE: sha256_file(model_path)}
+    (directory / MANIFEST_FILE).write_text(json.dumps(asdict(manifest), indent=2, sort_keys=True))
+    return directory
+
+
+def read_manifest(directory: Path) -> BundleManifest:
+    path = directory / MANIFEST_FILE
+    if not path.is_file():
+        raise BundleError(f"{directory} is not a bundle: {MANIFEST_FILE} is missing")
+    try:
+        raw = json.loads(path.read_text())
+        manifest = BundleManifest(**raw)
+    except (json.JSONDecodeError, TypeError) as exc:
+        raise BundleError(f"{path} is not a valid bundle manifest: {exc}") from exc
+    if manifest.format_version != BUNDLE_FORMAT_VERSION:
+        raise BundleError(
+            f"{path}: bundle format {manifest.format_version}, this build reads {BUNDLE_FORMAT_VERSION}"
+        )
+    return manifest
+
+
+def verify_bundle(directory: Path) -> BundleManifest:
+    """Check every file against the manifest's checksums before anything is loaded."""
+    manifest = read_manifest(directory)
+    if MODEL_FILE not in manifest.checksums:
+        raise BundleError(f"{directory}: manifest has no checksum for {MODEL_FILE}")
+    for name, expected in manifest.checksums.items():
+        path = directory / name
+        if not path.is_file():
+            raise BundleError(f"{directory}: {name} is missing")
+        actual = sha256_file(path)
+        if actual != expected:
+            raise BundleError(f"{directory}: {name} checksum mismatch (expected {expected[:12]}, got {actual[:12]})")
+    return manifest
+
+
+def load_bundle(directory: Path) -> tuple[BundleManifest, TeamRanker]:
+    """Verify, then load the native model file (no unpickling anywhere)."""
+    manifest = verify_bundle(directory)
+    try:
+        ranker = TeamRanker.load(directory / MODEL_FILE, manifest.feature_names)
+    except Exception as exc:  # LightGBM raises its own error type on a malformed file
+        raise BundleError(f"{directory}: model file cannot be loaded: {exc}") from exc
+    return manifest, ranker

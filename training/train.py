@@ -1,0 +1,163 @@
+"""One training run: features from the store, a time-split training set, the ranker, MLflow logging."""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from features import schema as s
+from features.builds import save_feature_build
+from features.embedding_cache import CachedEmbedder
+from features.embeddings import make_embedder
+from features.engine import FeatureEngine
+from features.store import Store
+from models.bundle import BundleManifest, save_bundle
+from models.ranker import TeamRanker
+from partnermatch.settings import Settings
+from training import tracking
+from training.config import TrainConfig
+from training.dataset import TeamExamples, build_examples, group_offsets, time_split
+from training.metrics import ndcg_of_single_target, rank_of_target, recall_at_k, reciprocal_rank
+
+logger = logging.getLogger(__name__)
+
+Progress = Callable[[str, int], Callable[[int], None]]  # (description, total) -> advance(n)
+
+
+@dataclass
+class TrainResult:
+    version: str
+    run_id: str
+    feature_build_id: str
+    metrics: dict[str, float]
+    champion: bool
+    params: dict[str, object] = field(default_factory=dict)
+
+
+def actual_team_metrics(scores: np.ndarray, examples: TeamExamples, k: int = 5) -> dict[str, float]:
+    """How high the ranker puts the team that actually won, and how rarely it puts a losing team first."""
+    offsets = group_offsets(examples.group_sizes)
+    ranks_won: list[int] = []
+    lost_on_top: list[float] = []
+    for g, outcome in enumerate(examples.outcomes):
+        group_scores = scores[offsets[g] : offsets[g + 1]]
+        rank = rank_of_target(group_scores, 0)  # the actual team is the first row of its group
+        if outcome == s.WON:
+            ranks_won.append(rank)
+        else:
+            lost_on_top.append(1.0 if rank == 1 else 0.0)
+    if not ranks_won:
+        return {"won_groups": 0.0}
+    return {
+        "won_groups": float(len(ranks_won)),
+        f"ndcg_at_{k}_won_team": float(np.mean([ndcg_of_single_target(r, k) for r in ranks_won])),
+        f"recall_at_{k}_won_team": float(np.mean([recall_at_k(r, k) for r in ranks_won])),
+        "mrr_won_team": float(np.mean([reciprocal_rank(r) for r in ranks_won])),
+        "lost_team_ranked_first": float(np.mean(lost_on_top)) if lost_on_top else 0.0,
+    }
+
+
+def _example_frame(opportunities: pd.DataFrame) -> pd.DataFrame:
+    """A small contract-shaped input example for the MLflow signature."""
+    cols = [s.OPPORTUNITY_ID, s.CUSTOMER_INDUSTRY, s.REGION, s.DEAL_SIZE, s.REQUIRED_SKILLS, s.DESCRIPTION,
+            s.CREATED_AT, s.REGISTERED_PARTNER_ID]
+    frame = opportunities[cols].head(2).copy()
+    frame[s.REQUIRED_SKILLS] = [s.LIST_SEPARATOR.join(tags) for tags in frame[s.REQUIRED_SKILLS]]
+    frame[s.CREATED_AT] = frame[s.CREATED_AT].dt.strftime("%Y-%m-%d")
+    frame[s.DEAL_SIZE] = frame[s.DEAL_SIZE].astype(float)
+    for col in (s.OPPORTUNITY_ID, s.CUSTOMER_INDUSTRY, s.REGION, s.DESCRIPTION, s.REGISTERED_PARTNER_ID):
+        frame[col] = frame[col].astype("string").fillna("").astype(object)
+    return frame.reset_index(drop=True)
+
+
+def _no_progress(description: str, total: int) -> Callable[[int], None]:
+    return lambda n: None
+
+
+def train(settings: Settings, config: TrainConfig, progress: Progress = _no_progress) -> TrainResult:
+    """Build features, fit the ranker on earlier deals, measure it on later ones, log and register."""
+    store = Store(settings.store_url)
+    store.migrate()
+    tables = store.load_tables()
+    if tables.partners.empty:
+        raise ValueError("the store is empty: ingest an export first (`partnermatch ingest DIR`)")
+    embedder = CachedEmbedder(make_embedder(settings.embedder), store.engine)
+    engine = FeatureEngine.build(tables, embedder, roles=settings.roles, show_progress=True)
+    features_root = settings.home / "features"
+    build_id = save_feature_build(engine, features_root)
+
+    split = config.split()
+    search = config.recommender()
+    train_opps, valid_opps, cutoff = time_split(tables.opportunities, split)
+    train_ex = build_examples(
+        engine, train_opps, tables.deal_partners, search, split,
+        progress("training set (opportunities)", len(train_opps)),
+    )
+    valid_ex = build_examples(
+        engine, valid_opps, tables.deal_partners, search, split,
+        progress("validation set (opportunities)", len(valid_opps)),
+    )
+    ranker = TeamRanker(config.ranker_params()).fit(
+        train_ex.features, train_ex.labels, train_ex.group_sizes, engine.feature_names,
+        valid=(valid_ex.features, valid_ex.labels, valid_ex.group_sizes),
+    )
+    metrics = {f"valid_{k}": v for k, v in actual_team_metrics(ranker.score(valid_ex.features), valid_ex).items()}
+    metrics.update({
+        "train_opportunities": float(len(train_ex.group_sizes)),
+        "train_rows": float(train_ex.features.shape[0]),
+        "valid_opportunities": float(len(valid_ex.group_sizes)),
+    })
+    params: dict[str, object] = {
+        **{f"ranker.{k}": v for k, v in config.ranker.model_dump().items()},
+        **{f"data.{k}": v for k, v in config.data.model_dump().items()},
+        **{f"search.{k}": v for k, v in config.search.model_dump().items()},
+        "seed": config.seed,
+        "cutoff": cutoff.date().isoformat(),
+        "embedder": embedder.model_id,
+        "feature_version": engine.feature_version,
+        "feature_build_id": build_id,
+    }
+
+    client = tracking.configure(settings)
+    with tracking.start_run(run_name=f"train-{build_id}") as run, tempfile.TemporaryDirectory() as tmp:
+        manifest = BundleManifest(
+            feature_names=list(engine.feature_names),
+            feature_version=engine.feature_version,
+            feature_build_id=build_id,
+            embedder_id=embedder.model_id,
+            embedder_kind=settings.embedder,
+            roles=list(engine.roles),
+            trained_at=datetime.now(UTC).isoformat(),
+            params={k: str(v) for k, v in params.items()},
+            metrics=metrics,
+        )
+        bundle_dir = save_bundle(Path(tmp) / "bundle", ranker, manifest)
+        import mlflow
+
+        mlflow.log_params(params)
+        mlflow.log_metrics(metrics)
+        mlflow.log_dict({"feature_names": list(engine.feature_names),
+                         "feature_version": engine.feature_version}, "feature_spec.json")
+        mlflow.log_dict(ranker.feature_importance(), "feature_importance_gain.json")
+        example = _example_frame(valid_opps if not valid_opps.empty else train_opps)
+        output = pd.DataFrame({s.OPPORTUNITY_ID: example[s.OPPORTUNITY_ID], "teams": ["[]"] * len(example)})
+        version = tracking.log_and_register(
+            bundle_dir, features_root / build_id, example, output,
+            tags={"feature_build_id": build_id},
+        )
+        run_id = run.info.run_id
+    champion = False
+    if tracking.champion_version(client) is None:
+        # The very first model has nothing to beat; later ones go through `partnermatch promote`.
+        tracking.set_champion(client, version)
+        champion = True
+    logger.info("registered version %s (run %s), metrics %s", version, run_id, metrics)
+    return TrainResult(version=version, run_id=run_id, feature_build_id=build_id, metrics=metrics,
+                       champion=champion, params=params)
