@@ -147,7 +147,8 @@ def _show(value: Any) -> str:
 
 
 def _find_table_file(directory: Path, table: str, out: _Collector) -> Path | None:
-    found = [directory / f"{table}{suffix}" for suffix in s.EXPORT_SUFFIXES if (directory / f"{table}{suffix}").is_file()]
+    candidates = (directory / f"{table}{suffix}" for suffix in s.EXPORT_SUFFIXES)
+    found = [path for path in candidates if path.is_file()]
     if not found:
         out.add(f"{table}.csv|.parquet", None, "missing table file")
         return None
@@ -178,7 +179,8 @@ def _parse_dates(col: pd.Series, file: str, name: str, out: _Collector) -> pd.Se
     if _is_text(col):
         text = _clean_text(col)
         parsed = pd.to_datetime(text, format="ISO8601", errors="coerce", utc=True)
-        out.add_mask(file, name, "unparsable date {value} (expected ISO 8601)", text.notna() & parsed.isna(), text)
+        bad = text.notna() & parsed.isna()
+        out.add_mask(file, name, "unparsable date {value} (expected ISO 8601)", bad, text)
     else:
         parsed = pd.to_datetime(col, errors="coerce", utc=True)
     return parsed.dt.tz_convert(None).dt.normalize().astype("datetime64[ns]")
@@ -200,7 +202,8 @@ def _parse_bools(col: pd.Series, file: str, name: str, out: _Collector) -> pd.Se
     parsed = pd.Series(pd.NA, index=col.index, dtype="boolean")
     parsed[text.isin(_TRUE)] = True
     parsed[text.isin(_FALSE)] = False
-    out.add_mask(file, name, "unparsable boolean {value} (expected true/false)", text.notna() & parsed.isna(), text)
+    bad = text.notna() & parsed.isna()
+    out.add_mask(file, name, "unparsable boolean {value} (expected true/false)", bad, text)
     return parsed
 
 
@@ -320,7 +323,8 @@ def _check_values(table: str, frame: pd.DataFrame, schema: pa.DataFrameSchema, f
             out.add_mask(file, ",".join(key), "duplicate key {value}", mask, shown)
 
 
-def _check_reference(frame: pd.DataFrame, column: str, universe: pd.Index, file: str, out: _Collector) -> None:
+def _check_reference(frame: pd.DataFrame, column: str, universe: pd.Index, file: str,
+                     out: _Collector) -> None:
     col = frame[column]
     out.add_mask(file, column, "unknown " + column + " {value}", col.notna() & ~col.isin(universe), col)
 
@@ -405,9 +409,15 @@ def normalise_table(table: str, frame: pd.DataFrame) -> pd.DataFrame:
     n = len(frame)
     index = pd.RangeIndex(n)
     for name in s.COLUMNS[table]:
-        col = frame[name].reset_index(drop=True) if name in frame.columns else pd.Series([None] * n, index=index)
+        if name in frame.columns:
+            col = frame[name].reset_index(drop=True)
+        else:
+            col = pd.Series([None] * n, index=index)
         if name in s.LIST_COLUMNS[table]:
-            col = pd.Series([_to_list(cell) for cell in col.tolist()], index=index, dtype=object)
+            cells = col.tolist()
+            if not all(type(cell) is list for cell in cells):
+                cells = [_to_list(cell) for cell in cells]
+            col = pd.Series(cells, index=index, dtype=object)
         elif name in s.DATE_COLUMNS[table]:
             col = pd.to_datetime(col).astype("datetime64[ns]")
         elif name in _FLOAT_COLUMNS:

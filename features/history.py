@@ -324,11 +324,16 @@ class PartnerHistory:
             g_deals = self._prefixes[name].total(_ONE, g_start, g_stop)
             g_wins = self._prefixes[name].total(_WON, g_start, g_stop)
             out.update({cols[0]: g_deals, cols[1]: g_wins, cols[2]: smoothed_rate(g_wins, g_deals, p0)})
+        out[OPEN_ENGAGEMENTS] = self.open_engagements(codes, as_of)
+        return out
+
+    def open_engagements(self, codes: np.ndarray, as_of: date) -> np.ndarray:
+        """Deals created before `as_of` and not closed before it, per partner code."""
+        day = to_day(as_of)
         created, ended = self._prefixes["created"], self._prefixes["ended"]
         c_start, c_stop = created.window(codes, day)
         e_start, e_stop = ended.window(codes, day)
-        out[OPEN_ENGAGEMENTS] = created.total(_ONE, c_start, c_stop) - ended.total(_ONE, e_start, e_stop)
-        return out
+        return created.total(_ONE, c_start, c_stop) - ended.total(_ONE, e_start, e_stop)
 
     def stats(
         self, partner_ids: Sequence[str], as_of: date, *, industry: str | None, region: str | None

@@ -11,9 +11,10 @@ Ingest semantics (one transaction per call; any failure rolls everything back):
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -26,8 +27,10 @@ from sqlalchemy import (
     Connection,
     Engine,
     Table,
+    Text,
     and_,
     bindparam,
+    cast,
     create_engine,
     delete,
     event,
@@ -157,16 +160,30 @@ class Store:
         with self.engine.connect() as conn:
             return EcosystemTables(**{name: self._read(conn, name) for name in s.TABLES})
 
-    def _read(self, conn: Connection, name: str, where: Any = None) -> pd.DataFrame:
+    def _read(self, conn: Connection, name: str) -> pd.DataFrame:
         table = _TABLES[name]
         columns = list(s.COLUMNS[name])
-        query = select(*(table.c[c] for c in columns)).order_by(*(table.c[k] for k in s.KEYS[name]))
-        if where is not None:
-            query = query.where(where)
-        result = conn.execution_options(yield_per=BATCH_ROWS).execute(query)
-        frames = [pd.DataFrame(part, columns=columns) for part in result.partitions()]
-        raw = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
-        return normalise_table(name, raw)
+        as_text = set(s.LIST_COLUMNS[name]) | set(s.DATE_COLUMNS[name])
+        # JSON and dates come back as text and are parsed column-wise below: per-cell type processing
+        # in the driver/SQLAlchemy dominated load time on million-row tables.
+        selected = [cast(table.c[c], Text) if c in as_text else table.c[c] for c in columns]
+        query = select(*selected).order_by(*(table.c[k] for k in s.KEYS[name]))
+        values: list[list[Any]] = [[] for _ in columns]
+        # The DBAPI cursor directly: SQLAlchemy's Row layer cost more than the database on big tables.
+        cursor = conn.connection.cursor()
+        try:
+            cursor.execute(str(query.compile(dialect=conn.dialect)))
+            while part := cursor.fetchmany(BATCH_ROWS):
+                for store, column in zip(values, zip(*part, strict=True), strict=True):
+                    store.extend(column)
+        finally:
+            cursor.close()
+        raw: dict[str, Any] = dict(zip(columns, values, strict=True))
+        for c in s.LIST_COLUMNS[name]:
+            raw[c] = json.loads("[" + ",".join(raw[c]) + "]") if raw[c] else []
+        for c in s.DATE_COLUMNS[name]:
+            raw[c] = pd.to_datetime(pd.Series(raw[c], dtype=object), format="ISO8601")
+        return normalise_table(name, pd.DataFrame(raw))
 
     # Writing -------------------------------------------------------------------------------------
 
@@ -190,20 +207,15 @@ class Store:
         Missing optional columns take contract defaults. When `certifications` is given, it replaces the
         certification set of every partner in `partners`.
         """
-        tables = empty_tables()
-        frames = {
-            s.PARTNERS: normalise_table(s.PARTNERS, partners),
-            s.CERTIFICATIONS: (
-                normalise_table(s.CERTIFICATIONS, certifications) if certifications is not None else None
-            ),
-        }
+        empty = empty_tables()
+        scope = replace(empty, partners=normalise_table(s.PARTNERS, partners))
         summary = IngestSummary()
+        now = datetime.now().replace(microsecond=0)
         with self.engine.begin() as conn:
-            self._apply(conn, s.PARTNERS, frames[s.PARTNERS], tables, summary, datetime.now())
-            certs = frames[s.CERTIFICATIONS]
-            if certs is not None:
-                scoped = EcosystemTables(frames[s.PARTNERS], certs, tables.opportunities, tables.deal_partners)
-                self._apply(conn, s.CERTIFICATIONS, certs, scoped, summary, datetime.now())
+            self._apply(conn, s.PARTNERS, scope.partners, scope, summary, now)
+            if certifications is not None:
+                certs = normalise_table(s.CERTIFICATIONS, certifications)
+                self._apply(conn, s.CERTIFICATIONS, certs, scope, summary, now)
         return summary.inserted[s.PARTNERS] + summary.updated[s.PARTNERS]
 
     def deactivate_partner(self, partner_id: str) -> bool:
@@ -216,7 +228,8 @@ class Store:
             )
         return bool(result.rowcount)
 
-    def _write(self, conn: Connection, tables: EcosystemTables, summary: IngestSummary, now: datetime) -> None:
+    def _write(self, conn: Connection, tables: EcosystemTables, summary: IngestSummary,
+               now: datetime) -> None:
         # Parents before children so foreign keys always resolve.
         for name in s.TABLES:
             self._apply(conn, name, getattr(tables, name), tables, summary, now)
@@ -282,9 +295,15 @@ def _has_rows(conn: Connection, table: Table) -> bool:
 def _equal(a: pd.Series, b: pd.Series) -> pd.Series:
     """Cell-wise equality where two missing values are equal and lists compare by content."""
     if a.dtype == object:
-        return pd.Series([x == y for x, y in zip(a.tolist(), b.tolist(), strict=True)], index=a.index)
+        pairs = zip(a.tolist(), b.tolist(), strict=True)
+        same = [x == y or (_missing(x) and _missing(y)) for x, y in pairs]
+        return pd.Series(same, index=a.index, dtype=bool)
     both_missing = a.isna() & b.isna()
     return (a == b).fillna(False).astype(bool) | both_missing
+
+
+def _missing(value: Any) -> bool:
+    return value is None or value is pd.NA or (isinstance(value, float) and value != value)
 
 
 def _python_column(col: pd.Series) -> list[Any]:

@@ -84,7 +84,9 @@ def verify_bundle(directory: Path) -> BundleManifest:
             raise BundleError(f"{directory}: {name} is missing")
         actual = sha256_file(path)
         if actual != expected:
-            raise BundleError(f"{directory}: {name} checksum mismatch (expected {expected[:12]}, got {actual[:12]})")
+            raise BundleError(
+                f"{directory}: {name} checksum mismatch (expected {expected[:12]}, got {actual[:12]})"
+            )
     return manifest
 
 

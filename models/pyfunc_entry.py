@@ -38,7 +38,8 @@ class PartnerTeamModel(PythonModel):
         frame = model_input.copy()
         frame[s.CREATED_AT] = pd.to_datetime(frame[s.CREATED_AT])
         frame[s.REQUIRED_SKILLS] = [
-            [tag for tag in str(cell or "").split(s.LIST_SEPARATOR) if tag] for cell in frame[s.REQUIRED_SKILLS]
+            [tag for tag in str(cell or "").split(s.LIST_SEPARATOR) if tag]
+            for cell in frame[s.REQUIRED_SKILLS]
         ]
         k = int((params or {}).get("k", 5))
         ranked = self.recommender.recommend(queries_from_frame(frame), k=k)

@@ -70,7 +70,10 @@ class TeamRanker:
         valid: tuple[np.ndarray, np.ndarray, Sequence[int]] | None = None,
     ) -> TeamRanker:
         train_set = lgb.Dataset(
-            features, label=labels, group=list(group_sizes), feature_name=list(feature_names),
+            features,
+            label=labels,
+            group=list(group_sizes),
+            feature_name=list(feature_names),
             free_raw_data=False,
         )
         valid_sets = [train_set]
@@ -110,7 +113,8 @@ class TeamRanker:
         model_names = tuple(ranker.booster_.feature_name())
         if model_names != tuple(feature_names):
             raise ValueError(
-                f"model file {path} was trained on features {model_names}, the bundle declares {tuple(feature_names)}"
+                f"model file {path} was trained on features {model_names}, "
+                f"the bundle declares {tuple(feature_names)}"
             )
         ranker.feature_names_ = tuple(feature_names)
         ranker.evals_result_ = {}

@@ -55,7 +55,9 @@ class TeamRecommender:
         self.config = config or RecommenderConfig()
 
     def rank_prepared(self, opp: PreparedOpportunity, roles: Sequence[str], k: int) -> list[RankedTeam]:
-        teams = assemble_teams(plan_candidates(self.engine, opp, roles, self.config), self.config.max_teams_scored)
+        teams = assemble_teams(
+            plan_candidates(self.engine, opp, roles, self.config), self.config.max_teams_scored
+        )
         if not teams:
             return []
         scores = self.ranker.score(self.engine.team_features(opp, teams))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +33,8 @@ def download_version(settings: Settings, version: str | None = None) -> tuple[st
     import mlflow  # imported here: MLflow stays out of module import and the request path
     from mlflow import MlflowClient
 
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    logging.getLogger("mlflow").setLevel(logging.WARNING)
     mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
     client = MlflowClient()
     if version is None:
@@ -39,8 +42,8 @@ def download_version(settings: Settings, version: str | None = None) -> tuple[st
             version = str(client.get_model_version_by_alias(REGISTERED_MODEL_NAME, CHAMPION_ALIAS).version)
         except mlflow.exceptions.MlflowException as exc:
             raise BundleError(
-                f"no '{CHAMPION_ALIAS}' version of {REGISTERED_MODEL_NAME} in {settings.mlflow_tracking_uri}; "
-                "run `partnermatch train` first"
+                f"no '{CHAMPION_ALIAS}' version of {REGISTERED_MODEL_NAME} in "
+                f"{settings.mlflow_tracking_uri}; run `partnermatch train` first"
             ) from exc
     target = settings.bundle_cache_dir / f"v{version}"
     if not (target / "artifacts").is_dir():
@@ -68,7 +71,8 @@ def load_model_dir(model_dir: Path, version: str) -> LoadedModel:
     build = json.loads(build_path.read_text())
     if build.get("build_id") != manifest.feature_build_id:
         raise BundleError(
-            f"{model_dir}: bundle expects feature build {manifest.feature_build_id}, found {build.get('build_id')}"
+            f"{model_dir}: bundle expects feature build {manifest.feature_build_id}, "
+            f"found {build.get('build_id')}"
         )
     try:
         engine = FeatureEngine.load(features_dir, make_embedder(manifest.embedder_kind), build["checksums"])

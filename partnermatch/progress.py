@@ -14,7 +14,10 @@ ProgressFactory = Callable[[str, int], Callable[[int], None]]
 def progress_bars() -> Iterator[ProgressFactory]:
     """Yield a factory: `advance = factory("what", total)`; each call to `advance(n)` moves that bar."""
     with Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
         transient=False,
     ) as progress:
 

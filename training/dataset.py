@@ -60,15 +60,17 @@ def closed_opportunities(opportunities: pd.DataFrame) -> pd.DataFrame:
     return closed.sort_values([s.CREATED_AT, s.OPPORTUNITY_ID], kind="stable")
 
 
-def time_split(opportunities: pd.DataFrame, config: SplitConfig) -> tuple[pd.DataFrame, pd.DataFrame, pd.Timestamp]:
+def time_split(
+    opportunities: pd.DataFrame, config: SplitConfig
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.Timestamp]:
     """Earlier deals train, later deals validate; the most recent ones of each side are kept."""
     closed = closed_opportunities(opportunities)
     if closed.empty:
         raise ValueError("no closed (won/lost) opportunities in the store: nothing to learn from")
-    cutoff = closed[s.CREATED_AT].quantile(1.0 - config.valid_fraction)
+    cutoff = pd.Timestamp(closed[s.CREATED_AT].quantile(1.0 - config.valid_fraction))
     train = closed[closed[s.CREATED_AT] < cutoff].tail(config.max_train_opportunities)
     valid = closed[closed[s.CREATED_AT] >= cutoff].tail(config.max_valid_opportunities)
-    return train, valid, pd.Timestamp(cutoff)
+    return train, valid, cutoff
 
 
 def build_examples(

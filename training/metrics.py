@@ -23,7 +23,7 @@ def ndcg_at_k(relevances: Sequence[float], k: int) -> float:
     return dcg_at_k(relevances, k) / ideal
 
 
-def rank_of_target(scores: Sequence[float], target: int) -> int:
+def rank_of_target(scores: Sequence[float] | np.ndarray, target: int) -> int:
     """1-based rank of item `target` when items are sorted by descending score (ties count against it)."""
     values = np.asarray(scores, dtype=np.float64)
     return int(np.sum(values >= values[target]))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Mapping
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -32,6 +33,9 @@ PYFUNC_REQUIREMENTS = ["lightgbm", "faiss-cpu", "sentence-transformers", "gt-all
 def configure(settings: Settings) -> MlflowClient:
     """Point MLflow at this home's store (or MLFLOW_TRACKING_URI) and make sure the experiment exists."""
     settings.home.mkdir(parents=True, exist_ok=True)
+    # MLflow's own INFO lines and download bars drown the CLI's output.
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    logging.getLogger("mlflow").setLevel(logging.WARNING)
     mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
     client = MlflowClient()
     if client.get_experiment_by_name(EXPERIMENT_NAME) is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import shutil
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ from features.embedding_cache import CachedEmbedder
 from features.embeddings import make_embedder
 from features.engine import FeatureEngine
 from features.store import Store
-from models.bundle import BundleManifest, save_bundle
+from models.bundle import BUNDLE_ARTIFACT, FEATURES_ARTIFACT, BundleManifest, save_bundle
 from models.ranker import TeamRanker
 from partnermatch.settings import Settings
 from training import tracking
@@ -66,8 +67,16 @@ def actual_team_metrics(scores: np.ndarray, examples: TeamExamples, k: int = 5) 
 
 def _example_frame(opportunities: pd.DataFrame) -> pd.DataFrame:
     """A small contract-shaped input example for the MLflow signature."""
-    cols = [s.OPPORTUNITY_ID, s.CUSTOMER_INDUSTRY, s.REGION, s.DEAL_SIZE, s.REQUIRED_SKILLS, s.DESCRIPTION,
-            s.CREATED_AT, s.REGISTERED_PARTNER_ID]
+    cols = [
+        s.OPPORTUNITY_ID,
+        s.CUSTOMER_INDUSTRY,
+        s.REGION,
+        s.DEAL_SIZE,
+        s.REQUIRED_SKILLS,
+        s.DESCRIPTION,
+        s.CREATED_AT,
+        s.REGISTERED_PARTNER_ID,
+    ]
     frame = opportunities[cols].head(2).copy()
     frame[s.REQUIRED_SKILLS] = [s.LIST_SEPARATOR.join(tags) for tags in frame[s.REQUIRED_SKILLS]]
     frame[s.CREATED_AT] = frame[s.CREATED_AT].dt.strftime("%Y-%m-%d")
@@ -97,23 +106,38 @@ def train(settings: Settings, config: TrainConfig, progress: Progress = _no_prog
     search = config.recommender()
     train_opps, valid_opps, cutoff = time_split(tables.opportunities, split)
     train_ex = build_examples(
-        engine, train_opps, tables.deal_partners, search, split,
+        engine,
+        train_opps,
+        tables.deal_partners,
+        search,
+        split,
         progress("training set (opportunities)", len(train_opps)),
     )
     valid_ex = build_examples(
-        engine, valid_opps, tables.deal_partners, search, split,
+        engine,
+        valid_opps,
+        tables.deal_partners,
+        search,
+        split,
         progress("validation set (opportunities)", len(valid_opps)),
     )
     ranker = TeamRanker(config.ranker_params()).fit(
-        train_ex.features, train_ex.labels, train_ex.group_sizes, engine.feature_names,
+        train_ex.features,
+        train_ex.labels,
+        train_ex.group_sizes,
+        engine.feature_names,
         valid=(valid_ex.features, valid_ex.labels, valid_ex.group_sizes),
     )
-    metrics = {f"valid_{k}": v for k, v in actual_team_metrics(ranker.score(valid_ex.features), valid_ex).items()}
-    metrics.update({
-        "train_opportunities": float(len(train_ex.group_sizes)),
-        "train_rows": float(train_ex.features.shape[0]),
-        "valid_opportunities": float(len(valid_ex.group_sizes)),
-    })
+    metrics = {
+        f"valid_{k}": v for k, v in actual_team_metrics(ranker.score(valid_ex.features), valid_ex).items()
+    }
+    metrics.update(
+        {
+            "train_opportunities": float(len(train_ex.group_sizes)),
+            "train_rows": float(train_ex.features.shape[0]),
+            "valid_opportunities": float(len(valid_ex.group_sizes)),
+        }
+    )
     params: dict[str, object] = {
         **{f"ranker.{k}": v for k, v in config.ranker.model_dump().items()},
         **{f"data.{k}": v for k, v in config.data.model_dump().items()},
@@ -138,18 +162,26 @@ def train(settings: Settings, config: TrainConfig, progress: Progress = _no_prog
             params={k: str(v) for k, v in params.items()},
             metrics=metrics,
         )
-        bundle_dir = save_bundle(Path(tmp) / "bundle", ranker, manifest)
+        bundle_dir = save_bundle(Path(tmp) / BUNDLE_ARTIFACT, ranker, manifest)
         import mlflow
 
         mlflow.log_params(params)
         mlflow.log_metrics(metrics)
-        mlflow.log_dict({"feature_names": list(engine.feature_names),
-                         "feature_version": engine.feature_version}, "feature_spec.json")
-        mlflow.log_dict(ranker.feature_importance(), "feature_importance_gain.json")
+        mlflow.log_dict(
+            {"feature_names": list(engine.feature_names), "feature_version": engine.feature_version},
+            "feature_spec.json",
+        )
+        mlflow.log_dict(dict(ranker.feature_importance()), "feature_importance_gain.json")
         example = _example_frame(valid_opps if not valid_opps.empty else train_opps)
         output = pd.DataFrame({s.OPPORTUNITY_ID: example[s.OPPORTUNITY_ID], "teams": ["[]"] * len(example)})
+        # Logged under fixed names so a downloaded model always has artifacts/bundle and artifacts/features.
+        features_copy = Path(tmp) / FEATURES_ARTIFACT
+        shutil.copytree(features_root / build_id, features_copy)
         version = tracking.log_and_register(
-            bundle_dir, features_root / build_id, example, output,
+            bundle_dir,
+            features_copy,
+            example,
+            output,
             tags={"feature_build_id": build_id},
         )
         run_id = run.info.run_id
@@ -159,5 +191,11 @@ def train(settings: Settings, config: TrainConfig, progress: Progress = _no_prog
         tracking.set_champion(client, version)
         champion = True
     logger.info("registered version %s (run %s), metrics %s", version, run_id, metrics)
-    return TrainResult(version=version, run_id=run_id, feature_build_id=build_id, metrics=metrics,
-                       champion=champion, params=params)
+    return TrainResult(
+        version=version,
+        run_id=run_id,
+        feature_build_id=build_id,
+        metrics=metrics,
+        champion=champion,
+        params=params,
+    )

@@ -1,4 +1,4 @@
-"""Hidden state of a synthetic ecosystem: partner abilities, alliances and opportunity needs, sampled with numpy."""
+"""Hidden state of a synthetic ecosystem: partner abilities, alliances and opportunity needs."""
 
 from __future__ import annotations
 
@@ -133,7 +133,8 @@ def sample_partners(rng: np.random.Generator, n: int, affinity: np.ndarray) -> P
     for j in range(7):
         strong = j < n_strong
         weak = (j >= n_strong) & (j < n_strong + 2)
-        value = np.where(strong, rng.beta(4.0, 1.6, size=n), np.where(weak, rng.uniform(0.1, 0.35, size=n), 0.0))
+        weak_value = np.where(weak, rng.uniform(0.1, 0.35, size=n), 0.0)
+        value = np.where(strong, rng.beta(4.0, 1.6, size=n), weak_value)
         proficiency[rows, picks[:, j]] = value
     role_depth = np.array([1.0, 0.9, 0.65], np.float32)  # resellers know products less deeply
     proficiency *= role_depth[role][:, None]
@@ -217,7 +218,7 @@ def sample_opportunities(
 
     size_mu = np.log([250e3, 180e3, 90e3, 150e3, 200e3, 220e3, 160e3, 80e3, 110e3, 60e3])
     log_size = size_mu[industry] + rng.normal(0.0, 1.0, size=m)
-    difficulty = rng.normal(0.0, 0.6, size=m).astype(np.float32)
+    difficulty = rng.normal(0.0, 0.9, size=m).astype(np.float32)
     return OpportunityLatent(
         customer=customer,
         industry=industry,

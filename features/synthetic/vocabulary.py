@@ -1,4 +1,4 @@
-"""Words of the synthetic ecosystem: skills with partner-side and buyer-side paraphrases, industries, regions."""
+"""Words of the synthetic ecosystem: skills with partner- and buyer-side paraphrases, industries, regions."""
 
 from __future__ import annotations
 
@@ -25,140 +25,360 @@ def _s(key: str, partner: str, opp: str, phrases: str, cert: str) -> Skill:
 
 
 SKILLS: tuple[Skill, ...] = (
-    _s("aws-migration", "aws cloud migration|amazon web services migration|aws landing zone",
-       "datacentre exit to aws|aws rehost", "a datacentre exit to AWS|moving on-prem servers to Amazon Web Services|"
-       "lift-and-shift of legacy workloads into AWS", "AWS Migration Competency"),
-    _s("azure-migration", "azure cloud migration|microsoft azure landing zone|azure adoption",
-       "move to azure|azure rehost", "moving the estate to Microsoft Azure|an Azure adoption programme|"
-       "retiring VMware hosts in favour of Azure", "Azure Migration Specialist"),
-    _s("gcp-migration", "google cloud migration|gcp adoption|google cloud landing zone",
-       "move to google cloud|gcp rehost", "a move to Google Cloud|replatforming apps onto GCP|"
-       "consolidating data centres into Google Cloud", "Google Cloud Migration Specialization"),
-    _s("kubernetes", "kubernetes platform|container orchestration|openshift",
-       "containerise applications|k8s cluster build", "containerising the application portfolio|"
-       "a managed k8s cluster for product teams|running microservices on containers", "Certified Kubernetes Administrator"),
-    _s("devops", "devops ci/cd|continuous delivery pipelines|devsecops",
-       "build pipeline automation|release automation", "faster, automated release pipelines|"
-       "automating build and deployment|shortening the release cycle", "DevOps Engineer Professional"),
-    _s("iac", "infrastructure as code|terraform automation|cloud automation",
-       "terraform|automated provisioning", "codifying infrastructure with Terraform|"
-       "automated environment provisioning|repeatable infrastructure templates", "HashiCorp Terraform Associate"),
-    _s("sap-s4hana", "sap s/4hana|sap migration|rise with sap", "s4 conversion|sap ecc upgrade",
-       "converting SAP ECC to S/4HANA|an S4 greenfield implementation|the SAP ERP upgrade before end of support",
-       "SAP S/4HANA Partner Certification"),
-    _s("salesforce", "salesforce crm|salesforce sales cloud|salesforce implementation",
-       "crm rollout|sales cloud", "a new CRM for the sales force|rolling out Sales Cloud to account teams|"
-       "replacing the legacy CRM", "Salesforce Consulting Partner"),
-    _s("servicenow", "servicenow itsm|it service management|servicenow platform",
-       "itsm tooling|service desk platform", "modernising the IT service desk|a new ticketing and ITSM platform|"
-       "automating IT service workflows", "ServiceNow Specialist"),
-    _s("oracle-erp", "oracle erp cloud|oracle fusion|oracle e-business suite",
-       "oracle financials|fusion erp", "moving Oracle Financials to the cloud|an Oracle Fusion rollout|"
-       "upgrading E-Business Suite", "Oracle ERP Cloud Specialist"),
-    _s("dynamics", "microsoft dynamics 365|dynamics crm|power platform",
-       "d365|power apps", "a Dynamics 365 rollout|low-code apps on Power Platform|"
-       "unifying CRM and ERP on Microsoft", "Dynamics 365 Solutions Partner"),
-    _s("zero-trust", "zero trust security|zero trust network access|sase",
-       "ztna|replace vpn", "replacing the VPN with zero-trust access|least-privilege access for remote staff|"
-       "a zero-trust architecture", "Zero Trust Architect"),
-    _s("iam", "identity and access management|single sign-on|privileged access management",
-       "sso and mfa|identity governance", "rolling out SSO and MFA|cleaning up user identities and roles|"
-       "privileged account controls", "Identity Management Specialist"),
-    _s("siem", "security operations center|siem|managed detection and response",
-       "soc services|threat detection", "a 24x7 SOC|detecting and responding to threats|"
-       "centralising security logs", "Security Operations Specialist"),
-    _s("cspm", "cloud security posture management|cloud security|cnapp",
-       "cloud misconfiguration|cloud compliance posture", "finding misconfigurations across cloud accounts|"
-       "securing public cloud workloads|cloud security posture reviews", "Cloud Security Specialist"),
-    _s("endpoint", "endpoint protection|edr|endpoint management", "antivirus replacement|laptop security",
-       "replacing legacy antivirus|protecting laptops and servers|an EDR rollout", "Endpoint Security Specialist"),
-    _s("lakehouse", "data lakehouse|databricks|delta lake", "unified analytics platform|lakehouse",
-       "one platform for BI and data science|consolidating data lakes and warehouses|"
-       "a lakehouse for analytics", "Databricks Certified Partner"),
-    _s("dwh", "data warehouse modernization|snowflake|cloud data warehouse",
-       "teradata exit|warehouse migration", "retiring the Teradata warehouse|moving reporting data to Snowflake|"
-       "a cloud data warehouse", "Snowflake Services Partner"),
-    _s("data-governance", "data governance|master data management|data catalog",
-       "data quality programme|mdm", "trustworthy master data|a data catalogue and lineage|"
-       "fixing data quality issues", "Data Governance Professional"),
-    _s("bi", "business intelligence|power bi|tableau dashboards", "reporting and dashboards|self-service bi",
-       "self-service dashboards for managers|replacing spreadsheet reporting|executive KPI reporting",
-       "BI Analyst Certification"),
-    _s("mlops", "machine learning platform|mlops|data science enablement", "model deployment|ml pipeline",
-       "putting ML models into production|an MLOps pipeline|industrialising data science",
-       "Machine Learning Specialty"),
-    _s("genai", "generative ai|llm solutions|ai copilots", "chatbot with llm|genai assistant",
-       "an LLM-based assistant for employees|generative AI for customer service|a GenAI pilot",
-       "Generative AI Specialization"),
-    _s("computer-vision", "computer vision|image analytics|video analytics", "visual inspection|camera analytics",
-       "automated visual inspection on the line|analysing camera feeds|image recognition",
-       "Computer Vision Specialist"),
-    _s("iot", "iot platform|industrial iot|connected devices", "sensor data platform|connected assets",
-       "connecting field sensors|monitoring connected assets|an IoT data platform", "IoT Solutions Specialist"),
-    _s("edge", "edge computing|edge infrastructure|distributed edge", "on-site compute|branch compute",
-       "compute at remote sites|low-latency processing in stores|edge servers in plants",
-       "Edge Infrastructure Specialist"),
-    _s("sdwan", "sd-wan|wan transformation|network as a service", "replace mpls|branch networking",
-       "replacing MPLS links|modern branch networking|software-defined WAN", "SD-WAN Specialist"),
-    _s("private-5g", "private 5g|private lte|mobile private networks", "campus cellular|private wireless",
-       "a private cellular network on campus|private 5G for the factory floor|wireless for warehouses",
-       "Private Wireless Specialist"),
-    _s("contact-center", "contact center ai|ccaas|cloud contact center", "call centre modernisation|ivr",
-       "modernising the call centre|AI-assisted agents|a cloud IVR", "Contact Center Specialist"),
-    _s("rpa", "robotic process automation|intelligent automation|uipath", "back-office automation|bots",
-       "automating back-office tasks|software bots for repetitive work|process automation",
-       "RPA Developer Certification"),
-    _s("mainframe", "mainframe modernization|cobol migration|legacy modernization", "mainframe exit|cobol",
-       "getting off the mainframe|rewriting COBOL applications|retiring legacy host systems",
-       "Mainframe Modernization Specialist"),
-    _s("app-modernization", "application modernization|microservices architecture|cloud-native development",
-       "monolith refactoring|app rewrite", "breaking up the monolith|rewriting core apps as cloud-native|"
-       "modernising custom applications", "Application Modernization Specialist"),
-    _s("integration", "api management|enterprise integration|mulesoft", "system integration|apis",
-       "connecting back-end systems through APIs|an integration layer|replacing point-to-point interfaces",
-       "Integration Architect"),
-    _s("backup-dr", "backup and disaster recovery|business continuity|draas", "dr site|ransomware recovery",
-       "a secondary DR site|recovering from ransomware|resilient backups", "Backup and Recovery Specialist"),
-    _s("managed-cloud", "managed cloud services|cloud operations|24x7 managed infrastructure",
-       "run services|operate the cloud estate", "someone to run the cloud estate day to day|"
-       "outsourced cloud operations|24x7 infrastructure support", "Managed Services Provider Program"),
-    _s("finops", "finops|cloud cost optimization|cloud financial management", "reduce cloud bill|cost control",
-       "cutting the cloud bill|cloud spend governance|chargeback for cloud costs", "FinOps Certified Practitioner"),
-    _s("observability", "observability|application performance monitoring|logging and monitoring",
-       "monitoring tools|apm", "end-to-end monitoring of services|finding performance bottlenecks|"
-       "consolidating monitoring tools", "Observability Specialist"),
-    _s("digital-workplace", "digital workplace|microsoft 365|modern workplace", "email migration|teams rollout",
-       "moving email and files to Microsoft 365|a Teams rollout|collaboration tools for hybrid work",
-       "Modern Work Specialist"),
-    _s("ecommerce", "ecommerce platform|digital commerce|headless commerce", "online store|web shop",
-       "a new online store|scaling the web shop for peak season|headless storefront", "Commerce Cloud Specialist"),
-    _s("cdp", "customer data platform|marketing automation|customer 360", "single customer view|campaigns",
-       "a single view of the customer|personalised marketing campaigns|unifying customer data",
-       "Marketing Cloud Specialist"),
-    _s("supply-chain", "supply chain planning|demand forecasting|warehouse management",
-       "inventory optimisation|demand planning", "better demand forecasts|reducing stock-outs|"
-       "planning across plants and warehouses", "Supply Chain Planning Specialist"),
-    _s("hpc", "high performance computing|hpc clusters|gpu computing", "simulation compute|gpu cluster",
-       "burst capacity for simulations|a GPU cluster for research|large-scale compute jobs", "HPC Specialist"),
-    _s("vdi", "virtual desktop infrastructure|desktop as a service|citrix", "remote desktops|vdi",
-       "secure remote desktops|virtual desktops for contractors|replacing Citrix farms", "Virtual Desktop Specialist"),
-    _s("db-migration", "database migration|oracle to postgresql|database modernization",
-       "oracle licence exit|database move", "getting out of Oracle database licences|moving databases to PostgreSQL|"
-       "consolidating database servers", "Database Migration Specialty"),
-    _s("payments", "payments platform|payment processing|open banking", "card payments|instant payments",
-       "modernising card processing|instant payments|open-banking APIs", "Payments Specialist"),
-    _s("compliance", "regulatory compliance|gdpr and hipaa compliance|risk and compliance",
-       "audit readiness|regulatory reporting", "passing the next regulatory audit|meeting GDPR obligations|"
-       "regulatory reporting", "Compliance Specialist"),
-    _s("ot-security", "ot security|industrial control system security|scada security",
-       "plant network security|ics protection", "securing plant control networks|protecting SCADA systems|"
-       "segmenting the factory network", "OT Security Specialist"),
-    _s("network-security", "network security|next-generation firewall|secure web gateway",
-       "firewall refresh|perimeter security", "refreshing firewalls|securing the network perimeter|"
-       "web filtering for offices", "Network Security Specialist"),
-    _s("ehr", "electronic health records|epic and cerner integration|healthcare interoperability",
-       "patient records|hl7 fhir", "connecting patient record systems|FHIR interfaces between hospitals|"
-       "a new patient records system", "Healthcare Interoperability Specialist"),
+    _s(
+        "aws-migration",
+        "aws cloud migration|amazon web services migration|aws landing zone",
+        "datacentre exit to aws|aws rehost",
+        "a datacentre exit to AWS|moving on-prem servers to Amazon Web Services|"
+        "lift-and-shift of legacy workloads into AWS",
+        "AWS Migration Competency",
+    ),
+    _s(
+        "azure-migration",
+        "azure cloud migration|microsoft azure landing zone|azure adoption",
+        "move to azure|azure rehost",
+        "moving the estate to Microsoft Azure|an Azure adoption programme|"
+        "retiring VMware hosts in favour of Azure",
+        "Azure Migration Specialist",
+    ),
+    _s(
+        "gcp-migration",
+        "google cloud migration|gcp adoption|google cloud landing zone",
+        "move to google cloud|gcp rehost",
+        "a move to Google Cloud|replatforming apps onto GCP|"
+        "consolidating data centres into Google Cloud",
+        "Google Cloud Migration Specialization",
+    ),
+    _s(
+        "kubernetes",
+        "kubernetes platform|container orchestration|openshift",
+        "containerise applications|k8s cluster build",
+        "containerising the application portfolio|a managed k8s cluster for product teams|"
+        "running microservices on containers",
+        "Certified Kubernetes Administrator",
+    ),
+    _s(
+        "devops",
+        "devops ci/cd|continuous delivery pipelines|devsecops",
+        "build pipeline automation|release automation",
+        "faster, automated release pipelines|automating build and deployment|"
+        "shortening the release cycle",
+        "DevOps Engineer Professional",
+    ),
+    _s(
+        "iac",
+        "infrastructure as code|terraform automation|cloud automation",
+        "terraform|automated provisioning",
+        "codifying infrastructure with Terraform|automated environment provisioning|"
+        "repeatable infrastructure templates",
+        "HashiCorp Terraform Associate",
+    ),
+    _s(
+        "sap-s4hana",
+        "sap s/4hana|sap migration|rise with sap",
+        "s4 conversion|sap ecc upgrade",
+        "converting SAP ECC to S/4HANA|an S4 greenfield implementation|"
+        "the SAP ERP upgrade before end of support",
+        "SAP S/4HANA Partner Certification",
+    ),
+    _s(
+        "salesforce",
+        "salesforce crm|salesforce sales cloud|salesforce implementation",
+        "crm rollout|sales cloud",
+        "a new CRM for the sales force|rolling out Sales Cloud to account teams|"
+        "replacing the legacy CRM",
+        "Salesforce Consulting Partner",
+    ),
+    _s(
+        "servicenow",
+        "servicenow itsm|it service management|servicenow platform",
+        "itsm tooling|service desk platform",
+        "modernising the IT service desk|a new ticketing and ITSM platform|"
+        "automating IT service workflows",
+        "ServiceNow Specialist",
+    ),
+    _s(
+        "oracle-erp",
+        "oracle erp cloud|oracle fusion|oracle e-business suite",
+        "oracle financials|fusion erp",
+        "moving Oracle Financials to the cloud|an Oracle Fusion rollout|upgrading E-Business Suite",
+        "Oracle ERP Cloud Specialist",
+    ),
+    _s(
+        "dynamics",
+        "microsoft dynamics 365|dynamics crm|power platform",
+        "d365|power apps",
+        "a Dynamics 365 rollout|low-code apps on Power Platform|unifying CRM and ERP on Microsoft",
+        "Dynamics 365 Solutions Partner",
+    ),
+    _s(
+        "zero-trust",
+        "zero trust security|zero trust network access|sase",
+        "ztna|replace vpn",
+        "replacing the VPN with zero-trust access|least-privilege access for remote staff|"
+        "a zero-trust architecture",
+        "Zero Trust Architect",
+    ),
+    _s(
+        "iam",
+        "identity and access management|single sign-on|privileged access management",
+        "sso and mfa|identity governance",
+        "rolling out SSO and MFA|cleaning up user identities and roles|privileged account controls",
+        "Identity Management Specialist",
+    ),
+    _s(
+        "siem",
+        "security operations center|siem|managed detection and response",
+        "soc services|threat detection",
+        "a 24x7 SOC|detecting and responding to threats|centralising security logs",
+        "Security Operations Specialist",
+    ),
+    _s(
+        "cspm",
+        "cloud security posture management|cloud security|cnapp",
+        "cloud misconfiguration|cloud compliance posture",
+        "finding misconfigurations across cloud accounts|securing public cloud workloads|"
+        "cloud security posture reviews",
+        "Cloud Security Specialist",
+    ),
+    _s(
+        "endpoint",
+        "endpoint protection|edr|endpoint management",
+        "antivirus replacement|laptop security",
+        "replacing legacy antivirus|protecting laptops and servers|an EDR rollout",
+        "Endpoint Security Specialist",
+    ),
+    _s(
+        "lakehouse",
+        "data lakehouse|databricks|delta lake",
+        "unified analytics platform|lakehouse",
+        "one platform for BI and data science|consolidating data lakes and warehouses|"
+        "a lakehouse for analytics",
+        "Databricks Certified Partner",
+    ),
+    _s(
+        "dwh",
+        "data warehouse modernization|snowflake|cloud data warehouse",
+        "teradata exit|warehouse migration",
+        "retiring the Teradata warehouse|moving reporting data to Snowflake|a cloud data warehouse",
+        "Snowflake Services Partner",
+    ),
+    _s(
+        "data-governance",
+        "data governance|master data management|data catalog",
+        "data quality programme|mdm",
+        "trustworthy master data|a data catalogue and lineage|fixing data quality issues",
+        "Data Governance Professional",
+    ),
+    _s(
+        "bi",
+        "business intelligence|power bi|tableau dashboards",
+        "reporting and dashboards|self-service bi",
+        "self-service dashboards for managers|replacing spreadsheet reporting|executive KPI reporting",
+        "BI Analyst Certification",
+    ),
+    _s(
+        "mlops",
+        "machine learning platform|mlops|data science enablement",
+        "model deployment|ml pipeline",
+        "putting ML models into production|an MLOps pipeline|industrialising data science",
+        "Machine Learning Specialty",
+    ),
+    _s(
+        "genai",
+        "generative ai|llm solutions|ai copilots",
+        "chatbot with llm|genai assistant",
+        "an LLM-based assistant for employees|generative AI for customer service|a GenAI pilot",
+        "Generative AI Specialization",
+    ),
+    _s(
+        "computer-vision",
+        "computer vision|image analytics|video analytics",
+        "visual inspection|camera analytics",
+        "automated visual inspection on the line|analysing camera feeds|image recognition",
+        "Computer Vision Specialist",
+    ),
+    _s(
+        "iot",
+        "iot platform|industrial iot|connected devices",
+        "sensor data platform|connected assets",
+        "connecting field sensors|monitoring connected assets|an IoT data platform",
+        "IoT Solutions Specialist",
+    ),
+    _s(
+        "edge",
+        "edge computing|edge infrastructure|distributed edge",
+        "on-site compute|branch compute",
+        "compute at remote sites|low-latency processing in stores|edge servers in plants",
+        "Edge Infrastructure Specialist",
+    ),
+    _s(
+        "sdwan",
+        "sd-wan|wan transformation|network as a service",
+        "replace mpls|branch networking",
+        "replacing MPLS links|modern branch networking|software-defined WAN",
+        "SD-WAN Specialist",
+    ),
+    _s(
+        "private-5g",
+        "private 5g|private lte|mobile private networks",
+        "campus cellular|private wireless",
+        "a private cellular network on campus|private 5G for the factory floor|"
+        "wireless for warehouses",
+        "Private Wireless Specialist",
+    ),
+    _s(
+        "contact-center",
+        "contact center ai|ccaas|cloud contact center",
+        "call centre modernisation|ivr",
+        "modernising the call centre|AI-assisted agents|a cloud IVR",
+        "Contact Center Specialist",
+    ),
+    _s(
+        "rpa",
+        "robotic process automation|intelligent automation|uipath",
+        "back-office automation|bots",
+        "automating back-office tasks|software bots for repetitive work|process automation",
+        "RPA Developer Certification",
+    ),
+    _s(
+        "mainframe",
+        "mainframe modernization|cobol migration|legacy modernization",
+        "mainframe exit|cobol",
+        "getting off the mainframe|rewriting COBOL applications|retiring legacy host systems",
+        "Mainframe Modernization Specialist",
+    ),
+    _s(
+        "app-modernization",
+        "application modernization|microservices architecture|cloud-native development",
+        "monolith refactoring|app rewrite",
+        "breaking up the monolith|rewriting core apps as cloud-native|modernising custom applications",
+        "Application Modernization Specialist",
+    ),
+    _s(
+        "integration",
+        "api management|enterprise integration|mulesoft",
+        "system integration|apis",
+        "connecting back-end systems through APIs|an integration layer|"
+        "replacing point-to-point interfaces",
+        "Integration Architect",
+    ),
+    _s(
+        "backup-dr",
+        "backup and disaster recovery|business continuity|draas",
+        "dr site|ransomware recovery",
+        "a secondary DR site|recovering from ransomware|resilient backups",
+        "Backup and Recovery Specialist",
+    ),
+    _s(
+        "managed-cloud",
+        "managed cloud services|cloud operations|24x7 managed infrastructure",
+        "run services|operate the cloud estate",
+        "someone to run the cloud estate day to day|outsourced cloud operations|"
+        "24x7 infrastructure support",
+        "Managed Services Provider Program",
+    ),
+    _s(
+        "finops",
+        "finops|cloud cost optimization|cloud financial management",
+        "reduce cloud bill|cost control",
+        "cutting the cloud bill|cloud spend governance|chargeback for cloud costs",
+        "FinOps Certified Practitioner",
+    ),
+    _s(
+        "observability",
+        "observability|application performance monitoring|logging and monitoring",
+        "monitoring tools|apm",
+        "end-to-end monitoring of services|finding performance bottlenecks|"
+        "consolidating monitoring tools",
+        "Observability Specialist",
+    ),
+    _s(
+        "digital-workplace",
+        "digital workplace|microsoft 365|modern workplace",
+        "email migration|teams rollout",
+        "moving email and files to Microsoft 365|a Teams rollout|collaboration tools for hybrid work",
+        "Modern Work Specialist",
+    ),
+    _s(
+        "ecommerce",
+        "ecommerce platform|digital commerce|headless commerce",
+        "online store|web shop",
+        "a new online store|scaling the web shop for peak season|headless storefront",
+        "Commerce Cloud Specialist",
+    ),
+    _s(
+        "cdp",
+        "customer data platform|marketing automation|customer 360",
+        "single customer view|campaigns",
+        "a single view of the customer|personalised marketing campaigns|unifying customer data",
+        "Marketing Cloud Specialist",
+    ),
+    _s(
+        "supply-chain",
+        "supply chain planning|demand forecasting|warehouse management",
+        "inventory optimisation|demand planning",
+        "better demand forecasts|reducing stock-outs|planning across plants and warehouses",
+        "Supply Chain Planning Specialist",
+    ),
+    _s(
+        "hpc",
+        "high performance computing|hpc clusters|gpu computing",
+        "simulation compute|gpu cluster",
+        "burst capacity for simulations|a GPU cluster for research|large-scale compute jobs",
+        "HPC Specialist",
+    ),
+    _s(
+        "vdi",
+        "virtual desktop infrastructure|desktop as a service|citrix",
+        "remote desktops|vdi",
+        "secure remote desktops|virtual desktops for contractors|replacing Citrix farms",
+        "Virtual Desktop Specialist",
+    ),
+    _s(
+        "db-migration",
+        "database migration|oracle to postgresql|database modernization",
+        "oracle licence exit|database move",
+        "getting out of Oracle database licences|moving databases to PostgreSQL|"
+        "consolidating database servers",
+        "Database Migration Specialty",
+    ),
+    _s(
+        "payments",
+        "payments platform|payment processing|open banking",
+        "card payments|instant payments",
+        "modernising card processing|instant payments|open-banking APIs",
+        "Payments Specialist",
+    ),
+    _s(
+        "compliance",
+        "regulatory compliance|gdpr and hipaa compliance|risk and compliance",
+        "audit readiness|regulatory reporting",
+        "passing the next regulatory audit|meeting GDPR obligations|regulatory reporting",
+        "Compliance Specialist",
+    ),
+    _s(
+        "ot-security",
+        "ot security|industrial control system security|scada security",
+        "plant network security|ics protection",
+        "securing plant control networks|protecting SCADA systems|segmenting the factory network",
+        "OT Security Specialist",
+    ),
+    _s(
+        "network-security",
+        "network security|next-generation firewall|secure web gateway",
+        "firewall refresh|perimeter security",
+        "refreshing firewalls|securing the network perimeter|web filtering for offices",
+        "Network Security Specialist",
+    ),
+    _s(
+        "ehr",
+        "electronic health records|epic and cerner integration|healthcare interoperability",
+        "patient records|hl7 fhir",
+        "connecting patient record systems|FHIR interfaces between hospitals|"
+        "a new patient records system",
+        "Healthcare Interoperability Specialist",
+    ),
 )
 
 INDUSTRIES: tuple[str, ...] = (
@@ -194,7 +414,7 @@ ROLE_NAME_SUFFIXES: dict[str, tuple[str, ...]] = {
     "reseller": ("Distribution", "Supply", "Direct", "IT Store", "Trading"),
 }
 ROLE_NOUNS: dict[str, tuple[str, ...]] = {
-    "services": ("systems integrator", "managed services provider", "consultancy and delivery partner"),
-    "influence": ("independent advisor", "software vendor", "strategy consultancy"),
-    "reseller": ("value-added reseller", "distributor", "solution provider"),
+    "services": ("a systems integrator", "a managed services provider", "a consultancy and delivery partner"),
+    "influence": ("an independent advisor", "a software vendor", "a strategy consultancy"),
+    "reseller": ("a value-added reseller", "a distributor", "a solution provider"),
 }

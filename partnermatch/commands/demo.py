@@ -27,7 +27,9 @@ def demo_data(
         console.print(f"store already holds data ({store.counts()}); keeping it")
         return
     out = settings.demo_data_dir
-    console.print(f"generating a demo ecosystem ({partners} partners, {opportunities} opportunities) in {out}")
+    console.print(
+        f"generating a demo ecosystem ({partners} partners, {opportunities} opportunities) in {out}"
+    )
     write(generate_ecosystem(partners, opportunities, seed=seed), out, "parquet")
     summary = store.ingest(load_export(out, roles=settings.roles))
     console.print(f"ingested: {summary.inserted}")

@@ -16,7 +16,10 @@ err = Console(stderr=True)
 
 def recommend(
     opportunities: Path = typer.Option(
-        ..., "--opportunities", exists=True, dir_okay=False,
+        ...,
+        "--opportunities",
+        exists=True,
+        dir_okay=False,
         help="Opportunities file in contract v1 columns (.csv or .parquet); only `open` rows are ranked.",
     ),
     k: int = typer.Option(5, "--k", min=1, max=50, help="Teams per opportunity."),
@@ -61,7 +64,8 @@ def recommend(
                             "score": t.score,
                             "members": [
                                 {"partner_id": pid, "role": role, "name": engine.partner(pid).get("name")}
-                                for role, pid in t.members.items() if pid is not None
+                                for role, pid in t.members.items()
+                                if pid is not None
                             ],
                         }
                         for t in teams

@@ -1,0 +1,148 @@
+"""The team feature set: names, plain-English descriptions, neutral values and the vectorised assembly."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Final
+
+import numpy as np
+
+from features.schema import DEFAULT_ROLES
+
+# Bump whenever a feature's meaning, order or neutral value changes: bundles record it.
+FEATURE_VERSION: Final = 1
+
+# Per-member features, repeated for every role: suffix → description template ({role} is filled in).
+MEMBER_FEATURES: Final[dict[str, str]] = {
+    "present": "a {role} partner is on the team (0 = no partner in this role)",
+    "text_similarity": "how closely the {role} partner's profile matches the opportunity text (cosine)",
+    "region_match": "the {role} partner covers the opportunity's region",
+    "industry_match": "the {role} partner lists the customer's industry",
+    "tier_rank": "{role} partner's tier (0 registered, 1 silver, 2 gold, 3 platinum)",
+    "valid_certifications": "number of certifications the {role} partner holds valid on the opportunity date",
+    "win_rate": "{role} partner's overall win rate (smoothed towards the programme's base rate)",
+    "industry_win_rate": "{role} partner's record in this industry (smoothed win rate)",
+    "region_win_rate": "{role} partner's record in this region (smoothed win rate)",
+    "deals": "number of deals the {role} partner has closed (won or lost)",
+    "industry_deals": "number of deals the {role} partner has closed in this industry",
+    "cold_start": "the {role} partner has no closed deals yet",
+    "capacity_load": "{role} partner's open engagements as a share of its capacity (0 when unknown)",
+    "median_days_to_close": "{role} partner's median days from opportunity to close (0 when no closed deals)",
+    "days_since_last_win": "days since the {role} partner last won a deal (capped; the cap when never)",
+    "sourced_deals": "number of closed deals the {role} partner brought in itself",
+}
+TEAM_FEATURES: Final[dict[str, str]] = {
+    "skill_coverage_mean": "required-skill coverage: best member match per skill, averaged over skills",
+    "skill_coverage_min": "the worst-covered required skill: best member match for it",
+    "team_size": "number of partners on the team",
+    "team_win_rate_mean": "members' smoothed win rates, averaged",
+    "team_win_rate_min": "the weakest member's smoothed win rate",
+    "pair_joint_deals_mean": "deals each pair of members has closed together, averaged over pairs",
+    "pair_joint_win_rate_mean": "smoothed win rate of each pair of members together, averaged over pairs",
+    "registered_partner_on_team": "the partner that registered the deal is on the team",
+    "log_deal_size": "log(1 + deal size); 0 when unknown",
+}
+DAYS_CAP: Final = 3650.0
+
+# What a member's features read when the role is empty: presence 0 says the rest carries no information.
+_NEUTRAL: Final[dict[str, float]] = {"days_since_last_win": DAYS_CAP}
+# Filled with the base win rate at `as_of` when the role is empty (a smoothed rate with no deals equals it).
+_RATE_SUFFIXES: Final = ("win_rate", "industry_win_rate", "region_win_rate")
+
+
+def member_feature_name(role: str, suffix: str) -> str:
+    return f"{role}_{suffix}"
+
+
+def feature_names(roles: Sequence[str]) -> tuple[str, ...]:
+    member = [member_feature_name(r, suffix) for r in roles for suffix in MEMBER_FEATURES]
+    return (*member, *TEAM_FEATURES)
+
+
+def feature_descriptions(roles: Sequence[str]) -> dict[str, str]:
+    out = {
+        member_feature_name(r, suffix): text.format(role=r)
+        for r in roles
+        for suffix, text in MEMBER_FEATURES.items()
+    }
+    out.update(TEAM_FEATURES)
+    return out
+
+
+FEATURE_NAMES: Final = feature_names(DEFAULT_ROLES)
+FEATURE_DESCRIPTIONS: Final = feature_descriptions(DEFAULT_ROLES)
+
+
+@dataclass(frozen=True)
+class TeamInputs:
+    """Everything `assemble` needs, already gathered once per distinct member.
+
+    `slots[t, r]` is the row of team t's member in role r within the member arrays, -1 when empty.
+    `pair_deals` / `pair_rates` are (teams, role pairs); a rate is NaN where either role is empty.
+    """
+
+    slots: np.ndarray
+    member: Mapping[str, np.ndarray]  # suffix → (members,), every MEMBER_FEATURES suffix except "present"
+    skill_similarity: np.ndarray  # (members, skills); zero columns when the opportunity has no skill tags
+    pair_deals: np.ndarray
+    pair_rates: np.ndarray
+    registered_on_team: np.ndarray  # (teams,)
+    log_deal_size: float
+    base_rate: float
+
+
+def assemble(inputs: TeamInputs) -> np.ndarray:
+    """The (teams, features) float32 matrix in `feature_names(roles)` order, NaN-free."""
+    slots = inputs.slots
+    n_teams, n_roles = slots.shape
+    present = slots >= 0
+    safe = np.where(present, slots, 0)
+    member, skill_similarity = dict(inputs.member), inputs.skill_similarity
+    if len(member["win_rate"]) == 0:
+        # No team has any member: one dummy row keeps the gathers below valid; presence masks it out.
+        member = {k: np.zeros(1) for k in member}
+        skill_similarity = np.zeros((1, skill_similarity.shape[1]))
+    columns: list[np.ndarray] = []
+    for r in range(n_roles):
+        for suffix in MEMBER_FEATURES:
+            if suffix == "present":
+                columns.append(present[:, r].astype(np.float64))
+                continue
+            neutral = inputs.base_rate if suffix in _RATE_SUFFIXES else _NEUTRAL.get(suffix, 0.0)
+            values = member[suffix][safe[:, r]]
+            columns.append(np.where(present[:, r], values, neutral))
+
+    if skill_similarity.shape[1] > 0:
+        # (teams, roles, skills): each skill is covered by the team's best member for it.
+        best = np.where(present[:, :, None], skill_similarity[safe], -1.0).max(axis=1)
+    else:
+        best = np.where(present, member["text_similarity"][safe], -1.0).max(axis=1, keepdims=True)
+    any_member = present.any(axis=1)
+    coverage_mean = np.where(any_member, best.mean(axis=1), 0.0)
+    coverage_min = np.where(any_member, best.min(axis=1), 0.0)
+
+    size = present.sum(axis=1)
+    win = member["win_rate"][safe]
+    win_mean = np.where(
+        size > 0, np.where(present, win, 0.0).sum(axis=1) / np.maximum(size, 1), inputs.base_rate
+    )
+    win_min = np.where(size > 0, np.where(present, win, np.inf).min(axis=1), inputs.base_rate)
+
+    pairs_valid = np.isfinite(inputs.pair_rates)
+    n_pairs = pairs_valid.sum(axis=1)
+    joint_deals = np.where(pairs_valid, inputs.pair_deals, 0.0).sum(axis=1)
+    joint_rates = np.where(pairs_valid, inputs.pair_rates, 0.0).sum(axis=1)
+    columns += [
+        coverage_mean,
+        coverage_min,
+        size.astype(np.float64),
+        win_mean,
+        win_min,
+        joint_deals / np.maximum(n_pairs, 1),
+        np.where(n_pairs > 0, joint_rates / np.maximum(n_pairs, 1), inputs.base_rate),
+        inputs.registered_on_team.astype(np.float64),
+        np.full(n_teams, inputs.log_deal_size),
+    ]
+    matrix = np.column_stack(columns).astype(np.float32) if columns else np.zeros((n_teams, 0), np.float32)
+    return np.nan_to_num(matrix, nan=0.0, posinf=0.0, neginf=0.0)

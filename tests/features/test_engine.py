@@ -1,0 +1,170 @@
+"""FeatureEngine: retrieval with hard filters, point-in-time team features, save/load."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from features import schema as s
+from features.embeddings import HashingEmbedder
+from features.engine import FeatureEngine, PreparedOpportunity
+from features.team_features import FEATURE_NAMES
+from tests.features.engine_fixtures import TEAMS, T, aws_query, tables, with_outcome
+
+
+@pytest.fixture(scope="module")
+def engine() -> FeatureEngine:
+    return FeatureEngine.build(tables(), HashingEmbedder())
+
+
+@pytest.fixture(scope="module")
+def opp(engine: FeatureEngine) -> PreparedOpportunity:
+    return engine.prepare([aws_query()])[0]
+
+
+def features_of(engine: FeatureEngine, opp: PreparedOpportunity) -> np.ndarray:
+    return engine.team_features(opp, TEAMS)
+
+
+def column(engine: FeatureEngine, matrix: np.ndarray, name: str) -> np.ndarray:
+    return matrix[:, engine.feature_names.index(name)]
+
+
+def test_feature_matrix_matches_the_feature_names_and_has_no_nan(engine, opp) -> None:
+    matrix = features_of(engine, opp)
+    assert engine.feature_names == FEATURE_NAMES
+    assert matrix.shape == (len(TEAMS), len(FEATURE_NAMES))
+    assert matrix.dtype == np.float32
+    assert not np.isnan(matrix).any()
+
+
+def test_prepare_embeds_one_vector_per_required_skill(engine, opp) -> None:
+    assert opp.vector.shape == (engine.embedder.dim,)
+    assert opp.skill_vectors.shape == (2, engine.embedder.dim)
+
+
+def test_same_inputs_give_identical_features(opp) -> None:
+    first = FeatureEngine.build(tables(), HashingEmbedder())
+    second = FeatureEngine.build(tables(), HashingEmbedder())
+    np.testing.assert_array_equal(features_of(first, opp), features_of(second, opp))
+
+
+def test_changing_an_outcome_closed_after_as_of_leaves_every_team_feature_unchanged(engine, opp) -> None:
+    # O5 and O3 close after T; flipping them must be invisible at T.
+    changed = FeatureEngine.build(
+        with_outcome(with_outcome(tables(), "O5", "lost"), "O3", "lost"), HashingEmbedder()
+    )
+    np.testing.assert_array_equal(features_of(engine, opp), features_of(changed, opp))
+
+
+def test_changing_an_outcome_closed_before_as_of_changes_team_features(engine, opp) -> None:
+    changed = FeatureEngine.build(with_outcome(tables(), "O1", "lost"), HashingEmbedder())
+    before = column(engine, features_of(engine, opp), "services_win_rate")
+    after = column(changed, features_of(changed, opp), "services_win_rate")
+    assert after[0] < before[0]
+
+
+def test_member_features_read_the_partner_and_the_opportunity(engine, opp) -> None:
+    matrix = features_of(engine, opp)
+    # Team 0: S1 (gold, emea, retail, 2 closed deals, aws-sa valid at T; aws-migration issued after T).
+    assert column(engine, matrix, "services_tier_rank")[0] == s.TIER_RANK["gold"]
+    assert column(engine, matrix, "services_region_match")[0] == 1
+    assert column(engine, matrix, "services_industry_match")[0] == 1
+    assert column(engine, matrix, "services_deals")[0] == 2
+    assert column(engine, matrix, "services_valid_certifications")[0] == 1
+    assert column(engine, matrix, "services_capacity_load")[0] == pytest.approx(0.5)
+    assert column(engine, matrix, "registered_partner_on_team").tolist() == [0, 0, 0, 0]
+
+
+def test_a_missing_role_sets_presence_to_zero(engine, opp) -> None:
+    matrix = features_of(engine, opp)
+    assert column(engine, matrix, "influence_present").tolist() == [1, 1, 0, 0]
+    assert column(engine, matrix, "team_size").tolist() == [3, 3, 2, 1]
+
+
+def test_pair_features_count_deals_the_members_closed_together(engine, opp) -> None:
+    # Team 0 pairs at T: S1-I1 (O1), S1-R1 (O1), I1-R1 (O1) -> one joint deal each.
+    matrix = features_of(engine, opp)
+    assert column(engine, matrix, "pair_joint_deals_mean")[0] == pytest.approx(1.0)
+
+
+def test_registered_partner_on_team_is_flagged(engine) -> None:
+    opp = engine.prepare([aws_query(registered_partner_id="S1")])[0]
+    assert column(engine, features_of(engine, opp), "registered_partner_on_team").tolist() == [1, 0, 1, 0]
+
+
+def test_team_features_reject_an_unknown_partner(engine, opp) -> None:
+    with pytest.raises(ValueError, match="NOPE"):
+        engine.team_features(opp, [{s.SERVICES: "NOPE"}])
+
+
+def test_candidates_are_ranked_by_similarity_to_the_opportunity(engine) -> None:
+    opp = engine.prepare([aws_query(as_of=T.replace(year=2022))])[0]
+    assert engine.candidates(opp, s.SERVICES, 3) == ["S1", "S3", "S2"]
+
+
+def test_capacity_filter_drops_a_partner_at_capacity(engine, opp) -> None:
+    # S3 has capacity 1 and O4 open at T.
+    assert "S3" not in engine.candidates(opp, s.SERVICES, 10)
+
+
+def test_inactive_and_excluded_partners_are_never_candidates(engine) -> None:
+    opp = engine.prepare([aws_query(excluded_partner_ids=frozenset({"S1"}))])[0]
+    assert engine.candidates(opp, s.SERVICES, 10) == ["S2"]
+
+
+def test_registered_partner_is_always_the_first_candidate(engine) -> None:
+    opp = engine.prepare([aws_query(registered_partner_id="S2")])[0]
+    assert engine.candidates(opp, s.SERVICES, 1) == ["S2"]
+    assert engine.candidates(opp, s.SERVICES, 2) == ["S2", "S1"]
+
+
+def test_registered_partner_of_another_role_does_not_enter_this_role(engine) -> None:
+    opp = engine.prepare([aws_query(registered_partner_id="I2")])[0]
+    assert "I2" not in engine.candidates(opp, s.SERVICES, 5)
+    assert engine.candidates(opp, s.INFLUENCE, 1) == ["I2"]
+
+
+def test_partner_returns_the_profile_as_plain_values(engine) -> None:
+    profile = engine.partner("S1")
+    assert profile["name"] == "Skyway"
+    assert profile["role"] == s.SERVICES
+    assert profile[s.CAPACITY] == 2
+    assert profile[s.REGIONS] == ["emea"]
+
+
+def test_known_partner_ids_include_inactive_partners(engine) -> None:
+    assert engine.known_partner_ids() == {"S1", "S2", "S3", "S4", "I1", "I2", "R1", "R2"}
+
+
+def test_saved_and_loaded_engine_gives_the_same_candidates_and_features(engine, opp, tmp_path: Path) -> None:
+    checksums = engine.save(tmp_path)
+    loaded = FeatureEngine.load(tmp_path, HashingEmbedder(), checksums)
+    assert loaded.roles == engine.roles
+    np.testing.assert_array_equal(features_of(loaded, opp), features_of(engine, opp))
+    for role in engine.roles:
+        assert loaded.candidates(opp, role, 5) == engine.candidates(opp, role, 5)
+
+
+def test_loading_refuses_a_tampered_file(engine, tmp_path: Path) -> None:
+    checksums = engine.save(tmp_path)
+    with (tmp_path / "vectors.npy").open("ab") as fh:
+        fh.write(b"\0")
+    with pytest.raises(ValueError, match="sha256"):
+        FeatureEngine.load(tmp_path, HashingEmbedder(), checksums)
+
+
+def test_loading_refuses_a_different_embedder(engine, tmp_path: Path) -> None:
+    engine.save(tmp_path)
+    with pytest.raises(ValueError, match="embedded with"):
+        FeatureEngine.load(tmp_path, HashingEmbedder(dim=64))
+
+
+def test_an_engine_can_serve_a_subset_of_roles(opp) -> None:
+    engine = FeatureEngine.build(tables(), HashingEmbedder(), roles=[s.SERVICES])
+    matrix = engine.team_features(opp, [{s.SERVICES: "S1"}])
+    assert matrix.shape == (1, len(engine.feature_names))
+    with pytest.raises(ValueError, match="unknown role"):
+        engine.candidates(opp, s.INFLUENCE, 3)

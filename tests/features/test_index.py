@@ -1,0 +1,66 @@
+"""RoleIndex: exact search, checksummed save/load and refusal of damaged files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from features.embeddings import normalise_rows
+from features.index import FLAT, HNSW, RoleIndex
+
+IDS = ["A", "B", "C", "D"]
+
+
+def vectors() -> np.ndarray:
+    return normalise_rows(np.array([[1, 0, 0], [0.9, 0.1, 0], [0, 1, 0], [0, 0, 1]], dtype=np.float32))
+
+
+def test_search_returns_the_nearest_partner_first_with_its_cosine() -> None:
+    index = RoleIndex.build(IDS, vectors())
+    hits = index.search(np.array([1, 0, 0], dtype=np.float32), 2)[0]
+    assert [pid for pid, _ in hits] == ["A", "B"]
+    assert hits[0][1] == pytest.approx(1.0)
+
+
+def test_search_returns_fewer_hits_when_n_exceeds_the_index() -> None:
+    index = RoleIndex.build(IDS, vectors())
+    assert len(index.search(vectors()[:1], 10)[0]) == 4
+
+
+def test_an_empty_index_returns_no_hits() -> None:
+    index = RoleIndex.build([], np.zeros((0, 3), dtype=np.float32))
+    assert index.search(np.ones((2, 3), dtype=np.float32), 5) == [[], []]
+
+
+def test_a_small_index_is_exact_and_a_hnsw_index_can_be_asked_for() -> None:
+    assert RoleIndex.build(IDS, vectors()).kind == FLAT
+    hnsw = RoleIndex.build(IDS, vectors(), kind=HNSW)
+    assert hnsw.search(vectors()[2:3], 1)[0][0][0] == "C"
+
+
+def test_saved_and_loaded_index_returns_the_same_results(tmp_path: Path) -> None:
+    index = RoleIndex.build(IDS, vectors())
+    checksum = index.save(tmp_path / "services.npz")
+    loaded = RoleIndex.load(tmp_path / "services.npz", expected_sha256=checksum)
+    queries = normalise_rows(np.array([[0.2, 1, 0], [1, 0, 0.5]], dtype=np.float32))
+    assert loaded.search(queries, 3) == index.search(queries, 3)
+
+
+def test_loading_refuses_a_file_whose_checksum_changed(tmp_path: Path) -> None:
+    path = tmp_path / "services.npz"
+    checksum = RoleIndex.build(IDS, vectors()).save(path)
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match="sha256"):
+        RoleIndex.load(path, expected_sha256=checksum)
+
+
+def test_loading_refuses_an_unreadable_file_without_a_checksum(tmp_path: Path) -> None:
+    path = tmp_path / "services.npz"
+    RoleIndex.build(IDS, vectors()).save(path)
+    path.write_bytes(path.read_bytes()[:100])
+    with pytest.raises(ValueError, match="unreadable"):
+        RoleIndex.load(path)

@@ -1,0 +1,35 @@
+from training.metrics import (
+    ndcg_at_k,
+    ndcg_of_single_target,
+    rank_of_target,
+    recall_at_k,
+    reciprocal_rank,
+)
+
+
+def test_ndcg_is_one_for_a_perfect_ranking() -> None:
+    assert ndcg_at_k([3, 2, 0], k=3) == 1.0
+
+
+def test_ndcg_is_zero_when_nothing_is_relevant() -> None:
+    assert ndcg_at_k([0, 0, 0], k=3) == 0.0
+
+
+def test_ndcg_of_a_single_target_at_rank_two_is_one_over_log2_of_three() -> None:
+    assert abs(ndcg_of_single_target(2, k=5) - 0.6309297535714575) < 1e-12
+
+
+def test_ndcg_of_a_single_target_outside_the_cutoff_is_zero() -> None:
+    assert ndcg_of_single_target(6, k=5) == 0.0
+
+
+def test_rank_of_target_counts_ties_against_the_target() -> None:
+    assert rank_of_target([0.5, 0.5, 0.1], target=0) == 2
+
+
+def test_reciprocal_rank_of_the_first_item_is_one() -> None:
+    assert reciprocal_rank(1) == 1.0
+
+
+def test_recall_at_k_is_zero_beyond_k() -> None:
+    assert recall_at_k(4, k=3) == 0.0
