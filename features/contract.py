@@ -334,7 +334,43 @@ def _id_universe(frame: pd.DataFrame | None, column: str, known: Collection[str]
     return ids.append(pd.Index(list(known), dtype=object)).unique()
 
 
+def _load_table(path: Path, table: str, schema: pa.DataFrameSchema, out: _Collector,
+                warnings: list[str]) -> pd.DataFrame:
+    """One table file parsed and checked on its own (no cross-table rules)."""
+    raw = _read_raw(path)
+    raw.columns = [str(c).strip() for c in raw.columns]
+    missing = [c for c in s.REQUIRED_COLUMNS[table] if c not in raw.columns]
+    for column in missing:
+        out.add(path.name, column, "missing required column")
+    extra = [c for c in raw.columns if c not in s.COLUMNS[table]]
+    if extra:
+        warnings.append(f"{path.name}: ignored unknown column(s): {', '.join(extra)}")
+    frame, parse_failed = _parse_table(table, raw, path.name, out)
+    _check_values(table, frame, schema, path.name, parse_failed, missing, out)
+    return frame
+
+
 # Public API ----------------------------------------------------------------------------------
+
+
+def read_opportunities_file(path: Path) -> pd.DataFrame:
+    """One `opportunities` table (.csv or .parquet) checked and normalised on its own, e.g. to rank.
+
+    References (registered_partner_id) are not resolved here: the caller decides what an unknown one means.
+    """
+    path = Path(path)
+    out = _Collector()
+    warnings: list[str] = []
+    if not path.is_file() or path.suffix not in s.EXPORT_SUFFIXES:
+        out.add(str(path), None, f"not a {' or '.join(s.EXPORT_SUFFIXES)} file")
+        raise out.error()
+    frame = _load_table(path, s.OPPORTUNITIES, _schemas(s.DEFAULT_ROLES)[s.OPPORTUNITIES], out, warnings)
+    if out.findings:
+        raise out.error()
+    for warning in warnings:
+        log.warning(warning)
+    return normalise_table(s.OPPORTUNITIES, frame)
+
 
 
 def load_export(
@@ -359,17 +395,7 @@ def load_export(
         if path is None:
             continue
         files[table] = path.name
-        raw = _read_raw(path)
-        raw.columns = [str(c).strip() for c in raw.columns]
-        missing = [c for c in s.REQUIRED_COLUMNS[table] if c not in raw.columns]
-        for column in missing:
-            out.add(path.name, column, "missing required column")
-        extra = [c for c in raw.columns if c not in s.COLUMNS[table]]
-        if extra:
-            warnings.append(f"{path.name}: ignored unknown column(s): {', '.join(extra)}")
-        frame, parse_failed = _parse_table(table, raw, path.name, out)
-        _check_values(table, frame, schemas[table], path.name, parse_failed, missing, out)
-        frames[table] = frame
+        frames[table] = _load_table(path, table, schemas[table], out, warnings)
 
     partner_ids = _id_universe(frames.get(s.PARTNERS), s.PARTNER_ID, known_partner_ids)
     opportunity_ids = _id_universe(frames.get(s.OPPORTUNITIES), s.OPPORTUNITY_ID, known_opportunity_ids)

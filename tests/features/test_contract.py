@@ -216,3 +216,17 @@ def test_a_time_part_is_dropped_from_iso_dates(write: WriteExport) -> None:
         created_at=["2023-01-10T15:30:00Z", "2023-06-01T00:00:00+00:00"])
     loaded = load_export(write(with_table(tables, opportunities=opportunities)))
     assert loaded.tables.opportunities.loc[0, "created_at"] == pd.Timestamp("2023-01-10")
+
+
+def test_read_opportunities_file_returns_the_normalised_table(write: WriteExport) -> None:
+    frame = contract.read_opportunities_file(write(tiny_tables()) / "opportunities.csv")
+    assert frame["opportunity_id"].tolist() == ["O1", "O2"]
+    assert frame.loc[0, "required_skills"] == ["sap", "data-migration"]
+
+
+def test_read_opportunities_file_rejects_a_bad_outcome(write: WriteExport) -> None:
+    tables = tiny_tables()
+    folder = write(with_table(tables, opportunities=tables.opportunities.assign(outcome=["won", "maybe"])))
+    with pytest.raises(ContractError) as info:
+        contract.read_opportunities_file(folder / "opportunities.csv")
+    assert [(v.row, v.column) for v in info.value.violations] == [(2, "outcome")]
