@@ -70,6 +70,12 @@ def trained_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TrainedHo
     yield from _trained_home(tmp_path_factory, "hashing")
 
 
+@pytest.fixture(scope="session")
+def trained_home_minilm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TrainedHome]:
+    """Trained with the real all-MiniLM-L6-v2 embedder, as `make run` does."""
+    yield from _trained_home(tmp_path_factory, "minilm")
+
+
 @pytest.fixture()
 def in_home(trained_home: TrainedHome, monkeypatch: pytest.MonkeyPatch) -> Iterator[TrainedHome]:
     """Point settings at the trained home for one test."""

@@ -46,7 +46,7 @@ def test_training_registers_a_champion_in_the_home_mlflow_store(in_home: Trained
 
     client = MlflowClient(tracking_uri=get_settings().mlflow_tracking_uri)
     champion = client.get_model_version_by_alias("partner-team-ranker", "champion")
-    assert champion.version == "1"
+    assert str(champion.version) == "1"
 
 
 def test_batch_recommend_writes_one_line_per_open_opportunity(in_home: TrainedHome, tmp_path: Path) -> None:
