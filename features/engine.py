@@ -22,14 +22,21 @@ from features.history import (
     DEALS,
     INDUSTRY_DEALS,
     INDUSTRY_WIN_RATE,
+    INFLUENCED_DEALS,
+    INFLUENCED_REVENUE,
     JOINT_DEALS,
     JOINT_WIN_RATE,
+    MEAN_LOG_DEAL_SIZE,
     MEDIAN_DAYS_TO_CLOSE,
     OPEN_ENGAGEMENTS,
+    RECENCY_WIN_RATE,
     REGION_WIN_RATE,
+    SKILL_WIN_RATE,
     SOURCED_DEALS,
+    SOURCED_REVENUE,
     WIN_RATE,
     PartnerHistory,
+    TagAssociation,
     to_day,
 )
 from features.index import RoleIndex, file_sha256
@@ -55,6 +62,23 @@ PARTNERS_FILE = "partners.parquet"
 CERTIFICATIONS_FILE = "certifications.parquet"
 VECTORS_FILE = "vectors.npy"
 HISTORY_FILE = "history.npz"
+PHRASES_FILE = "phrases.npz"
+ASSOCIATIONS_FILE = "associations.npz"
+# A certification "matches the need" when its name is at least this close (cosine) to a required skill.
+CERT_MATCH_MIN: Final = 0.5
+# Weights of the retrieval prior (`FeatureEngine.prior_scores`): observable proxies of what wins deals,
+# roughly in the proportions of their effect on win odds (skill fit first, then delivery and coverage).
+# Text similarity alone misses region coverage and delivery quality, so retrieval unions both lists.
+PRIOR_WEIGHTS: Final = {
+    "skill_match": 1.0,
+    "tag_association": 1.5,
+    "certification_association": 0.5,
+    "matching_certifications": 0.3,
+    "region_match": 0.6,
+    "industry_match": 0.3,
+    "psat": 0.12,
+    "tier_rank": 0.1,
+}
 PARTNER_COLUMNS: Final = s.COLUMNS[s.PARTNERS]
 CERTIFICATION_COLUMNS: Final = s.COLUMNS[s.CERTIFICATIONS]
 
@@ -105,6 +129,8 @@ class FeatureEngine:
         vectors: np.ndarray,
         indexes: Mapping[str, RoleIndex],
         history: PartnerHistory,
+        phrases: Mapping[str, np.ndarray] | None = None,
+        associations: TagAssociation | None = None,
     ) -> None:
         self.roles = tuple(roles)
         self.feature_names = feature_names(self.roles)
@@ -114,19 +140,56 @@ class FeatureEngine:
         self.embedder_id = embedder.model_id
         self.indexes = dict(indexes)
         self.history = history
+        self.associations = associations or TagAssociation.empty()
         self._partners = partners
         self._certifications = certifications
         self._vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-        # Per-partner arrays in row order, so a team's members are gathered with one fancy index.
+        # Skill tags and certification names, embedded once (through the embedder's cache) and kept here.
+        self._phrases: dict[str, np.ndarray] = dict(phrases or {})
+        self._conflicts: frozenset[frozenset[str]] = frozenset()
+        self._embed_phrases(self._phrase_vocabulary())
+        self._derive()
+
+    def _phrase_vocabulary(self) -> list[str]:
+        tags = {str(t) for tags in self._partners[s.SKILLS] for t in tags}
+        return sorted(tags | set(self._certifications[s.CERTIFICATION].astype(str)))
+
+    def _embed_phrases(self, phrases: Sequence[str]) -> None:
+        missing = [p for p in phrases if p not in self._phrases]
+        if missing:
+            vectors = self.embedder.encode(missing)
+            self._phrases.update(zip(missing, np.asarray(vectors, dtype=np.float32), strict=True))
+
+    def _derive(self) -> None:
+        """Per-partner arrays in row order, so a team's members are gathered with one fancy index."""
+        partners, certifications = self._partners, self._certifications
         self._ids = partners[s.PARTNER_ID].to_numpy(dtype=object)
         self._row_of = {pid: i for i, pid in enumerate(self._ids)}
         self._role = partners[s.PARTNER_TYPE].to_numpy(dtype=object)
-        self._active = (partners[s.STATUS] == s.DEFAULT_PARTNER_STATUS).to_numpy()
+        self._active = (partners[s.STATUS] == s.DEFAULT_PARTNER_STATUS).to_numpy(copy=True)
         self._tier = partners[s.TIER].map(s.TIER_RANK).fillna(0).to_numpy(dtype=np.float64)
         self._capacity = pd.to_numeric(partners[s.CAPACITY], errors="coerce").to_numpy(dtype=np.float64)
+        psat = pd.to_numeric(partners[s.PSAT], errors="coerce").to_numpy(dtype=np.float64)
+        # Unsurveyed partners read as the median partner: no evidence either way.
+        self._psat = np.where(np.isnan(psat), np.nanmedian(psat) if np.isfinite(psat).any() else 0.0, psat)
         self._regions = [frozenset(v) for v in partners[s.REGIONS]]
         self._industries = [frozenset(v) for v in partners[s.INDUSTRIES]]
-        self._history_code = history.codes(list(self._ids))
+        self._history_code = self.history.codes(list(self._ids))
+        self._phrase_names = sorted(self._phrases)
+        phrase_index = pd.Index(self._phrase_names, dtype=object)
+        dim = self._vectors.shape[1]
+        self._phrase_vectors = (
+            np.vstack([self._phrases[p] for p in self._phrase_names]).astype(np.float32)
+            if self._phrase_names
+            else np.zeros((0, dim), dtype=np.float32)
+        )
+        tag_lists = [list(v) for v in partners[s.SKILLS]]
+        lengths = np.asarray([len(v) for v in tag_lists], dtype=np.int64)
+        self._tag_offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+        self._tag_codes = np.asarray(
+            phrase_index.get_indexer(pd.Index([str(t) for v in tag_lists for t in v], dtype=object)),
+            dtype=np.int64,
+        )
         cert_rows = np.asarray(
             [self._row_of.get(p, -1) for p in certifications[s.PARTNER_ID]], dtype=np.int64
         )
@@ -137,8 +200,31 @@ class FeatureEngine:
         # Unknown dates never restrict: issued at -inf, expiring at +inf.
         self._cert_issued = np.where(np.isnat(issued), -np.inf, issued.astype(np.int64).astype(np.float64))
         self._cert_expires = np.where(np.isnat(expires), np.inf, expires.astype(np.int64).astype(np.float64))
+        names = certifications[s.CERTIFICATION].astype(str).to_numpy(dtype=object)[keep][order]
+        self._cert_codes = np.asarray(phrase_index.get_indexer(pd.Index(names, dtype=object)), dtype=np.int64)
         counts = np.bincount(cert_rows[keep], minlength=len(self._ids))
         self._cert_offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        self._conflict_keys = self._encode_conflicts(self._conflicts)
+
+    # -- conflicts -------------------------------------------------------------------------------------
+    @property
+    def conflicts(self) -> frozenset[frozenset[str]]:
+        """Partner pairs flagged as channel conflicts (contract v1 has no such table; callers may set it)."""
+        return self._conflicts
+
+    @conflicts.setter
+    def conflicts(self, pairs: frozenset[frozenset[str]]) -> None:
+        self._conflicts = frozenset(frozenset(p) for p in pairs)
+        self._conflict_keys = self._encode_conflicts(self._conflicts)
+
+    def _encode_conflicts(self, pairs: frozenset[frozenset[str]]) -> np.ndarray:
+        n = len(self._ids)
+        keys = []
+        for pair in pairs:
+            rows = sorted(self._row_of[p] for p in pair if p in self._row_of)
+            if len(rows) == 2:
+                keys.append(rows[0] * n + rows[1])
+        return np.unique(np.asarray(keys, dtype=np.int64))
 
     # -- building ------------------------------------------------------------------------------------
     @classmethod
@@ -178,7 +264,65 @@ class FeatureEngine:
             vectors=vectors,
             indexes=indexes,
             history=history,
+            associations=TagAssociation.build(tables),
         )
+
+    # -- incremental updates --------------------------------------------------------------------------
+    def upsert_partner(self, partner: Mapping[str, Any], certifications: pd.DataFrame | None = None) -> None:
+        """Add or replace one partner: embed only its profile, update its role index in place.
+
+        `partner` holds contract columns (missing ones read as empty); `certifications`, when given,
+        replaces that partner's certifications. Deal history is not touched (it changes with a rebuild).
+        """
+        row = _clean_partners(pd.DataFrame([{c: partner.get(c) for c in PARTNER_COLUMNS}]))
+        partner_id = str(row[s.PARTNER_ID].iloc[0])
+        certs = self._certifications
+        if certifications is not None:
+            mine = _clean_certifications(certifications)
+            certs = pd.concat(
+                [certs[certs[s.PARTNER_ID] != partner_id], mine[mine[s.PARTNER_ID] == partner_id]],
+                ignore_index=True,
+            )
+            self._certifications = certs.sort_values([s.PARTNER_ID, s.CERTIFICATION], kind="stable")
+            self._certifications = self._certifications.reset_index(drop=True)
+        text = partner_profile_texts(row, self._certifications, as_of=None).tolist()
+        vector = np.asarray(self.embedder.encode(text), dtype=np.float32)[0]
+        existing = self._row_of.get(partner_id)
+        if existing is None:
+            self._partners = pd.concat([self._partners, row], ignore_index=True)
+            self._vectors = np.ascontiguousarray(np.vstack([self._vectors, vector[None, :]]))
+        else:
+            self._partners.iloc[existing] = row.iloc[0]
+            self._vectors[existing] = vector
+        self._embed_phrases(self._phrase_vocabulary())
+        self._derive()
+        active = bool(row[s.STATUS].iloc[0] == s.DEFAULT_PARTNER_STATUS)
+        for role, index in self.indexes.items():
+            if role == row[s.PARTNER_TYPE].iloc[0] and active:
+                index.upsert(partner_id, vector)
+            else:
+                index.remove(partner_id)
+        self._compact_indexes()
+
+    def deactivate_partner(self, partner_id: str) -> None:
+        """Mark the partner inactive: never a candidate again, still known for past teams' features."""
+        row = self._row_of.get(partner_id)
+        if row is None:
+            raise KeyError(partner_id)
+        # schema names the statuses as (active, inactive); the second is the only non-default one.
+        self._partners.loc[row, s.STATUS] = next(
+            x for x in s.PARTNER_STATUSES if x != s.DEFAULT_PARTNER_STATUS
+        )
+        self._active[row] = False
+        for index in self.indexes.values():
+            index.remove(partner_id)
+        self._compact_indexes()
+
+    def _compact_indexes(self) -> None:
+        for role, index in self.indexes.items():
+            if index.needs_compaction:
+                logger.info("role %s: compacting index (%d tombstones)", role, index.tombstones)
+                self.indexes[role] = index.compact()
 
     # -- retrieval -----------------------------------------------------------------------------------
     def prepare(self, queries: Sequence[OpportunityQuery]) -> list[PreparedOpportunity]:
@@ -229,6 +373,46 @@ class FeatureEngine:
                 return chosen + picked
             fetch = min(len(index), fetch * 4)
 
+    def prior_scores(self, opp: PreparedOpportunity, rows: np.ndarray) -> np.ndarray:
+        """A cheap, fixed-weight estimate of each partner row's fit to the opportunity (see PRIOR_WEIGHTS)."""
+        query = opp.query
+        needs = opp.skill_vectors if len(opp.skill_vectors) else opp.vector.reshape(1, -1)
+        w = PRIOR_WEIGHTS
+        association = self._association_rows(query.required_skills)
+        return (
+            w["skill_match"] * self._best_tag_match(rows, needs).mean(axis=1)
+            + w["tag_association"] * _row_mean(self._best_tag_association(rows, association))
+            + w["certification_association"]
+            * _row_mean(self._best_cert_association(rows, association, query.as_of))
+            + w["matching_certifications"] * np.minimum(self._valid_certifications(rows, query.as_of, needs), 2)
+            + w["region_match"] * self._has(self._regions, rows, query.region)
+            + w["industry_match"] * self._has(self._industries, rows, query.customer_industry)
+            + w["psat"] * self._psat[rows]
+            + w["tier_rank"] * self._tier[rows]
+        )
+
+    def prior_candidates(self, opp: PreparedOpportunity, role: str, n: int) -> list[str]:
+        """Top-`n` partner ids of `role` by `prior_scores` over every available partner of the role.
+
+        Same hard filters as `candidates`; complements text retrieval, whose nearest profiles need not
+        cover the region or deliver well. Ties break by partner id, so the result is deterministic.
+        """
+        if role not in self.indexes:
+            raise ValueError(f"unknown role {role!r}; this engine has {', '.join(self.roles)}")
+        if n <= 0:
+            return []
+        query = opp.query
+        rows = np.flatnonzero((self._role == role) & self._active)
+        excluded = query.excluded_partner_ids
+        if excluded:
+            rows = rows[~np.isin(self._ids[rows], list(excluded))]
+        rows = rows[self._available(rows, query.as_of)]
+        if len(rows) == 0:
+            return []
+        scores = self.prior_scores(opp, rows)
+        order = np.lexsort((rows, -scores))[:n]  # rows follow partner-id order (partners are sorted)
+        return [str(pid) for pid in self._ids[rows[order]]]
+
     def _open_engagements(self, rows: np.ndarray, as_of: date) -> np.ndarray:
         codes = self._history_code[rows]
         return self.history.open_engagements(codes, as_of)
@@ -262,7 +446,11 @@ class FeatureEngine:
 
         codes = self._history_code[members]
         stats = self.history.stats_arrays(
-            codes, query.as_of, industry=query.customer_industry, region=query.region
+            codes,
+            query.as_of,
+            industry=query.customer_industry,
+            region=query.region,
+            skills=query.required_skills,
         )
         vectors = self._vectors[members]
         capacity = self._capacity[members]
@@ -288,8 +476,34 @@ class FeatureEngine:
                 np.nan_to_num(stats[DAYS_SINCE_LAST_WIN], nan=DAYS_CAP), DAYS_CAP
             ),
             "sourced_deals": stats[SOURCED_DEALS],
+            "psat": self._psat[members],
         }
+        deal_size = query.deal_size if query.deal_size is not None and math.isfinite(query.deal_size) else 0.0
+        log_deal_size = math.log1p(max(deal_size, 0.0))
+        # Needs to match tags and certifications against: the skill phrases, else the opportunity text.
+        needs = opp.skill_vectors if len(opp.skill_vectors) else opp.vector.reshape(1, -1)
+        tag_similarity = self._best_tag_match(members, needs)
+        member_size = stats[MEAN_LOG_DEAL_SIZE]
+        member_values.update(
+            {
+                "skill_match": tag_similarity.mean(axis=1),
+                "matching_certifications": self._valid_certifications(members, query.as_of, needs),
+                "skill_win_rate": stats[SKILL_WIN_RATE],
+                "recency_win_rate": stats[RECENCY_WIN_RATE],
+                "influenced_deals": stats[INFLUENCED_DEALS],
+                "log_sourced_revenue": np.log1p(stats[SOURCED_REVENUE]),
+                "log_influenced_revenue": np.log1p(stats[INFLUENCED_REVENUE]),
+                "deal_size_gap": np.where(
+                    np.isfinite(member_size) & (deal_size > 0), log_deal_size - member_size, 0.0
+                ),
+            }
+        )
         skill_similarity = vectors @ opp.skill_vectors.T
+        association = self._association_rows(query.required_skills)
+        tag_association = self._best_tag_association(members, association)
+        cert_association = self._best_cert_association(members, association, query.as_of)
+        member_values["tag_association"] = _row_mean(tag_association)
+        member_values["certification_association"] = _row_mean(cert_association)
 
         role_pairs = list(combinations(range(len(self.roles)), 2))
         team_codes = np.where(rows >= 0, self._history_code[np.maximum(rows, 0)], -1)
@@ -305,7 +519,13 @@ class FeatureEngine:
         registered = (
             (rows == registered_row).any(axis=1) if registered_row is not None else np.zeros(len(teams))
         )
-        deal_size = query.deal_size if query.deal_size is not None and math.isfinite(query.deal_size) else 0.0
+        conflict_pairs = np.zeros(len(teams))
+        if len(self._conflict_keys):
+            n = len(self._ids)
+            for i, j in role_pairs:
+                a, b = rows[:, i], rows[:, j]
+                keys = np.minimum(a, b) * n + np.maximum(a, b)
+                conflict_pairs += (a >= 0) & (b >= 0) & np.isin(keys, self._conflict_keys)
         return assemble(
             TeamInputs(
                 slots=slots,
@@ -314,8 +534,11 @@ class FeatureEngine:
                 pair_deals=pair_deals,
                 pair_rates=pair_rates,
                 registered_on_team=registered,
-                log_deal_size=math.log1p(max(deal_size, 0.0)),
+                log_deal_size=log_deal_size,
                 base_rate=self.history.base_rate(query.as_of),
+                tag_similarity=tag_similarity if len(opp.skill_vectors) else None,
+                conflict_pairs=conflict_pairs,
+                association=np.maximum(tag_association, cert_association),
             )
         )
 
@@ -325,19 +548,67 @@ class FeatureEngine:
             return np.zeros(len(rows))
         return np.fromiter((value in sets[r] for r in rows), dtype=np.float64, count=len(rows))
 
-    def _valid_certifications(self, rows: np.ndarray, as_of: date) -> np.ndarray:
-        starts = self._cert_offsets[rows]
-        lengths = self._cert_offsets[rows + 1] - starts
+    @staticmethod
+    def _segments(offsets: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(owner, position) of every element of each row's slice of a CSR layout, without a Python loop."""
+        starts = offsets[rows]
+        lengths = offsets[rows + 1] - starts
         total = int(lengths.sum())
-        if total == 0:
-            return np.zeros(len(rows))
-        # Flatten every member's slice of the certification arrays without a Python loop.
         owner = np.repeat(np.arange(len(rows)), lengths)
-        positions = np.repeat(starts - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths) + np.arange(
-            total
-        )
+        first = np.concatenate([[0], np.cumsum(lengths)[:-1]]) if len(rows) else np.zeros(0, np.int64)
+        positions = np.repeat(starts - first, lengths) + np.arange(total)
+        return owner, positions
+
+    def _best_tag_match(self, rows: np.ndarray, needs: np.ndarray) -> np.ndarray:
+        """(members, needs): cosine of each member's best skill tag to each need; 0 without tags."""
+        out = np.zeros((len(rows), len(needs)))
+        owner, positions = self._segments(self._tag_offsets, rows)
+        codes = self._tag_codes[positions]
+        known = codes >= 0
+        if known.any():
+            similarity = self._phrase_vectors[codes[known]] @ needs.T
+            out[:] = -1.0
+            np.maximum.at(out, owner[known], similarity)
+            out[out < -0.5] = 0.0  # members without tags
+        return out
+
+    def _association_rows(self, needs: Sequence[str]) -> np.ndarray:
+        """(needs, phrases) tag associations with columns in this engine's phrase order."""
+        return self.associations.rows(list(needs), self._phrase_names)
+
+    def _best_tag_association(self, rows: np.ndarray, association: np.ndarray) -> np.ndarray:
+        """(members, needs): each member's best-associated skill tag per need; 0 without tags."""
+        owner, positions = self._segments(self._tag_offsets, rows)
+        return self._best_of(owner, self._tag_codes[positions], len(rows), association)
+
+    def _best_cert_association(self, rows: np.ndarray, association: np.ndarray, as_of: date) -> np.ndarray:
+        """(members, needs): best association per need among certifications valid on `as_of`."""
+        owner, positions = self._segments(self._cert_offsets, rows)
         day = to_day(as_of)
         valid = (self._cert_issued[positions] <= day) & (self._cert_expires[positions] > day)
+        return self._best_of(owner[valid], self._cert_codes[positions][valid], len(rows), association)
+
+    @staticmethod
+    def _best_of(owner: np.ndarray, codes: np.ndarray, n: int, association: np.ndarray) -> np.ndarray:
+        out = np.zeros((n, association.shape[0]))
+        known = codes >= 0
+        if association.shape[0] and known.any():
+            np.maximum.at(out, owner[known], association[:, codes[known]].T)
+        return out
+
+    def _valid_certifications(
+        self, rows: np.ndarray, as_of: date, needs: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Certifications valid on `as_of` per member; with `needs`, only those matching a need."""
+        owner, positions = self._segments(self._cert_offsets, rows)
+        if len(positions) == 0:
+            return np.zeros(len(rows))
+        day = to_day(as_of)
+        valid = (self._cert_issued[positions] <= day) & (self._cert_expires[positions] > day)
+        if needs is not None:
+            codes = self._cert_codes[positions]
+            vectors = self._phrase_vectors[np.maximum(codes, 0)]
+            valid &= (codes >= 0) & ((vectors @ needs.T).max(axis=1) >= CERT_MATCH_MIN)
         return np.bincount(owner, weights=valid.astype(np.float64), minlength=len(rows))
 
     # -- lookup ------------------------------------------------------------------------------------------
@@ -375,6 +646,13 @@ class FeatureEngine:
         self._certifications.to_parquet(directory / CERTIFICATIONS_FILE, index=False)
         np.save(directory / VECTORS_FILE, self._vectors, allow_pickle=False)
         self.history.save(directory / HISTORY_FILE)
+        self.associations.save(directory / ASSOCIATIONS_FILE)
+        with (directory / PHRASES_FILE).open("wb") as fh:
+            np.savez(
+                fh,
+                phrases=np.asarray(self._phrase_names, dtype=np.str_),
+                vectors=self._phrase_vectors,
+            )
         checksums = {}
         for role, index in self.indexes.items():
             checksums[index_file(role)] = index.save(directory / index_file(role))
@@ -385,7 +663,15 @@ class FeatureEngine:
             "feature_names": list(self.feature_names),
         }
         (directory / ENGINE_META).write_text(json.dumps(meta, indent=2))
-        for name in (PARTNERS_FILE, CERTIFICATIONS_FILE, VECTORS_FILE, HISTORY_FILE, ENGINE_META):
+        for name in (
+            PARTNERS_FILE,
+            CERTIFICATIONS_FILE,
+            VECTORS_FILE,
+            HISTORY_FILE,
+            ASSOCIATIONS_FILE,
+            PHRASES_FILE,
+            ENGINE_META,
+        ):
             checksums[name] = file_sha256(directory / name)
         return dict(sorted(checksums.items()))
 
@@ -418,6 +704,10 @@ class FeatureEngine:
         # Checksums were verified above; RoleIndex.load re-checks only when asked to.
         indexes = {role: RoleIndex.load(directory / index_file(role)) for role in roles}
         history = PartnerHistory.load(directory / HISTORY_FILE)
+        associations_path = directory / ASSOCIATIONS_FILE
+        associations = TagAssociation.load(associations_path) if associations_path.is_file() else None
+        with np.load(directory / PHRASES_FILE, allow_pickle=False) as data:
+            phrases = dict(zip(data["phrases"].tolist(), data["vectors"], strict=True))
         return cls(
             roles=roles,
             embedder=embedder,
@@ -426,7 +716,14 @@ class FeatureEngine:
             vectors=vectors,
             indexes=indexes,
             history=history,
+            phrases=phrases,
+            associations=associations,
         )
+
+
+def _row_mean(values: np.ndarray) -> np.ndarray:
+    """Mean per row; 0 for rows of an empty (no required skills) matrix."""
+    return values.mean(axis=1) if values.shape[1] else np.zeros(values.shape[0])
 
 
 def _embed_in_chunks(embedder: Embedder, texts: Sequence[str], show_progress: bool) -> np.ndarray:

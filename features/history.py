@@ -32,6 +32,15 @@ MEDIAN_DAYS_TO_CLOSE: Final = "median_days_to_close"
 SOURCED_DEALS: Final = "sourced_deals"
 DAYS_SINCE_LAST_WIN: Final = "days_since_last_win"
 OPEN_ENGAGEMENTS: Final = "open_engagements"
+SKILL_DEALS: Final = "skill_deals"
+SKILL_WINS: Final = "skill_wins"
+SKILL_WIN_RATE: Final = "skill_win_rate"
+INFLUENCED_DEALS: Final = "influenced_deals"
+SOURCED_REVENUE: Final = "sourced_revenue"
+INFLUENCED_REVENUE: Final = "influenced_revenue"
+RECENCY_WIN_RATE: Final = "recency_win_rate"
+MEAN_LOG_DEAL_SIZE: Final = "mean_log_deal_size"
+WON_MEAN_LOG_DEAL_SIZE: Final = "won_mean_log_deal_size"
 STATS_COLUMNS: Final = (
     DEALS,
     WINS,
@@ -46,6 +55,15 @@ STATS_COLUMNS: Final = (
     SOURCED_DEALS,
     DAYS_SINCE_LAST_WIN,
     OPEN_ENGAGEMENTS,
+    SKILL_DEALS,
+    SKILL_WINS,
+    SKILL_WIN_RATE,
+    INFLUENCED_DEALS,
+    SOURCED_REVENUE,
+    INFLUENCED_REVENUE,
+    RECENCY_WIN_RATE,
+    MEAN_LOG_DEAL_SIZE,
+    WON_MEAN_LOG_DEAL_SIZE,
 )
 JOINT_DEALS: Final = "joint_deals"
 JOINT_WINS: Final = "joint_wins"
@@ -55,6 +73,10 @@ PAIR_COLUMNS: Final = (JOINT_DEALS, JOINT_WINS, JOINT_WIN_RATE)
 # Beta prior: a partner with no history gets the base win rate; it takes ~PRIOR_STRENGTH deals to move away.
 PRIOR_STRENGTH: Final = 4.0
 DEFAULT_BASE_RATE: Final = 0.5
+# Recency weighting: a deal closed this many days before `as_of` counts half as much as one closed today.
+RECENCY_HALF_LIFE_DAYS: Final = 365.0
+# exp(ln2 * (day - _RECENCY_ORIGIN) / half-life) stays far inside float64 for dates in 1900..2200.
+_RECENCY_ORIGIN: Final = 20_000
 
 # Events are found with one searchsorted over int64 keys `group * _DAY_SPAN + day + _DAY_OFFSET`.
 _DAY_OFFSET: Final = 1 << 20
@@ -62,6 +84,14 @@ _DAY_SPAN: Final = 1 << 21
 _WON: Final = "won_flag"
 _SOURCED: Final = "sourced_flag"
 _ONE: Final = "one"
+_WON_SOURCED_SIZE: Final = "won_sourced_size"
+_WON_INFLUENCED_SIZE: Final = "won_influenced_size"
+_DECAY: Final = "decay"
+_WON_DECAY: Final = "won_decay"
+_SIZED: Final = "sized"
+_LOG_SIZE: Final = "log_size"
+_WON_SIZED: Final = "won_sized"
+_WON_LOG_SIZE: Final = "won_log_size"
 _MEDIAN_DAYS: Final = "running_median_days"
 _LAST_WIN: Final = "running_last_win_day"
 
@@ -73,6 +103,11 @@ def to_day(value: date | pd.Timestamp | np.datetime64) -> int:
 
 def _days(series: pd.Series) -> np.ndarray:
     return series.to_numpy(dtype="datetime64[ns]").astype("datetime64[D]").astype(np.int64)
+
+
+def _decay_weights(days: np.ndarray) -> np.ndarray:
+    """exp(ln2 * day / half-life) from a fixed origin: summed before `as_of`, then scaled by its inverse."""
+    return np.exp(np.log(2.0) * (days.astype(np.float64) - _RECENCY_ORIGIN) / RECENCY_HALF_LIFE_DAYS)
 
 
 def smoothed_rate(wins: np.ndarray, deals: np.ndarray, base_rate: float) -> np.ndarray:
@@ -173,10 +208,13 @@ class PartnerHistory:
         regions: np.ndarray,
         pair_keys: np.ndarray,
         prefixes: dict[str, _Prefix],
+        skills: np.ndarray | None = None,
     ) -> None:
         self.partner_ids = partner_ids
         self.industries = industries
         self.regions = regions
+        self.skills = skills if skills is not None else np.zeros(0, dtype=np.str_)
+        self._skill_index = pd.Index(self.skills, dtype=object)
         self.pair_keys = pair_keys  # sorted int64 a * n_partners + b with code a < code b
         self._prefixes = prefixes
         self._partner_index = pd.Index(partner_ids, dtype=object)
@@ -203,7 +241,17 @@ class PartnerHistory:
         n_industries, n_regions = max(len(industries), 1), max(len(regions), 1)
 
         deals = links.merge(
-            opps[[s.OPPORTUNITY_ID, s.CUSTOMER_INDUSTRY, s.REGION, s.CREATED_AT, s.CLOSED_AT, s.OUTCOME]],
+            opps[
+                [
+                    s.OPPORTUNITY_ID,
+                    s.CUSTOMER_INDUSTRY,
+                    s.REGION,
+                    s.DEAL_SIZE,
+                    s.CREATED_AT,
+                    s.CLOSED_AT,
+                    s.OUTCOME,
+                ]
+            ],
             on=s.OPPORTUNITY_ID,
             how="inner",
         )
@@ -230,25 +278,62 @@ class PartnerHistory:
         days_to_close = (closed_days - _days(closed[s.CREATED_AT].fillna(closed[s.CLOSED_AT]))).clip(min=0)
         codes = closed["partner_code"].to_numpy()
         counts = {_ONE: np.ones(len(closed)), _WON: won}
+        sourced = closed[_SOURCED].to_numpy(dtype=np.float64)
+        size = pd.to_numeric(closed[s.DEAL_SIZE], errors="coerce").to_numpy(dtype=np.float64)
+        sized = np.isfinite(size) & (size >= 0)
+        size = np.where(sized, size, 0.0)
+        log_size = np.log1p(size)
+        decay = _decay_weights(closed_days)
         prefixes["partner"] = _Prefix.build(
             codes,
             closed_days,
-            {**counts, _SOURCED: closed[_SOURCED].to_numpy(dtype=np.float64)},
+            {
+                **counts,
+                _SOURCED: sourced,
+                _WON_SOURCED_SIZE: won * sourced * size,
+                _WON_INFLUENCED_SIZE: won * (1.0 - sourced) * size,
+                _DECAY: decay,
+                _WON_DECAY: won * decay,
+                _SIZED: sized.astype(np.float64),
+                _LOG_SIZE: log_size,
+                _WON_SIZED: won * sized,
+                _WON_LOG_SIZE: won * log_size,
+            },
             running={
                 _MEDIAN_DAYS: days_to_close.astype(np.float64),
                 _LAST_WIN: np.where(won > 0, closed_days, np.nan),
             },
         )
-        for name, column, size in (
+        for name, column, groups in (
             ("industry", "industry_code", n_industries),
             ("region", "region_code", n_regions),
         ):
             known = closed[column].to_numpy() >= 0
             prefixes[name] = _Prefix.build(
-                codes[known] * size + closed[column].to_numpy()[known],
+                codes[known] * groups + closed[column].to_numpy()[known],
                 closed_days[known],
                 {k: v[known] for k, v in counts.items()},
             )
+
+        # Partner x required skill: one event per (closed deal row, skill the opportunity required).
+        skill_lists = opps.set_index(s.OPPORTUNITY_ID)[s.REQUIRED_SKILLS]
+        exploded = skill_lists.explode().dropna().astype(str)
+        skills = np.asarray(sorted(exploded.unique()), dtype=np.str_)
+        per_opp = pd.DataFrame(
+            {
+                s.OPPORTUNITY_ID: exploded.index,
+                "skill_code": _codes(pd.Index(skills, dtype=object), exploded),
+            }
+        )
+        skill_rows = pd.DataFrame(
+            {s.OPPORTUNITY_ID: closed[s.OPPORTUNITY_ID].to_numpy(), "row": np.arange(len(closed))}
+        ).merge(per_opp, on=s.OPPORTUNITY_ID, how="inner")
+        row = skill_rows["row"].to_numpy()
+        prefixes["skill"] = _Prefix.build(
+            codes[row] * max(len(skills), 1) + skill_rows["skill_code"].to_numpy(),
+            closed_days[row],
+            {k: v[row] for k, v in counts.items()},
+        )
 
         # Base rate over opportunities (not partner rows), so big teams don't weigh more.
         closed_opps = opps[opps[s.OUTCOME].isin([s.WON, s.LOST]) & opps[s.CLOSED_AT].notna()]
@@ -281,7 +366,7 @@ class PartnerHistory:
             len(closed),
             len(pair_keys),
         )
-        return cls(partner_ids, industries, regions, pair_keys.astype(np.int64), prefixes)
+        return cls(partner_ids, industries, regions, pair_keys.astype(np.int64), prefixes, skills)
 
     # -- queries -----------------------------------------------------------------------------------
     def codes(self, partner_ids: Sequence[str]) -> np.ndarray:
@@ -296,7 +381,13 @@ class PartnerHistory:
         return float(wins / deals) if deals > 0 else DEFAULT_BASE_RATE
 
     def stats_arrays(
-        self, codes: np.ndarray, as_of: date, *, industry: str | None, region: str | None
+        self,
+        codes: np.ndarray,
+        as_of: date,
+        *,
+        industry: str | None,
+        region: str | None,
+        skills: Sequence[str] = (),
     ) -> dict[str, np.ndarray]:
         """`stats` as plain arrays over partner codes: the fast path the feature engine uses."""
         day = to_day(as_of)
@@ -314,6 +405,21 @@ class PartnerHistory:
             SOURCED_DEALS: partner.total(_SOURCED, start, stop),
             DAYS_SINCE_LAST_WIN: day - last_win,
         }
+        out[INFLUENCED_DEALS] = deals - out[SOURCED_DEALS]
+        out[SOURCED_REVENUE] = partner.total(_WON_SOURCED_SIZE, start, stop)
+        out[INFLUENCED_REVENUE] = partner.total(_WON_INFLUENCED_SIZE, start, stop)
+        scale = 1.0 / _decay_weights(np.asarray([day]))[0]
+        weight = partner.total(_DECAY, start, stop) * scale
+        out[RECENCY_WIN_RATE] = smoothed_rate(partner.total(_WON_DECAY, start, stop) * scale, weight, p0)
+        sized, won_sized = partner.total(_SIZED, start, stop), partner.total(_WON_SIZED, start, stop)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out[MEAN_LOG_DEAL_SIZE] = np.where(
+                sized > 0, partner.total(_LOG_SIZE, start, stop) / sized, np.nan
+            )
+            out[WON_MEAN_LOG_DEAL_SIZE] = np.where(
+                won_sized > 0, partner.total(_WON_LOG_SIZE, start, stop) / won_sized, np.nan
+            )
+        out.update(self._skill_record(codes, day, skills, p0))
         for name, vocabulary, value, cols in (
             ("industry", self._industry_index, industry, (INDUSTRY_DEALS, INDUSTRY_WINS, INDUSTRY_WIN_RATE)),
             ("region", self._region_index, region, (REGION_DEALS, REGION_WINS, REGION_WIN_RATE)),
@@ -327,6 +433,25 @@ class PartnerHistory:
         out[OPEN_ENGAGEMENTS] = self.open_engagements(codes, as_of)
         return out
 
+    def _skill_record(
+        self, codes: np.ndarray, day: int, skills: Sequence[str], p0: float
+    ) -> dict[str, np.ndarray]:
+        """Deals and wins over the required skills (summed) and the smoothed rate averaged over skills."""
+        deals, wins, rates = np.zeros(len(codes)), np.zeros(len(codes)), np.zeros(len(codes))
+        skill_codes = self._skill_index.get_indexer(pd.Index(list(skills), dtype=object)) if skills else []
+        prefix = self._prefixes.get("skill")
+        for code in skill_codes:
+            if code < 0 or prefix is None:
+                s_deals = s_wins = np.zeros(len(codes))
+            else:
+                groups = np.where(codes >= 0, codes * max(len(self.skills), 1) + code, -1)
+                g_start, g_stop = prefix.window(groups, day)
+                s_deals, s_wins = prefix.total(_ONE, g_start, g_stop), prefix.total(_WON, g_start, g_stop)
+            deals, wins = deals + s_deals, wins + s_wins
+            rates += smoothed_rate(s_wins, s_deals, p0)
+        rate = rates / len(skill_codes) if len(skill_codes) else np.full(len(codes), p0)
+        return {SKILL_DEALS: deals, SKILL_WINS: wins, SKILL_WIN_RATE: rate}
+
     def open_engagements(self, codes: np.ndarray, as_of: date) -> np.ndarray:
         """Deals created before `as_of` and not closed before it, per partner code."""
         day = to_day(as_of)
@@ -336,14 +461,25 @@ class PartnerHistory:
         return created.total(_ONE, c_start, c_stop) - ended.total(_ONE, e_start, e_stop)
 
     def stats(
-        self, partner_ids: Sequence[str], as_of: date, *, industry: str | None, region: str | None
+        self,
+        partner_ids: Sequence[str],
+        as_of: date,
+        *,
+        industry: str | None,
+        region: str | None,
+        skills: Sequence[str] = (),
     ) -> pd.DataFrame:
         """One row per partner id: deal counts, smoothed win rates, velocity, recency and load as of `as_of`.
 
-        Only deals with closed_at < as_of count; `median_days_to_close` / `days_since_last_win` are NaN
-        without closed deals / wins. Open engagements: created before `as_of` and not closed before it.
+        Only deals with closed_at < as_of count; `median_days_to_close` / `days_since_last_win` and the
+        deal-size means are NaN without closed deals / wins. Open engagements: created before `as_of` and
+        not closed before it. Skill columns cover deals that required any of `skills` (rate: mean over
+        skills); revenue is the deal size of won deals, split by whether the partner sourced them; the
+        recency rate weighs each deal by 2^(-age / RECENCY_HALF_LIFE_DAYS).
         """
-        arrays = self.stats_arrays(self.codes(partner_ids), as_of, industry=industry, region=region)
+        arrays = self.stats_arrays(
+            self.codes(partner_ids), as_of, industry=industry, region=region, skills=skills
+        )
         frame = pd.DataFrame(
             {c: arrays[c] for c in STATS_COLUMNS}, index=pd.Index(list(partner_ids), name=s.PARTNER_ID)
         )
@@ -382,6 +518,7 @@ class PartnerHistory:
             "partner_ids": self.partner_ids,
             "industries": self.industries,
             "regions": self.regions,
+            "skills": self.skills,
             "pair_keys": self.pair_keys,
         }
         for name, prefix in self._prefixes.items():
@@ -396,5 +533,86 @@ class PartnerHistory:
         names = {k.split(".", 1)[0] for k in arrays if "." in k}
         prefixes = {name: _Prefix.from_arrays(name, arrays) for name in names}
         return cls(
-            arrays["partner_ids"], arrays["industries"], arrays["regions"], arrays["pair_keys"], prefixes
+            arrays["partner_ids"],
+            arrays["industries"],
+            arrays["regions"],
+            arrays["pair_keys"],
+            prefixes,
+            arrays.get("skills"),
         )
+
+
+# A need/phrase pair must co-occur on at least this many deal seats before its association counts.
+ASSOCIATION_MIN_COUNT: Final = 3
+
+
+@dataclass(frozen=True)
+class TagAssociation:
+    """Positive PMI between buyer-side skill tags and partner-side phrases (skill tags, certification names).
+
+    Learned from who was staffed on which deal, never from outcomes: routing desks staff partners whose
+    skills fit the request, so co-occurrence aligns two vocabularies that word the same skill differently
+    ("aws rehost" vs "aws cloud migration"), which a general-purpose embedder may not. Row i of `pmi` is
+    `needs[i]`, column j is `phrases[j]`; both sorted.
+    """
+
+    needs: np.ndarray
+    phrases: np.ndarray
+    pmi: np.ndarray
+
+    @classmethod
+    def empty(cls) -> TagAssociation:
+        return cls(np.zeros(0, np.str_), np.zeros(0, np.str_), np.zeros((0, 0), np.float32))
+
+    @classmethod
+    def build(cls, tables: EcosystemTables) -> TagAssociation:
+        opps = tables.opportunities[[s.OPPORTUNITY_ID, s.REQUIRED_SKILLS]].explode(s.REQUIRED_SKILLS)
+        opps = opps.dropna().rename(columns={s.REQUIRED_SKILLS: "need"})
+        seats = tables.deal_partners[[s.OPPORTUNITY_ID, s.PARTNER_ID]]
+        own = pd.concat(
+            [
+                tables.partners[[s.PARTNER_ID, s.SKILLS]].explode(s.SKILLS).rename(columns={s.SKILLS: "phrase"}),
+                tables.certifications[[s.PARTNER_ID, s.CERTIFICATION]].rename(
+                    columns={s.CERTIFICATION: "phrase"}
+                ),
+            ]
+        ).dropna().drop_duplicates()
+        phrase_seats = seats.merge(own, on=s.PARTNER_ID)[[s.OPPORTUNITY_ID, "phrase"]]
+        pairs = opps.merge(phrase_seats, on=s.OPPORTUNITY_ID)
+        if pairs.empty:
+            return cls.empty()
+        joint = pairs.groupby(["need", "phrase"]).size()
+        joint = joint[joint >= ASSOCIATION_MIN_COUNT]
+        # Marginals over deal seats: P(need on a seat's deal) and P(phrase on a seat's partner).
+        need_seats = opps.merge(seats[[s.OPPORTUNITY_ID]], on=s.OPPORTUNITY_ID).groupby("need").size()
+        phrase_count = phrase_seats.groupby("phrase").size()
+        needs = np.asarray(sorted(need_seats.index.astype(str)), dtype=np.str_)
+        phrases = np.asarray(sorted(phrase_count.index.astype(str)), dtype=np.str_)
+        pmi = np.zeros((len(needs), len(phrases)), np.float32)
+        if len(joint):
+            n_i = need_seats.reindex(joint.index.get_level_values(0)).to_numpy(dtype=np.float64)
+            p_j = phrase_count.reindex(joint.index.get_level_values(1)).to_numpy(dtype=np.float64)
+            values = np.log(joint.to_numpy(dtype=np.float64) * len(seats) / (n_i * p_j))
+            rows = pd.Index(needs).get_indexer(joint.index.get_level_values(0).astype(str))
+            cols = pd.Index(phrases).get_indexer(joint.index.get_level_values(1).astype(str))
+            pmi[rows, cols] = np.maximum(values, 0.0)
+        return cls(needs, phrases, pmi)
+
+    def rows(self, needs: Sequence[str], phrases: Sequence[str]) -> np.ndarray:
+        """(len(needs), len(phrases)) associations; 0 for needs or phrases never seen on a deal."""
+        out = np.zeros((len(needs), len(phrases)), np.float32)
+        if self.pmi.size == 0 or not len(needs):
+            return out
+        r = pd.Index(self.needs).get_indexer(pd.Index([str(n) for n in needs], dtype=object))
+        c = pd.Index(self.phrases).get_indexer(pd.Index([str(p) for p in phrases], dtype=object))
+        sub = self.pmi[np.maximum(r, 0)][:, np.maximum(c, 0)]
+        return np.where((r >= 0)[:, None] & (c >= 0)[None, :], sub, 0.0).astype(np.float32)
+
+    def save(self, path: Path) -> None:
+        with path.open("wb") as fh:
+            np.savez(fh, needs=self.needs, phrases=self.phrases, pmi=self.pmi)
+
+    @classmethod
+    def load(cls, path: Path) -> TagAssociation:
+        with np.load(io.BytesIO(path.read_bytes()), allow_pickle=False) as data:
+            return cls(data["needs"], data["phrases"], data["pmi"])

@@ -1,4 +1,9 @@
-"""Per-role nearest-neighbour index (FAISS inner product over normalised vectors) and its checksummed file."""
+"""Per-role nearest-neighbour index (FAISS inner product, unit vectors): upserts, removals, checksummed file.
+
+Exact (flat) indexes remove vectors in place. HNSW graphs cannot delete, so a removed or replaced partner
+leaves a tombstone: its old vector stays in the graph, searches fetch extra hits and drop tombstoned ids,
+and `compact()` (or a rebuild once `needs_compaction`) drops them for good.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ import logging
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import faiss
 import numpy as np
@@ -18,11 +24,15 @@ FLAT = "flat"
 HNSW = "hnsw"
 AUTO = "auto"
 INDEX_KINDS = (FLAT, HNSW)
-# Exact search over 100k x 384 takes ~7 ms here; beyond this an approximate graph keeps requests fast.
-HNSW_THRESHOLD = 200_000
+# Default of settings.index_exact_max: exact search over 50k x 384 is ~4 ms here, and above it an
+# approximate graph keeps requests fast.
+EXACT_MAX = 50_000
 HNSW_NEIGHBOURS = 32
 HNSW_EF_CONSTRUCTION = 80
-HNSW_EF_SEARCH = 128
+# recall@100 vs exact at 100k (bench/results/features.json): 0.91 at efSearch 512, 0.96 at 1024.
+HNSW_EF_SEARCH = 1024
+# Compact an HNSW index once this share of its vectors are tombstones (searches overfetch by that many).
+TOMBSTONE_SHARE = 0.2
 
 
 def file_sha256(path: Path) -> str:
@@ -38,6 +48,12 @@ def set_search_threads(n: int) -> None:
     faiss.omp_set_num_threads(n)
 
 
+def default_exact_max() -> int:
+    from partnermatch.settings import get_settings
+
+    return get_settings().index_exact_max
+
+
 def _new_index(kind: str, dim: int) -> faiss.Index:
     if kind == FLAT:
         inner: faiss.Index = faiss.IndexFlatIP(dim)
@@ -51,42 +67,133 @@ def _new_index(kind: str, dim: int) -> faiss.Index:
 
 
 class RoleIndex:
-    """Maps FAISS row ids back to partner ids; scores are cosine similarities (inputs are unit vectors)."""
+    """Maps FAISS ids back to partner ids; scores are cosine similarities (inputs are unit vectors).
 
-    def __init__(self, index: faiss.Index, partner_ids: np.ndarray, kind: str, dim: int) -> None:
+    FAISS id i names `partner_ids[i]`; ids are never reused. `alive[i]` is False once that vector was
+    removed or replaced (for HNSW it may still sit in the graph as a tombstone).
+    """
+
+    def __init__(
+        self,
+        index: faiss.Index,
+        partner_ids: np.ndarray,
+        kind: str,
+        dim: int,
+        alive: np.ndarray | None = None,
+    ) -> None:
         self.index = index
         self.partner_ids = partner_ids
         self.kind = kind
         self.dim = dim
+        self.alive = np.ones(len(partner_ids), dtype=bool) if alive is None else alive.astype(bool)
+        self._id_of = {str(p): i for i, p in enumerate(partner_ids) if self.alive[i]}
 
     def __len__(self) -> int:
-        return len(self.partner_ids)
+        return len(self._id_of)
+
+    def __contains__(self, partner_id: object) -> bool:
+        return partner_id in self._id_of
+
+    @property
+    def tombstones(self) -> int:
+        """Vectors still in the index whose partner was removed or replaced."""
+        return int(self.index.ntotal) - len(self._id_of)
+
+    @property
+    def needs_compaction(self) -> bool:
+        return self.tombstones > TOMBSTONE_SHARE * max(int(self.index.ntotal), 1)
+
+    @property
+    def ef_search(self) -> int | None:
+        if self.kind != HNSW:
+            return None
+        inner: Any = faiss.downcast_index(self.index.index)  # type: ignore[attr-defined]
+        return int(inner.hnsw.efSearch)
+
+    @ef_search.setter
+    def ef_search(self, value: int) -> None:
+        if self.kind != HNSW:
+            raise ValueError("efSearch applies to HNSW indexes only")
+        inner: Any = faiss.downcast_index(self.index.index)  # type: ignore[attr-defined]
+        inner.hnsw.efSearch = value
 
     @classmethod
-    def build(cls, partner_ids: Sequence[str], vectors: np.ndarray, *, kind: str = AUTO) -> RoleIndex:
+    def build(
+        cls,
+        partner_ids: Sequence[str],
+        vectors: np.ndarray,
+        *,
+        kind: str = AUTO,
+        exact_max: int | None = None,
+    ) -> RoleIndex:
+        """Index one vector per partner; `auto` is exact up to `exact_max` (settings) partners, else HNSW."""
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         if vectors.ndim != 2 or vectors.shape[0] != len(partner_ids):
             raise ValueError(
                 f"need one vector row per partner id, got {vectors.shape} for {len(partner_ids)} ids"
             )
+        if len(set(partner_ids)) != len(partner_ids):
+            raise ValueError("partner ids must be unique within a role index")
         dim = vectors.shape[1]
         if kind == AUTO:
-            kind = HNSW if len(partner_ids) > HNSW_THRESHOLD else FLAT
+            limit = default_exact_max() if exact_max is None else exact_max
+            kind = HNSW if len(partner_ids) > limit else FLAT
         index = _new_index(kind, dim)
         if len(partner_ids):
             index.add_with_ids(vectors, np.arange(len(partner_ids), dtype=np.int64))
         ids = np.asarray([str(p) for p in partner_ids], dtype=np.str_)
         return cls(index, ids, kind, dim)
 
+    def _retire(self, partner_id: str) -> bool:
+        old = self._id_of.pop(partner_id, None)
+        if old is None:
+            return False
+        self.alive[old] = False
+        if self.kind == FLAT:
+            self.index.remove_ids(np.asarray([old], dtype=np.int64))  # type: ignore[arg-type]
+        return True
+
+    def upsert(self, partner_id: str, vector: np.ndarray) -> None:
+        """Add the partner, or replace its vector, without rebuilding the index."""
+        row = np.ascontiguousarray(np.asarray(vector, dtype=np.float32).reshape(1, -1))
+        if row.shape[1] != self.dim:
+            raise ValueError(f"vector has dimension {row.shape[1]}, the index {self.dim}")
+        self._retire(partner_id)
+        new_id = len(self.partner_ids)
+        self.index.add_with_ids(row, np.asarray([new_id], dtype=np.int64))
+        self.partner_ids = np.append(self.partner_ids, np.asarray([partner_id], dtype=np.str_))
+        self.alive = np.append(self.alive, True)
+        self._id_of[partner_id] = new_id
+
+    def remove(self, partner_id: str) -> bool:
+        """Take the partner out of search results; False when it was not indexed."""
+        return self._retire(partner_id)
+
+    def compact(self) -> RoleIndex:
+        """A fresh index of the live vectors only (same kind), dropping tombstones and unused ids."""
+        live = np.flatnonzero(self.alive)
+        vectors = (
+            np.vstack([self.index.reconstruct(int(i)) for i in live])
+            if len(live)
+            else np.zeros((0, self.dim), dtype=np.float32)
+        )
+        fresh = RoleIndex.build(self.partner_ids[live].tolist(), vectors, kind=self.kind)
+        if self.kind == HNSW and (ef := self.ef_search) is not None:
+            fresh.ef_search = ef
+        return fresh
+
     def search(self, queries: np.ndarray, n: int) -> list[list[tuple[str, float]]]:
         """Top-`n` (partner id, similarity) per query row, best first; fewer when the index is smaller."""
         queries = np.ascontiguousarray(np.atleast_2d(queries), dtype=np.float32)
-        n = min(n, len(self.partner_ids))
+        n = min(n, len(self))
         if n <= 0:
             return [[] for _ in range(queries.shape[0])]
-        scores, rows = self.index.search(queries, n)
+        # Tombstoned vectors can take up to `tombstones` of the places; fetch that many more.
+        fetch = min(n + self.tombstones, int(self.index.ntotal))
+        scores, rows = self.index.search(queries, fetch)
+        alive, ids = self.alive, self.partner_ids
         return [
-            [(str(self.partner_ids[r]), float(sc)) for r, sc in zip(row, score, strict=True) if r >= 0]
+            [(str(ids[r]), float(sc)) for r, sc in zip(row, score, strict=True) if r >= 0 and alive[r]][:n]
             for row, score in zip(rows, scores, strict=True)
         ]
 
@@ -98,6 +205,7 @@ class RoleIndex:
                 fh,
                 faiss_index=faiss.serialize_index(self.index),
                 partner_ids=self.partner_ids,
+                alive=self.alive,
                 kind=np.asarray(self.kind),
                 dim=np.asarray(self.dim, dtype=np.int64),
             )
@@ -111,12 +219,15 @@ class RoleIndex:
             with np.load(io.BytesIO(path.read_bytes()), allow_pickle=False) as data:
                 index = faiss.deserialize_index(data["faiss_index"])
                 partner_ids = data["partner_ids"]
+                alive = data["alive"] if "alive" in data.files else np.ones(len(partner_ids), dtype=bool)
                 kind = str(data["kind"])
                 dim = int(data["dim"])
         except (zipfile.BadZipFile, KeyError, OSError, ValueError, RuntimeError) as exc:
             raise ValueError(f"index file {path} is unreadable: {exc}") from exc
-        if index.ntotal != len(partner_ids):
+        # Flat indexes hold only live vectors; HNSW graphs keep tombstones too.
+        expected = int(alive.sum()) if kind == FLAT else len(partner_ids)
+        if index.ntotal != expected or len(alive) != len(partner_ids):
             raise ValueError(
                 f"index file {path} holds {index.ntotal} vectors for {len(partner_ids)} partner ids"
             )
-        return cls(index, partner_ids, kind, dim)
+        return cls(index, partner_ids, kind, dim, alive)

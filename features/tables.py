@@ -108,3 +108,87 @@ ingest_log = Table(
     Column("ingested_at", DateTime(timezone=False), nullable=False),
     Column("summary", JSON, nullable=False),
 )
+
+# --- API (serving/): keys, idempotent replays, audit trail, feedback and outcomes from integrations ---
+
+KEY_ID_LENGTH = 32
+
+# An API key is `pm_<key_id>_<secret>`; only sha256(secret) is stored, looked up by its public key_id.
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("key_id", String(KEY_ID_LENGTH), primary_key=True),
+    Column(s.NAME, String(SHORT_TEXT), nullable=False),
+    Column("secret_sha256", String(64), nullable=False),
+    Column("scopes", JSON, nullable=False),  # list[str]
+    Column("created_at", DateTime(timezone=False), nullable=False),
+    Column("revoked_at", DateTime(timezone=False), nullable=True),
+)
+
+# The first response to a write carrying an Idempotency-Key, replayed for the same key and body.
+idempotency_records = Table(
+    "idempotency_records",
+    metadata,
+    Column("key_id", String(KEY_ID_LENGTH), primary_key=True),
+    Column("idempotency_key", String(SHORT_TEXT), primary_key=True),
+    Column("route", String(SHORT_TEXT), nullable=False),
+    Column("request_sha256", String(64), nullable=False),
+    Column("status_code", Integer, nullable=False),
+    Column("response", JSON, nullable=False),
+    Column("created_at", DateTime(timezone=False), nullable=False),
+)
+
+# Every recommendation answered: who asked, what, with which model, which teams came back.
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("request_id", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=False), nullable=False, index=True),
+    Column("key_id", String(KEY_ID_LENGTH), nullable=True),
+    Column("route", String(SHORT_TEXT), nullable=False),
+    Column("model_version", String(64), nullable=False),
+    Column("request", JSON, nullable=False),
+    Column("teams", JSON, nullable=False),
+)
+
+# Suggestion accepted or rejected by a rep, with a reason code; read by the next training run.
+feedback = Table(
+    "feedback",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("created_at", DateTime(timezone=False), nullable=False),
+    Column("key_id", String(KEY_ID_LENGTH), nullable=True),
+    Column("request_id", String(64), nullable=True),
+    Column(s.OPPORTUNITY_ID, String(ID_LENGTH), nullable=True, index=True),
+    Column(s.PARTNER_ID, String(ID_LENGTH), nullable=True),
+    Column("team", JSON, nullable=True),  # role -> partner id
+    Column("action", String(16), nullable=False),
+    Column("reason_code", String(64), nullable=False),
+    Column("comment", Text, nullable=True),
+)
+
+# A deal's result reported by the PRM (won or lost, with the team that worked it); read by training.
+outcomes = Table(
+    "outcomes",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("recorded_at", DateTime(timezone=False), nullable=False),
+    Column("key_id", String(KEY_ID_LENGTH), nullable=True),
+    Column(s.OPPORTUNITY_ID, String(ID_LENGTH), nullable=False, index=True),
+    Column(s.OUTCOME, String(16), nullable=False),
+    Column(s.CLOSED_AT, Date, nullable=True),
+    Column(s.DEAL_SIZE, Float, nullable=True),
+    Column("team", JSON, nullable=False),  # list of {partner_id, role, sourced}
+)
+
+# Changes one API worker made that every other worker must apply too (reloads, partner sync), in order.
+serving_events = Table(
+    "serving_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("created_at", DateTime(timezone=False), nullable=False),
+    Column("origin", String(64), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("payload", JSON, nullable=False),
+)

@@ -11,7 +11,7 @@ import numpy as np
 from features.schema import DEFAULT_ROLES
 
 # Bump whenever a feature's meaning, order or neutral value changes: bundles record it.
-FEATURE_VERSION: Final = 1
+FEATURE_VERSION: Final = 3
 
 # Per-member features, repeated for every role: suffix → description template ({role} is filled in).
 MEMBER_FEATURES: Final[dict[str, str]] = {
@@ -31,6 +31,21 @@ MEMBER_FEATURES: Final[dict[str, str]] = {
     "median_days_to_close": "{role} partner's median days from opportunity to close (0 when no closed deals)",
     "days_since_last_win": "days since the {role} partner last won a deal (capped; the cap when never)",
     "sourced_deals": "number of closed deals the {role} partner brought in itself",
+    "skill_match": "semantic match of the {role} partner's skill tags to the required skills "
+    "(best tag per skill, averaged; against the opportunity text when it lists no skills)",
+    "matching_certifications": "certifications the {role} partner holds valid on the opportunity date "
+    "that match a required skill (or the opportunity text) semantically",
+    "skill_win_rate": "{role} partner's record on deals that required these skills "
+    "(smoothed, mean over skills)",
+    "recency_win_rate": "{role} partner's win rate with each deal weighted by 2^(-age / 1 year) (smoothed)",
+    "influenced_deals": "closed deals the {role} partner worked without sourcing them",
+    "log_sourced_revenue": "log(1 + deal size won on deals the {role} partner sourced)",
+    "log_influenced_revenue": "log(1 + deal size won on deals the {role} partner influenced)",
+    "deal_size_gap": "log deal size minus the {role} partner's mean log deal size (0 when either is unknown)",
+    "psat": "{role} partner's satisfaction score, 0-10 (the partners' median when not surveyed)",
+    "tag_association": "how strongly the {role} partner's skill tags co-occur with the required skills on "
+    "past deals (positive PMI, best tag per skill, averaged; 0 without required skills)",
+    "certification_association": "the same for the {role} partner's certifications valid on the date",
 }
 TEAM_FEATURES: Final[dict[str, str]] = {
     "skill_coverage_mean": "required-skill coverage: best member match per skill, averaged over skills",
@@ -42,6 +57,18 @@ TEAM_FEATURES: Final[dict[str, str]] = {
     "pair_joint_win_rate_mean": "smoothed win rate of each pair of members together, averaged over pairs",
     "registered_partner_on_team": "the partner that registered the deal is on the team",
     "log_deal_size": "log(1 + deal size); 0 when unknown",
+    "skill_tag_coverage_mean": "required skills matched by members' skill tags: "
+    "best member per skill, averaged",
+    "skill_tag_coverage_min": "the worst tag-covered required skill: best member tag match for it",
+    "role_completeness": "share of the requested roles that have a partner",
+    "tier_mean": "members' tier ranks, averaged (0 without members)",
+    "tier_min": "the lowest member tier rank (0 without members)",
+    "tier_max": "the highest member tier rank (0 without members)",
+    "cold_start_members": "members with no closed deals yet",
+    "conflict_pairs": "member pairs flagged as channel conflicts (0 when no conflicts are known)",
+    "association_coverage_mean": "required skills covered by the best-associated member tag or "
+    "certification (positive PMI), averaged over skills",
+    "association_coverage_min": "the least-covered required skill by that association",
 }
 DAYS_CAP: Final = 3650.0
 
@@ -90,6 +117,9 @@ class TeamInputs:
     registered_on_team: np.ndarray  # (teams,)
     log_deal_size: float
     base_rate: float
+    tag_similarity: np.ndarray | None = None  # (members, skills) best skill-tag match; None = skill_match
+    conflict_pairs: np.ndarray | None = None  # (teams,) conflicting member pairs; None = none known
+    association: np.ndarray | None = None  # (members, skills) best tag/certification PMI; None = zeros
 
 
 def assemble(inputs: TeamInputs) -> np.ndarray:
@@ -129,6 +159,29 @@ def assemble(inputs: TeamInputs) -> np.ndarray:
     )
     win_min = np.where(size > 0, np.where(present, win, np.inf).min(axis=1), inputs.base_rate)
 
+    if (
+        inputs.tag_similarity is not None
+        and inputs.tag_similarity.shape[1] > 0
+        and len(inputs.member["win_rate"])
+    ):
+        tag_best = np.where(present[:, :, None], inputs.tag_similarity[safe], -1.0).max(axis=1)
+    else:
+        tag_best = np.where(present, member["skill_match"][safe], -1.0).max(axis=1, keepdims=True)
+    tag_mean = np.where(any_member, tag_best.mean(axis=1), 0.0)
+    tag_min = np.where(any_member, tag_best.min(axis=1), 0.0)
+    tier = member["tier_rank"][safe]
+    tier_mean = np.where(size > 0, np.where(present, tier, 0.0).sum(axis=1) / np.maximum(size, 1), 0.0)
+    tier_min = np.where(size > 0, np.where(present, tier, np.inf).min(axis=1), 0.0)
+    tier_max = np.where(size > 0, np.where(present, tier, -np.inf).max(axis=1), 0.0)
+    cold = np.where(present, member["cold_start"][safe], 0.0).sum(axis=1)
+    conflicts = inputs.conflict_pairs if inputs.conflict_pairs is not None else np.zeros(n_teams)
+    association = inputs.association
+    if association is not None and association.shape[1] > 0 and len(inputs.member["win_rate"]):
+        assoc_best = np.where(present[:, :, None], association[safe], 0.0).max(axis=1)
+        assoc_mean, assoc_min = assoc_best.mean(axis=1), assoc_best.min(axis=1)
+    else:
+        assoc_mean = assoc_min = np.zeros(n_teams)
+
     pairs_valid = np.isfinite(inputs.pair_rates)
     n_pairs = pairs_valid.sum(axis=1)
     joint_deals = np.where(pairs_valid, inputs.pair_deals, 0.0).sum(axis=1)
@@ -143,6 +196,16 @@ def assemble(inputs: TeamInputs) -> np.ndarray:
         np.where(n_pairs > 0, joint_rates / np.maximum(n_pairs, 1), inputs.base_rate),
         inputs.registered_on_team.astype(np.float64),
         np.full(n_teams, inputs.log_deal_size),
+        tag_mean,
+        tag_min,
+        size / max(n_roles, 1),
+        tier_mean,
+        tier_min,
+        tier_max,
+        cold,
+        np.asarray(conflicts, dtype=np.float64),
+        assoc_mean,
+        assoc_min,
     ]
     matrix = np.column_stack(columns).astype(np.float32) if columns else np.zeros((n_teams, 0), np.float32)
     return np.nan_to_num(matrix, nan=0.0, posinf=0.0, neginf=0.0)

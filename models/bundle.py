@@ -8,11 +8,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from models.calibration import WinCalibrator
 from models.ranker import TeamRanker
 
 BUNDLE_FORMAT_VERSION = 1
 MANIFEST_FILE = "manifest.json"
 MODEL_FILE = "model.txt"
+CALIBRATOR_FILE = "calibrator.json"
 # Artifact names inside the logged MLflow model.
 BUNDLE_ARTIFACT = "bundle"
 FEATURES_ARTIFACT = "features"
@@ -48,11 +50,14 @@ class BundleManifest:
 
 
 def save_bundle(directory: Path, ranker: TeamRanker, manifest: BundleManifest) -> Path:
-    """Write the model file and a manifest carrying its checksum."""
+    """Write the model file, the calibrator (JSON numbers) and a manifest carrying their checksums."""
     directory.mkdir(parents=True, exist_ok=True)
     model_path = directory / MODEL_FILE
     ranker.save(model_path)
     manifest.checksums = {MODEL_FILE: sha256_file(model_path)}
+    if ranker.calibrator_ is not None:
+        ranker.calibrator_.save(directory / CALIBRATOR_FILE)
+        manifest.checksums[CALIBRATOR_FILE] = sha256_file(directory / CALIBRATOR_FILE)
     (directory / MANIFEST_FILE).write_text(json.dumps(asdict(manifest), indent=2, sort_keys=True))
     return directory
 
@@ -91,10 +96,15 @@ def verify_bundle(directory: Path) -> BundleManifest:
 
 
 def load_bundle(directory: Path) -> tuple[BundleManifest, TeamRanker]:
-    """Verify, then load the native model file (no unpickling anywhere)."""
+    """Verify, then load the native model file and the calibrator's JSON (no unpickling anywhere)."""
     manifest = verify_bundle(directory)
     try:
         ranker = TeamRanker.load(directory / MODEL_FILE, manifest.feature_names)
     except Exception as exc:  # LightGBM raises its own error type on a malformed file
         raise BundleError(f"{directory}: model file cannot be loaded: {exc}") from exc
+    if CALIBRATOR_FILE in manifest.checksums:
+        try:
+            ranker.calibrate(WinCalibrator.load(directory / CALIBRATOR_FILE))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise BundleError(f"{directory}: calibrator cannot be loaded: {exc}") from exc
     return manifest, ranker

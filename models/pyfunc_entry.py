@@ -47,7 +47,19 @@ class PartnerTeamModel(PythonModel):
             {
                 s.OPPORTUNITY_ID: frame[s.OPPORTUNITY_ID].astype(str),
                 "teams": [
-                    json.dumps([{"rank": t.rank, "score": t.score, "members": t.members} for t in teams])
+                    json.dumps(
+                        [
+                            {
+                                "rank": t.rank,
+                                "score": t.score,
+                                "win_probability": t.win_probability,
+                                "expected_value": t.expected_value,
+                                "members": t.members,
+                                "credit_shares": t.credit_shares,
+                            }
+                            for t in teams
+                        ]
+                    )
                     for teams in ranked
                 ],
             }

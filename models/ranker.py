@@ -6,10 +6,12 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import lightgbm as lgb
 import numpy as np
+
+from models.calibration import WinCalibrator
 
 logger = logging.getLogger(__name__)
 
@@ -26,27 +28,34 @@ class RankerParams:
     bagging_fraction: float = 0.9
     bagging_freq: int = 1
     lambdarank_truncation_level: int = 20
+    # "lambdarank": grouped graded teams; "binary": win/loss of the teams that actually worked deals.
+    objective: Literal["lambdarank", "binary"] = "lambdarank"
     seed: int = 7
+    # Feature-name suffixes the score may only increase with (e.g. more valid certifications never hurts):
+    # a directional guarantee the behaviour tests rely on, enforced by LightGBM's monotone constraints.
+    monotone_increasing: tuple[str, ...] = ("valid_certifications",)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def lightgbm_params(self) -> dict[str, Any]:
+        ranking = self.objective == "lambdarank"
         params: dict[str, Any] = {
-            "objective": "lambdarank",
-            "metric": "ndcg",
-            "eval_at": [1, 5],
+            "objective": self.objective,
+            "metric": "ndcg" if ranking else "binary_logloss",
             "learning_rate": self.learning_rate,
             "num_leaves": self.num_leaves,
             "min_data_in_leaf": self.min_data_in_leaf,
             "feature_fraction": self.feature_fraction,
             "bagging_fraction": self.bagging_fraction,
             "bagging_freq": self.bagging_freq,
-            "lambdarank_truncation_level": self.lambdarank_truncation_level,
             "seed": self.seed,
             "deterministic": True,
             "force_row_wise": True,
             "num_threads": 2,
             "verbosity": -1,
         }
+        if ranking:
+            params["eval_at"] = [1, 5]
+            params["lambdarank_truncation_level"] = self.lambdarank_truncation_level
         params.update(self.extra)
         return params
 
@@ -59,6 +68,7 @@ class TeamRanker:
 
     def __init__(self, params: RankerParams | None = None) -> None:
         self.params = params or RankerParams()
+        self.calibrator_: WinCalibrator | None = None
 
     def fit(
         self,
@@ -69,10 +79,18 @@ class TeamRanker:
         *,
         valid: tuple[np.ndarray, np.ndarray, Sequence[int]] | None = None,
     ) -> TeamRanker:
+        grouped = self.params.objective == "lambdarank"
+        params = self.params.lightgbm_params()
+        monotone = [
+            1 if any(name.endswith(suffix) for suffix in self.params.monotone_increasing) else 0
+            for name in feature_names
+        ]
+        if any(monotone):
+            params["monotone_constraints"] = monotone
         train_set = lgb.Dataset(
             features,
             label=labels,
-            group=list(group_sizes),
+            group=list(group_sizes) if grouped else None,
             feature_name=list(feature_names),
             free_raw_data=False,
         )
@@ -80,12 +98,14 @@ class TeamRanker:
         valid_names = ["train"]
         if valid is not None:
             valid_sets.append(
-                lgb.Dataset(valid[0], label=valid[1], group=list(valid[2]), reference=train_set)
+                lgb.Dataset(
+                    valid[0], label=valid[1], group=list(valid[2]) if grouped else None, reference=train_set
+                )
             )
             valid_names.append("valid")
         evals: dict[str, Any] = {}
         self.booster_ = lgb.train(
-            self.params.lightgbm_params(),
+            params,
             train_set,
             num_boost_round=self.params.num_boost_round,
             valid_sets=valid_sets,
@@ -100,7 +120,24 @@ class TeamRanker:
         """Ranker scores for a batch of teams, in one native call."""
         if features.shape[0] == 0:
             return np.zeros(0, dtype=np.float64)
-        return np.asarray(self.booster_.predict(features, num_threads=1), dtype=np.float64)
+        # Raw margins for both objectives: the calibrator owns the mapping to probabilities.
+        return np.asarray(self.booster_.predict(features, raw_score=True, num_threads=1), dtype=np.float64)
+
+    def calibrate(self, calibrator: WinCalibrator) -> TeamRanker:
+        self.calibrator_ = calibrator
+        return self
+
+    def win_probability(self, scores: np.ndarray) -> np.ndarray | None:
+        """Calibrated P(win) of scored teams; None when the model carries no calibrator."""
+        if self.calibrator_ is None:
+            return None
+        return self.calibrator_.predict(scores)
+
+    def contributions(self, features: np.ndarray) -> np.ndarray:
+        """(teams, features + 1) signed SHAP contributions (last column: the expected value)."""
+        if features.shape[0] == 0:
+            return np.zeros((0, len(self.feature_names_) + 1))
+        return np.asarray(self.booster_.predict(features, pred_contrib=True, num_threads=1), dtype=np.float64)
 
     def save(self, path: Path) -> None:
         """Native LightGBM text model: readable, portable, never pickled."""

@@ -4,20 +4,40 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
+
+from models.constraints import DroppedPartner
+
 Team = Mapping[str, str | None]  # role -> partner id (None = role left empty)
+# Scores a batch of teams in one call (features + native LightGBM); higher is better.
+TeamScorer = Callable[[list[dict[str, str | None]]], np.ndarray]
+TeamFilter = Callable[[Mapping[str, str | None]], bool]
+
+
+@dataclass(frozen=True)
+class FeatureContribution:
+    """One signed term of a team's score from LightGBM `pred_contrib`, with a readable description."""
+
+    feature: str
+    description: str
+    value: float
+    contribution: float
 
 
 @dataclass(frozen=True)
 class RankedTeam:
-    """One suggested team with its ranker score."""
+    """One suggested team: ranker score, calibrated win probability, value and credit split."""
 
     rank: int
     score: float
     members: dict[str, str | None]
     win_probability: float | None = None
+    expected_value: float | None = None
+    credit_shares: dict[str, float] = field(default_factory=dict)
+    contributions: list[FeatureContribution] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -27,6 +47,7 @@ class AssemblyPlan:
     roles: tuple[str, ...]
     candidates: dict[str, list[str]]
     locked: dict[str, str] = field(default_factory=dict)
+    dropped: tuple[DroppedPartner, ...] = ()
 
 
 def candidates_per_role(n_roles: int, max_teams: int, ceiling: int) -> int:
@@ -66,3 +87,84 @@ def assemble_teams(plan: AssemblyPlan, max_teams: int) -> list[dict[str, str | N
 def team_key(team: Team, roles: Sequence[str]) -> tuple[str | None, ...]:
     """A hashable identity of a team over the given roles."""
     return tuple(team.get(role) for role in roles)
+
+
+def role_options(plan: AssemblyPlan, optional_roles: Sequence[str]) -> list[list[str | None]]:
+    """Per role: the locked partner, or the candidates plus "leave empty" when the role is optional."""
+    options: list[list[str | None]] = []
+    for role in plan.roles:
+        if role in plan.locked:
+            options.append([plan.locked[role]])
+            continue
+        listed: list[str | None] = list(plan.candidates.get(role, []))
+        if role in optional_roles or not listed:
+            listed.append(None)
+        options.append(listed)
+    return options
+
+
+def beam_stage_sizes(sizes: Sequence[int], beam_width: int) -> list[int]:
+    """Teams scored at each stage: first two roles crossed, then the beam crossed with each next role."""
+    if not sizes:
+        return []
+    if len(sizes) == 1:
+        return [sizes[0]]
+    stages = [sizes[0] * sizes[1]]
+    for size in sizes[2:]:
+        stages.append(min(beam_width, stages[-1]) * size)
+    return stages
+
+
+def fit_options_to_budget(
+    options: list[list[str | None]], beam_width: int, max_teams: int
+) -> list[list[str | None]]:
+    """Drop the weakest retrieved candidates (longest list first) until all stages fit in `max_teams`."""
+    trimmed = [list(o) for o in options]
+    while sum(beam_stage_sizes([len(o) for o in trimmed], beam_width)) > max_teams:
+        real = [sum(p is not None for p in o) for o in trimmed]
+        longest = int(np.argmax(real))
+        if real[longest] <= 1:
+            break
+        last_real = max(i for i, p in enumerate(trimmed[longest]) if p is not None)
+        del trimmed[longest][last_real]
+    return trimmed
+
+
+def beam_search(
+    plan: AssemblyPlan,
+    score: TeamScorer,
+    *,
+    beam_width: int,
+    max_teams: int,
+    optional_roles: Sequence[str] = (),
+    allowed: TeamFilter | None = None,
+) -> tuple[list[dict[str, str | None]], np.ndarray, int]:
+    """Staged beam search; returns the final stage's teams, their scores and how many teams were scored.
+
+    Stage 1 scores every pair of the first two roles' options; the best `beam_width` partial teams are then
+    crossed with the next role's options and scored again, and so on. Each stage is one batch call to
+    `score`, and the stages together score at most `max_teams` teams (weak candidates are trimmed first).
+    Partial teams are scored with later roles empty, which the feature set represents natively.
+    """
+    if not plan.roles:
+        return [], np.zeros(0), 0
+    options = fit_options_to_budget(role_options(plan, optional_roles), beam_width, max_teams)
+    roles = plan.roles
+    first = [0] if len(roles) == 1 else [0, 1]
+    teams = [
+        {role: (combo[i] if i < len(combo) else None) for i, role in enumerate(roles)}
+        for combo in itertools.product(*(options[i] for i in first))
+    ]
+    scored = 0
+    stage = len(first)
+    while True:
+        if allowed is not None:
+            teams = [t for t in teams if allowed(t)]
+        scores = score(teams) if teams else np.zeros(0)
+        scored += len(teams)
+        if stage >= len(roles) or not teams:
+            return teams, scores, scored
+        order = np.argsort(-scores, kind="stable")[:beam_width]
+        role = roles[stage]
+        teams = [{**teams[i], role: option} for i in order for option in options[stage]]
+        stage += 1

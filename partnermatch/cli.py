@@ -6,8 +6,11 @@ import typer
 
 from features.index import set_search_threads
 from partnermatch.commands.demo import demo_data
+from partnermatch.commands.evaluate import evaluate
 from partnermatch.commands.generate import generate
 from partnermatch.commands.ingest import ingest
+from partnermatch.commands.keys import app as keys_app
+from partnermatch.commands.promote import promote, rollback
 from partnermatch.commands.recommend import recommend
 from partnermatch.commands.serve import serve
 from partnermatch.commands.train import train
@@ -35,7 +38,11 @@ app.command("ingest")(ingest)
 app.command("demo-data")(demo_data)
 app.command("train")(train)
 app.command("recommend")(recommend)
+app.command("evaluate")(evaluate)
+app.command("promote")(promote)
+app.command("rollback")(rollback)
 app.command("serve")(serve)
+app.add_typer(keys_app, name="keys")
 
 
 if __name__ == "__main__":

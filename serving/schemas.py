@@ -1,44 +1,61 @@
-"""Request and response schemas of the HTTP API, with bounds on every field."""
+"""Request and response schemas of the HTTP API, with bounds on every field and OpenAPI examples."""
 
 from __future__ import annotations
 
 from datetime import date
+from enum import StrEnum
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, model_validator
 
+from features import schema as s
 from features.records import OpportunityQuery
 
 MAX_TEXT = 5000
 MAX_TAG = 120
 MAX_ID = 128
+MAX_LIST = 50
+MAX_PARTNER_IDS = 500
+# Dates outside this range are typos; history decay weights overflow far from the data.
+EARLIEST_DATE = date(1970, 1, 1)
+LATEST_DATE = date(2200, 1, 1)
+
+PartnerId = Field(min_length=1, max_length=MAX_ID)
+Tag = Field(min_length=1, max_length=MAX_TAG)
+Tier = Literal["registered", "silver", "gold", "platinum"]
+PartnerStatus = Literal["active", "inactive"]
+
+OPPORTUNITY_EXAMPLE: dict[str, JsonValue] = {
+    "opportunity_id": "opp-new-1",
+    "customer_industry": "financial-services",
+    "region": "emea-north",
+    "deal_size": 250000,
+    "required_skills": ["aws cloud migration", "zero trust security"],
+    "description": "Bank wants to exit its datacentre to AWS with a zero-trust network.",
+}
 
 
-class Opportunity(BaseModel):
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# -- recommendations ----------------------------------------------------------------------------------
+
+
+class Opportunity(Strict):
     """A new opportunity, in data contract v1 fields."""
 
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {
-                    "opportunity_id": "opp-new-1",
-                    "customer_industry": "financial-services",
-                    "region": "emea-north",
-                    "deal_size": 250000,
-                    "required_skills": ["aws cloud migration", "zero trust security"],
-                    "description": "Bank wants to exit its datacentre to AWS with a zero-trust network.",
-                }
-            ]
-        },
-    )
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [OPPORTUNITY_EXAMPLE]})
     opportunity_id: str | None = Field(None, min_length=1, max_length=MAX_ID)
     customer_id: str | None = Field(None, max_length=MAX_ID)
     customer_industry: str | None = Field(None, max_length=MAX_TAG)
     region: str | None = Field(None, max_length=MAX_TAG)
     deal_size: float | None = Field(None, ge=0, le=1e12)
-    required_skills: list[str] = Field(default_factory=list, max_length=50)
+    required_skills: list[str] = Field(default_factory=list, max_length=MAX_LIST)
     description: str = Field("", max_length=MAX_TEXT)
-    created_at: date | None = Field(None, description="as-of date for history; default today")
+    created_at: date | None = Field(
+        None, ge=EARLIEST_DATE, le=LATEST_DATE, description="as-of date for history; default today"
+    )
     registered_partner_id: str | None = Field(None, max_length=MAX_ID)
 
     def to_query(self) -> OpportunityQuery:
@@ -54,29 +71,333 @@ class Opportunity(BaseModel):
         )
 
 
-class RecommendationRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class Constraints(Strict):
+    """Rules of engagement for this request, on top of the programme's (capacity, active, exclusions)."""
+
+    exclude: list[str] = Field(default_factory=list, max_length=MAX_PARTNER_IDS, description="never suggest")
+    include: list[str] = Field(
+        default_factory=list, max_length=6, description="on every team, in their own role (one per role)"
+    )
+    conflicting_pairs: list[list[str]] = Field(
+        default_factory=list, max_length=200, description="pairs of partner ids never put on one team"
+    )
+    min_tier: Tier | None = None
+    region_must_match: bool = False
+    required_certifications: list[str] = Field(default_factory=list, max_length=20)
+    ignore_registration: bool = Field(False, description="do not keep the registered partner on every team")
+
+    @model_validator(mode="after")
+    def pairs_of_two(self) -> Constraints:
+        for pair in self.conflicting_pairs:
+            if len(pair) != 2 or pair[0] == pair[1] or any(not p or len(p) > MAX_ID for p in pair):
+                raise ValueError("each conflicting pair names two different partner ids")
+        return self
+
+
+class Candidates(Strict):
+    """Only re-rank these: partner ids (teams are assembled from them) or explicit teams (role → id)."""
+
+    partner_ids: list[str] | None = Field(None, min_length=1, max_length=MAX_PARTNER_IDS)
+    teams: list[dict[str, str | None]] | None = Field(None, min_length=1, max_length=2000)
+
+    @model_validator(mode="after")
+    def one_kind(self) -> Candidates:
+        if (self.partner_ids is None) == (self.teams is None):
+            raise ValueError("give exactly one of partner_ids or teams")
+        return self
+
+
+class RecommendationRequest(Strict):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"opportunity": OPPORTUNITY_EXAMPLE, "k": 5},
+                {
+                    "opportunity": OPPORTUNITY_EXAMPLE,
+                    "k": 3,
+                    "roles": ["services", "reseller"],
+                    "constraints": {"min_tier": "gold", "exclude": ["P000042"]},
+                    "explain": True,
+                    "diversity": 0.7,
+                },
+            ]
+        },
+    )
     opportunity: Opportunity
     k: int = Field(5, ge=1, le=50)
     roles: list[str] | None = Field(None, min_length=1, max_length=6)
+    constraints: Constraints = Field(default_factory=Constraints)
+    candidates: Candidates | None = None
+    explain: bool = False
+    diversity: float | None = Field(
+        None, gt=0, le=1, description="MMR lambda: 1 = pure score, lower = more varied teams; off when absent"
+    )
+
+
+class BatchRequest(Strict):
+    requests: list[RecommendationRequest] = Field(min_length=1, max_length=100)
 
 
 class Member(BaseModel):
     partner_id: str
     name: str
     role: str
+    cold_start: bool = False
+    credit_share: float | None = None
+    reasons: list[str] = Field(default_factory=list)
+
+
+class Contribution(BaseModel):
+    feature: str
+    description: str
+    value: float
+    contribution: float
 
 
 class TeamOut(BaseModel):
     rank: int = Field(ge=1)
     score: float
+    win_probability: float | None = None
+    expected_value: float | None = None
     members: list[Member]
+    explanation: list[Contribution] | None = None
+
+
+class DroppedPartner(BaseModel):
+    partner_id: str
+    role: str | None
+    rule: str
+    detail: str = ""
 
 
 class RecommendationResponse(BaseModel):
     request_id: str
     model_version: str
+    filters_applied: list[str] = Field(default_factory=list)
+    dropped: list[DroppedPartner] = Field(default_factory=list)
     teams: list[TeamOut]
+
+
+class BatchItem(BaseModel):
+    index: int
+    status: int
+    result: RecommendationResponse | None = None
+    error: dict[str, Any] | None = None
+
+
+class BatchResponse(BaseModel):
+    request_id: str
+    model_version: str
+    results: list[BatchItem]
+
+
+class ReplaceMemberRequest(Strict):
+    """Best replacements for one member of a team; the other members stay."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "opportunity": OPPORTUNITY_EXAMPLE,
+                    "team": {"services": "P000001", "influence": "P000002", "reseller": "P000003"},
+                    "replace_role": "services",
+                    "k": 3,
+                }
+            ]
+        },
+    )
+    opportunity: Opportunity
+    team: dict[str, str] = Field(min_length=1, max_length=6)
+    replace_role: str = Field(min_length=1, max_length=64)
+    k: int = Field(3, ge=1, le=50)
+    explain: bool = False
+
+
+class IncludePartnerRequest(Strict):
+    """Best teams that must include one partner."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"opportunity": OPPORTUNITY_EXAMPLE, "partner_id": "P000001", "k": 3}]
+        },
+    )
+    opportunity: Opportunity
+    partner_id: str = Field(min_length=1, max_length=MAX_ID)
+    k: int = Field(3, ge=1, le=50)
+    roles: list[str] | None = Field(None, min_length=1, max_length=6)
+    explain: bool = False
+
+
+# -- partners -------------------------------------------------------------------------------------------
+
+
+class Certification(Strict):
+    certification: str = Field(min_length=1, max_length=255)
+    level: str | None = Field(None, max_length=64)
+    issued_at: date | None = None
+    expires_at: date | None = None
+
+
+class PartnerIn(Strict):
+    """A partner in contract v1 fields (the id comes from the path); validated like an export row."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "Northwind Cloud Services",
+                    "partner_type": "services",
+                    "tier": "gold",
+                    "regions": ["emea-north"],
+                    "industries": ["financial-services"],
+                    "skills": ["aws cloud migration"],
+                    "description": "AWS migration specialist for banks.",
+                    "capacity": 5,
+                    "psat": 8.5,
+                    "certifications": [{"certification": "aws-advanced", "expires_at": "2030-01-01"}],
+                }
+            ]
+        },
+    )
+    name: str = Field(min_length=1, max_length=255)
+    partner_type: str = Field(min_length=1, max_length=64, description="a role, e.g. services")
+    tier: Tier = "registered"
+    regions: list[str] = Field(default_factory=list, max_length=MAX_LIST)
+    industries: list[str] = Field(default_factory=list, max_length=MAX_LIST)
+    skills: list[str] = Field(default_factory=list, max_length=200)
+    description: str | None = Field(None, max_length=MAX_TEXT)
+    capacity: int | None = Field(None, ge=0, le=1_000_000)
+    psat: float | None = Field(None, ge=0, le=10)
+    joined_at: date | None = None
+    status: PartnerStatus = "active"
+    certifications: list[Certification] = Field(default_factory=list, max_length=100)
+
+    @model_validator(mode="after")
+    def no_separator_in_tags(self) -> PartnerIn:
+        # The contract stores lists as `;`-separated cells, so a tag cannot contain the separator.
+        for column in (s.REGIONS, s.INDUSTRIES, s.SKILLS):
+            for tag in getattr(self, column):
+                if s.LIST_SEPARATOR in tag or not tag.strip() or len(tag) > MAX_TAG:
+                    raise ValueError(f"{column}: {tag!r} is empty, too long or contains {s.LIST_SEPARATOR!r}")
+        return self
+
+
+class PartnerBulkItem(PartnerIn):
+    partner_id: str = Field(min_length=1, max_length=MAX_ID)
+
+
+class PartnerBulkRequest(Strict):
+    partners: list[PartnerBulkItem] = Field(min_length=1, max_length=1000)
+
+
+class PartnerOut(BaseModel):
+    partner_id: str
+    name: str
+    partner_type: str
+    tier: str
+    regions: list[str]
+    industries: list[str]
+    skills: list[str]
+    description: str | None = None
+    capacity: int | None = None
+    psat: float | None = None
+    joined_at: date | None = None
+    status: str
+    served: bool = Field(description="the loaded model can rank this partner now")
+    cold_start: bool | None = None
+
+
+class PartnerWriteResult(BaseModel):
+    partner_ids: list[str]
+    written: int
+    served_now: bool = Field(
+        description="the index was updated in place; false: served after the next reload"
+    )
+    message: str
+
+
+# -- outcomes and feedback -------------------------------------------------------------------------------
+
+
+class OutcomeTeamMember(Strict):
+    partner_id: str = Field(min_length=1, max_length=MAX_ID)
+    role: str = Field(min_length=1, max_length=64)
+    sourced: bool | None = None
+
+
+class OutcomeRequest(Strict):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "outcome": "won",
+                    "closed_at": "2025-03-01",
+                    "deal_size": 250000,
+                    "team": [{"partner_id": "P000001", "role": "services", "sourced": True}],
+                }
+            ]
+        },
+    )
+    outcome: Literal["won", "lost"]
+    closed_at: date | None = None
+    deal_size: float | None = Field(None, ge=0, le=1e12)
+    team: list[OutcomeTeamMember] = Field(min_length=1, max_length=12)
+
+
+class FeedbackReason(StrEnum):
+    GOOD_FIT = "good_fit"
+    ALREADY_ENGAGED = "already_engaged"
+    CHANNEL_CONFLICT = "channel_conflict"
+    NO_CAPACITY = "no_capacity"
+    WRONG_REGION = "wrong_region"
+    WRONG_SKILLS = "wrong_skills"
+    CUSTOMER_PREFERENCE = "customer_preference"
+    RELATIONSHIP = "relationship"
+    OTHER = "other"
+
+
+class FeedbackRequest(Strict):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "request_id": "6f1c0d8e2b7a4c1f9e3d5a7b8c9d0e1f",
+                    "opportunity_id": "opp-new-1",
+                    "team": {"services": "P000001", "reseller": "P000003"},
+                    "action": "rejected",
+                    "reason_code": "channel_conflict",
+                    "comment": "The reseller already works with a competitor here.",
+                }
+            ]
+        },
+    )
+    request_id: str | None = Field(None, max_length=64)
+    opportunity_id: str | None = Field(None, min_length=1, max_length=MAX_ID)
+    partner_id: str | None = Field(None, min_length=1, max_length=MAX_ID)
+    team: dict[str, str] | None = Field(None, max_length=6)
+    action: Literal["accepted", "rejected"]
+    reason_code: FeedbackReason
+    comment: str | None = Field(None, max_length=2000)
+
+    @model_validator(mode="after")
+    def about_something(self) -> FeedbackRequest:
+        if not (self.partner_id or self.team):
+            raise ValueError("feedback needs a partner_id or a team")
+        return self
+
+
+class Recorded(BaseModel):
+    id: int
+    status: Literal["recorded"] = "recorded"
+
+
+# -- model ---------------------------------------------------------------------------------------------------
 
 
 class ModelInfo(BaseModel):
@@ -86,6 +407,21 @@ class ModelInfo(BaseModel):
     embedder_id: str
     roles: list[str]
     metrics: dict[str, float]
+
+
+class ReloadRequest(Strict):
+    version: str | None = Field(
+        None,
+        min_length=1,
+        max_length=32,
+        pattern=r"^[0-9]+$",
+        description="registered version; default the champion",
+    )
+
+
+class ReloadResponse(BaseModel):
+    previous_version: str | None
+    model_version: str
 
 
 class ErrorBody(BaseModel):

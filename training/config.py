@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from models.ranker import RankerParams
 from models.recommender import RecommenderConfig
 from training.dataset import SplitConfig
+from training.evaluation import EvaluationConfig
 
 DEFAULT_CONFIG_FILE = Path(__file__).with_name("default.toml")
 
@@ -24,20 +26,47 @@ class RankerSection(BaseModel):
     bagging_fraction: float = Field(0.9, gt=0, le=1)
     bagging_freq: int = Field(1, ge=0)
     lambdarank_truncation_level: int = Field(20, ge=1)
+    objective: Literal["lambdarank", "binary"] = "binary"
+    monotone_increasing: list[str] = Field(default_factory=lambda: ["valid_certifications"])
 
 
 class DataSection(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    valid_fraction: float = Field(0.2, gt=0, lt=1)
+    calibration_fraction: float = Field(0.15, gt=0, lt=0.5)
+    test_fraction: float = Field(0.15, gt=0, lt=0.5)
     max_train_opportunities: int = Field(4000, ge=10)
-    max_valid_opportunities: int = Field(1000, ge=1)
+    max_calibration_opportunities: int = Field(1500, ge=10)
+    max_test_opportunities: int = Field(1000, ge=1)
     alternatives_per_opportunity: int = Field(40, ge=1, le=2000)
+    lost_groups: bool = True
+    # Older names (one validation period): read as the test period.
+    valid_fraction: float | None = Field(None, gt=0, lt=0.5)
+    max_valid_opportunities: int | None = Field(None, ge=1)
 
 
 class SearchSection(BaseModel):
     model_config = ConfigDict(extra="forbid")
     max_candidates_per_role: int = Field(30, ge=1, le=1000)
+    prior_candidates_per_role: int = Field(15, ge=0, le=1000)
     max_teams_scored: int = Field(2000, ge=1, le=20000)
+    beam_width: int = Field(30, ge=1, le=2000)
+
+
+class EvaluationSection(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    k: int = Field(5, ge=1, le=50)
+    pool_size: int = Field(1000, ge=1, le=20000)
+    bootstrap: int = Field(1000, ge=10, le=100000)
+    # Export folder with a synthetic `truth/` (generated data only); empty = look in the demo export.
+    truth_dir: str = ""
+
+
+class GateSection(BaseModel):
+    """`partnermatch promote`: the candidate must beat the champion on the same test period by these."""
+
+    model_config = ConfigDict(extra="forbid")
+    min_lift_ndcg: float = -0.005
+    min_lift_true_win_probability: float = 0.0
 
 
 class TrainConfig(BaseModel):
@@ -48,18 +77,44 @@ class TrainConfig(BaseModel):
     ranker: RankerSection = RankerSection()
     data: DataSection = DataSection()
     search: SearchSection = SearchSection()
+    evaluation: EvaluationSection = EvaluationSection()
+    gate: GateSection = GateSection()
 
     @classmethod
     def from_file(cls, path: Path | None = None) -> TrainConfig:
-        source = path or DEFAULT_CONFIG_FILE
-        with source.open("rb") as handle:
-            return cls.model_validate(tomllib.load(handle))
+        """The built-in defaults (default.toml), with the sections and keys of `path` laid over them."""
+        with DEFAULT_CONFIG_FILE.open("rb") as handle:
+            values = tomllib.load(handle)
+        if path is not None:
+            with path.open("rb") as handle:
+                override = tomllib.load(handle)
+            for key, value in override.items():
+                if isinstance(value, dict) and isinstance(values.get(key), dict):
+                    values[key] = {**values[key], **value}
+                else:
+                    values[key] = value
+        return cls.model_validate(values)
 
     def ranker_params(self) -> RankerParams:
-        return RankerParams(seed=self.seed, **self.ranker.model_dump())
+        values = self.ranker.model_dump()
+        values["monotone_increasing"] = tuple(values["monotone_increasing"])
+        return RankerParams(seed=self.seed, **values)
 
     def split(self) -> SplitConfig:
-        return SplitConfig(seed=self.seed, **self.data.model_dump())
+        data = self.data.model_dump(exclude={"valid_fraction", "max_valid_opportunities"})
+        if self.data.valid_fraction is not None:
+            data["test_fraction"] = self.data.valid_fraction
+        if self.data.max_valid_opportunities is not None:
+            data["max_test_opportunities"] = self.data.max_valid_opportunities
+        return SplitConfig(seed=self.seed, **data)
+
+    def evaluation_config(self) -> EvaluationConfig:
+        return EvaluationConfig(
+            k=self.evaluation.k,
+            pool_size=self.evaluation.pool_size,
+            bootstrap=self.evaluation.bootstrap,
+            seed=self.seed,
+        )
 
     def recommender(self) -> RecommenderConfig:
         return RecommenderConfig(**self.search.model_dump())

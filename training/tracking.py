@@ -85,3 +85,44 @@ def champion_version(client: MlflowClient) -> str | None:
 
 def set_champion(client: MlflowClient, version: str) -> None:
     client.set_registered_model_alias(REGISTERED_MODEL_NAME, CHAMPION_ALIAS, version)
+
+
+PREVIOUS_ALIAS = "previous-champion"
+PROMOTED_TAG = "promoted_at"
+PROMOTION_REASON_TAG = "promotion_reason"
+
+
+def previous_champion_version(client: MlflowClient) -> str | None:
+    try:
+        return str(client.get_model_version_by_alias(REGISTERED_MODEL_NAME, PREVIOUS_ALIAS).version)
+    except MlflowException:
+        return None
+
+
+def promote(client: MlflowClient, version: str, reason: str) -> str | None:
+    """Make `version` the champion; the old champion becomes `previous-champion`. Returns the old one."""
+    from datetime import UTC, datetime
+
+    old = champion_version(client)
+    if old == version:
+        return old
+    if old is not None:
+        client.set_registered_model_alias(REGISTERED_MODEL_NAME, PREVIOUS_ALIAS, old)
+    set_champion(client, version)
+    client.set_model_version_tag(REGISTERED_MODEL_NAME, version, PROMOTED_TAG, datetime.now(UTC).isoformat())
+    client.set_model_version_tag(REGISTERED_MODEL_NAME, version, PROMOTION_REASON_TAG, reason)
+    return old
+
+
+def rollback(client: MlflowClient) -> tuple[str, str]:
+    """Swap `champion` and `previous-champion`; returns (from_version, to_version)."""
+    current = champion_version(client)
+    previous = previous_champion_version(client)
+    if current is None or previous is None:
+        raise ValueError("no previous champion to roll back to")
+    set_champion(client, previous)
+    client.set_registered_model_alias(REGISTERED_MODEL_NAME, PREVIOUS_ALIAS, current)
+    client.set_model_version_tag(
+        REGISTERED_MODEL_NAME, previous, PROMOTION_REASON_TAG, f"rollback from {current}"
+    )
+    return current, previous

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import shutil
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -20,11 +21,14 @@ from features.embeddings import make_embedder
 from features.engine import FeatureEngine
 from features.store import Store
 from models.bundle import BUNDLE_ARTIFACT, FEATURES_ARTIFACT, BundleManifest, save_bundle
+from models.calibration import WinCalibrator
 from models.ranker import TeamRanker
+from models.recommender import TeamRecommender
 from partnermatch.settings import Settings
 from training import tracking
 from training.config import TrainConfig
-from training.dataset import TeamExamples, build_examples, group_offsets, time_split
+from training.dataset import TeamExamples, actual_team_examples, build_examples, group_offsets, time_split
+from training.evaluation import EvaluationReport, evaluate, load_truth, write_report
 from training.metrics import ndcg_of_single_target, rank_of_target, recall_at_k, reciprocal_rank
 
 logger = logging.getLogger(__name__)
@@ -40,6 +44,7 @@ class TrainResult:
     metrics: dict[str, float]
     champion: bool
     params: dict[str, object] = field(default_factory=dict)
+    report: EvaluationReport | None = None
 
 
 def actual_team_metrics(scores: np.ndarray, examples: TeamExamples, k: int = 5) -> dict[str, float]:
@@ -90,8 +95,61 @@ def _no_progress(description: str, total: int) -> Callable[[int], None]:
     return lambda n: None
 
 
-def train(settings: Settings, config: TrainConfig, progress: Progress = _no_progress) -> TrainResult:
-    """Build features, fit the ranker on earlier deals, measure it on later ones, log and register."""
+def fit_ranker(
+    engine: FeatureEngine,
+    tables_train: pd.DataFrame,
+    deal_partners: pd.DataFrame,
+    config: TrainConfig,
+    progress: Progress = _no_progress,
+) -> tuple[TeamRanker, dict[str, float]]:
+    """The ranker on the training period: grouped graded teams (lambdarank) or actual teams (binary)."""
+    params = config.ranker_params()
+    if params.objective == "binary":
+        actual = actual_team_examples(
+            engine, tables_train, deal_partners, progress("training set (opportunities)", len(tables_train))
+        )
+        ranker = TeamRanker(params).fit(
+            actual.features, actual.won.astype(np.int32), [], engine.feature_names
+        )
+        return ranker, {"train_opportunities": float(len(actual.won)), "train_rows": float(len(actual.won))}
+    examples = build_examples(
+        engine,
+        tables_train,
+        deal_partners,
+        config.recommender(),
+        config.split(),
+        progress("training set (opportunities)", len(tables_train)),
+    )
+    ranker = TeamRanker(params).fit(
+        examples.features, examples.labels, examples.group_sizes, engine.feature_names
+    )
+    return ranker, {
+        "train_opportunities": float(len(examples.group_sizes)),
+        "train_rows": float(examples.features.shape[0]),
+    }
+
+
+def find_truth_dir(settings: Settings, config: TrainConfig) -> Path | None:
+    """The synthetic truth to evaluate against: the config's folder, else the demo export, else none."""
+    for candidate in (config.evaluation.truth_dir, str(settings.demo_data_dir)):
+        if candidate and load_truth_exists(Path(candidate)):
+            return Path(candidate)
+    return None
+
+
+def load_truth_exists(path: Path) -> bool:
+    return (path / "truth").is_dir() or (path / "truth.npz").is_file()
+
+
+def train(
+    settings: Settings,
+    config: TrainConfig,
+    progress: Progress = _no_progress,
+    truth_dir: Path | None = None,
+) -> TrainResult:
+    """Build features, fit the ranker on the earliest period, calibrate on the next, evaluate on the latest;
+    log everything to one MLflow run and register the bundle."""
+    started = time.perf_counter()
     store = Store(settings.store_url)
     store.migrate()
     tables = store.load_tables()
@@ -102,51 +160,48 @@ def train(settings: Settings, config: TrainConfig, progress: Progress = _no_prog
     features_root = settings.home / "features"
     build_id = save_feature_build(engine, features_root)
 
-    split = config.split()
-    search = config.recommender()
-    train_opps, valid_opps, cutoff = time_split(tables.opportunities, split)
-    train_ex = build_examples(
+    split = time_split(tables.opportunities, config.split())
+    fit_started = time.perf_counter()
+    ranker, metrics = fit_ranker(engine, split.train, tables.deal_partners, config, progress)
+    fit_seconds = time.perf_counter() - fit_started
+    calibration = actual_team_examples(
         engine,
-        train_opps,
+        split.calibration,
         tables.deal_partners,
-        search,
-        split,
-        progress("training set (opportunities)", len(train_opps)),
+        progress("calibration set (opportunities)", len(split.calibration)),
     )
-    valid_ex = build_examples(
-        engine,
-        valid_opps,
+    ranker.calibrate(WinCalibrator.fit(ranker.score(calibration.features), calibration.won))
+    recommender = TeamRecommender(engine, ranker, config.recommender())
+    truth = load_truth(truth_dir or find_truth_dir(settings, config))
+    report = evaluate(
+        recommender,
+        split.test,
         tables.deal_partners,
-        search,
-        split,
-        progress("validation set (opportunities)", len(valid_opps)),
+        config.evaluation_config(),
+        truth=truth,
+        progress=progress("evaluation (test opportunities)", len(split.test)),
     )
-    ranker = TeamRanker(config.ranker_params()).fit(
-        train_ex.features,
-        train_ex.labels,
-        train_ex.group_sizes,
-        engine.feature_names,
-        valid=(valid_ex.features, valid_ex.labels, valid_ex.group_sizes),
-    )
-    metrics = {
-        f"valid_{k}": v for k, v in actual_team_metrics(ranker.score(valid_ex.features), valid_ex).items()
-    }
+    metrics.update(report.flat_metrics())
     metrics.update(
         {
-            "train_opportunities": float(len(train_ex.group_sizes)),
-            "train_rows": float(train_ex.features.shape[0]),
-            "valid_opportunities": float(len(valid_ex.group_sizes)),
+            "calibration_opportunities": float(len(calibration.won)),
+            "test_opportunities": float(report.opportunities),
+            "fit_seconds": fit_seconds,
+            "train_seconds": time.perf_counter() - started,
         }
     )
     params: dict[str, object] = {
         **{f"ranker.{k}": v for k, v in config.ranker.model_dump().items()},
         **{f"data.{k}": v for k, v in config.data.model_dump().items()},
         **{f"search.{k}": v for k, v in config.search.model_dump().items()},
+        **{f"evaluation.{k}": v for k, v in config.evaluation.model_dump().items()},
         "seed": config.seed,
-        "cutoff": cutoff.date().isoformat(),
+        "calibration_start": split.calibration_start.date().isoformat(),
+        "test_start": split.test_start.date().isoformat(),
         "embedder": embedder.model_id,
         "feature_version": engine.feature_version,
         "feature_build_id": build_id,
+        "calibrator": ranker.calibrator_.kind if ranker.calibrator_ else "none",
     }
 
     client = tracking.configure(settings)
@@ -160,19 +215,26 @@ def train(settings: Settings, config: TrainConfig, progress: Progress = _no_prog
             roles=list(engine.roles),
             trained_at=datetime.now(UTC).isoformat(),
             params={k: str(v) for k, v in params.items()},
-            metrics=metrics,
+            metrics={k: v for k, v in metrics.items() if np.isfinite(v)},
         )
         bundle_dir = save_bundle(Path(tmp) / BUNDLE_ARTIFACT, ranker, manifest)
         import mlflow
 
         mlflow.log_params(params)
-        mlflow.log_metrics(metrics)
+        mlflow.log_metrics({k: v for k, v in metrics.items() if np.isfinite(v)})
         mlflow.log_dict(
-            {"feature_names": list(engine.feature_names), "feature_version": engine.feature_version},
+            {
+                "feature_names": list(engine.feature_names),
+                "feature_version": engine.feature_version,
+                "descriptions": dict(engine.feature_descriptions),
+            },
             "feature_spec.json",
         )
         mlflow.log_dict(dict(ranker.feature_importance()), "feature_importance_gain.json")
-        example = _example_frame(valid_opps if not valid_opps.empty else train_opps)
+        report_dir = Path(tmp) / "evaluation"
+        write_report(report, report_dir)
+        mlflow.log_artifacts(str(report_dir), "evaluation")
+        example = _example_frame(split.test)
         output = pd.DataFrame({s.OPPORTUNITY_ID: example[s.OPPORTUNITY_ID], "teams": ["[]"] * len(example)})
         # Logged under fixed names so a downloaded model always has artifacts/bundle and artifacts/features.
         features_copy = Path(tmp) / FEATURES_ARTIFACT
@@ -188,7 +250,7 @@ def train(settings: Settings, config: TrainConfig, progress: Progress = _no_prog
     champion = False
     if tracking.champion_version(client) is None:
         # The very first model has nothing to beat; later ones go through `partnermatch promote`.
-        tracking.set_champion(client, version)
+        tracking.promote(client, version, reason="first model")
         champion = True
     logger.info("registered version %s (run %s), metrics %s", version, run_id, metrics)
     return TrainResult(
@@ -198,4 +260,5 @@ def train(settings: Settings, config: TrainConfig, progress: Progress = _no_prog
         metrics=metrics,
         champion=champion,
         params=params,
+        report=report,
     )

@@ -1,4 +1,4 @@
-"""`partnermatch serve`: the HTTP API under uvicorn."""
+"""`partnermatch serve`: the HTTP API under uvicorn (creates a read-only demo key when none exists)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,13 @@ import typer
 from rich.console import Console
 
 from partnermatch.settings import get_settings
+from serving.auth import Scope, create_key
+from serving.config import get_serving_settings
+from serving.persistence import ApiStore
 
 console = Console()
 
+DEMO_KEY_NAME = "demo (created by serve)"
 EXAMPLE_REQUEST = {
     "opportunity": {
         "customer_industry": "financial-services",
@@ -21,6 +25,27 @@ EXAMPLE_REQUEST = {
     },
     "k": 3,
 }
+
+
+def _key_header() -> str:
+    """The header for the printed example: a fresh read-only key when the store has no active key.
+
+    Opening the store also migrates it here, once, before several workers could race to do it.
+    """
+    api_store = ApiStore.open(get_settings().store_url)
+    try:
+        if get_serving_settings().auth_disabled:
+            console.print("[yellow]warning:[/yellow] PM_AUTH_DISABLED=true: requests need no API key")
+            return ""
+        if api_store.has_active_key():
+            console.print("send an API key in X-API-Key (`partnermatch keys create --name N --scopes read`)")
+            return " -H 'X-API-Key: <your key>'"
+        _, key = create_key(api_store, DEMO_KEY_NAME, [Scope.READ.value])
+    finally:
+        api_store.engine.dispose()
+    console.print("no API key existed: created a read-only demo key (shown once; see `partnermatch keys`):")
+    console.print(f"  {key}", highlight=False, soft_wrap=True)
+    return f" -H 'X-API-Key: {key}'"
 
 
 def serve(
@@ -35,10 +60,11 @@ def serve(
     bind_host = host or settings.host
     bind_port = port or settings.port
     url = f"http://{bind_host}:{bind_port}"
+    header = _key_header()
     console.print(f"partnermatch API on {url}  (docs: {url}/docs)")
     console.print("example request:")
     console.print(
-        f"  curl -s -X POST {url}/v1/recommendations -H 'Content-Type: application/json' "
+        f"  curl -s -X POST {url}/v1/recommendations -H 'Content-Type: application/json'{header} "
         f"-d '{json.dumps(EXAMPLE_REQUEST)}'",
         soft_wrap=True,
         highlight=False,

@@ -20,6 +20,13 @@ def train(
     promote: bool = typer.Option(
         False, "--promote", help="Make the new version the champion without the evaluation gate."
     ),
+    export: Path | None = typer.Option(
+        None,
+        "--export",
+        exists=True,
+        file_okay=False,
+        help="Generated export folder with truth/ for ground-truth metrics (default: the demo export).",
+    ),
 ) -> None:
     """Train on the store's history (time split), register the model, report validation metrics."""
     from pydantic import ValidationError
@@ -36,12 +43,12 @@ def train(
     settings = get_settings()
     try:
         with progress_bars() as bars:
-            result = run_training(settings, train_config, progress=bars)
+            result = run_training(settings, train_config, progress=bars, truth_dir=export)
     except ValueError as exc:
         console.print(f"[red]cannot train:[/red] {exc}")
         raise typer.Exit(1) from exc
     if promote and not result.champion:
-        tracking.set_champion(tracking.configure(settings), result.version)
+        tracking.promote(tracking.configure(settings), result.version, reason="train --promote")
         result.champion = True
     console.print(f"registered partner-team-ranker version {result.version} (run {result.run_id})")
     for name, value in sorted(result.metrics.items()):

@@ -84,7 +84,8 @@ def test_rebuilding_the_engine_reembeds_only_the_changed_partner(sqlite_engine: 
     eco = tables()
     first = CachedEmbedder(HashingEmbedder(), sqlite_engine)
     FeatureEngine.build(eco, first)
-    assert first.texts_encoded == len(eco.partners)
+    # Profiles plus 9 distinct skill tags and 3 certification names, each embedded once.
+    assert first.texts_encoded == len(eco.partners) + 12
 
     # A fresh process: nothing in memory, everything in the store.
     unchanged = CachedEmbedder(HashingEmbedder(), sqlite_engine)

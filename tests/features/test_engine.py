@@ -168,3 +168,65 @@ def test_an_engine_can_serve_a_subset_of_roles(opp) -> None:
     assert matrix.shape == (1, len(engine.feature_names))
     with pytest.raises(ValueError, match="unknown role"):
         engine.candidates(opp, s.INFLUENCE, 3)
+
+
+def test_upserting_a_new_partner_embeds_only_it_and_makes_it_a_candidate() -> None:
+    from features.embedding_cache import CachedEmbedder
+
+    cached = CachedEmbedder(HashingEmbedder(), None)
+    engine = FeatureEngine.build(tables(), cached)
+    before = cached.texts_encoded
+    engine.upsert_partner(
+        {
+            s.PARTNER_ID: "S9",
+            s.NAME: "Newco",
+            s.PARTNER_TYPE: s.SERVICES,
+            s.SKILLS: ["aws"],
+            s.DESCRIPTION: "Datacentre exit to AWS for retailers",
+        }
+    )
+    assert cached.texts_encoded == before + 1
+    opp = engine.prepare([aws_query()])[0]
+    assert "S9" in engine.candidates(opp, s.SERVICES, 10)
+    assert engine.team_features(opp, [{s.SERVICES: "S9"}]).shape == (1, len(engine.feature_names))
+
+
+def test_deactivating_a_partner_removes_it_from_candidates_but_keeps_its_features() -> None:
+    engine = FeatureEngine.build(tables(), HashingEmbedder())
+    opp = engine.prepare([aws_query()])[0]
+    engine.deactivate_partner("S1")
+    assert "S1" not in engine.candidates(opp, s.SERVICES, 10)
+    assert "S1" in engine.known_partner_ids()
+    assert column(engine, engine.team_features(opp, TEAMS), "services_deals")[0] == 2
+
+
+def test_conflict_pairs_count_flagged_member_pairs_and_are_zero_by_default() -> None:
+    engine = FeatureEngine.build(tables(), HashingEmbedder())
+    opp = engine.prepare([aws_query()])[0]
+    assert column(engine, engine.team_features(opp, TEAMS), "conflict_pairs").tolist() == [0, 0, 0, 0]
+    engine.conflicts = frozenset({frozenset({"S1", "R1"})})
+    assert column(engine, engine.team_features(opp, TEAMS), "conflict_pairs").tolist() == [1, 0, 1, 0]
+
+
+def test_matching_certifications_count_only_valid_certifications_close_to_the_need(engine) -> None:
+    # S1 at T holds aws-sa (valid) and aws-migration (issued after T); need "aws" matches "aws-sa".
+    opp = engine.prepare([aws_query(required_skills=("aws-sa",))])[0]
+    matrix = engine.team_features(opp, TEAMS)
+    assert column(engine, matrix, "services_matching_certifications")[0] == 1
+    assert column(engine, matrix, "services_matching_certifications")[1] == 0
+
+
+def test_team_shape_features_read_roles_tiers_and_cold_starts(engine, opp) -> None:
+    matrix = features_of(engine, opp)
+    # Team 2: S1 (gold) + R1 (gold), influence empty; team 3: S3 alone (silver, no closed deals).
+    assert column(engine, matrix, "role_completeness")[2] == pytest.approx(2 / 3)
+    assert column(engine, matrix, "tier_min")[2] == s.TIER_RANK["gold"]
+    assert column(engine, matrix, "cold_start_members")[3] == 1
+
+
+def test_skill_match_prefers_the_partner_whose_tags_name_the_skill(engine) -> None:
+    opp = engine.prepare([aws_query(required_skills=("sap s/4hana",))])[0]
+    matrix = engine.team_features(opp, [{s.SERVICES: "S1"}, {s.SERVICES: "S2"}])
+    assert (
+        column(engine, matrix, "services_skill_match")[1] > column(engine, matrix, "services_skill_match")[0]
+    )

@@ -111,3 +111,39 @@ def test_history_saved_and_loaded_gives_the_same_stats(history: PartnerHistory, 
         loaded.stats(ids, T, industry="retail", region="emea"),
     )
     pd.testing.assert_frame_equal(history.pair_stats([("S1", "I1")], T), loaded.pair_stats([("S1", "I1")], T))
+
+
+def test_skill_record_counts_deals_that_required_the_skill(history: PartnerHistory) -> None:
+    # S1 before T: O1 required aws (won), O2 required sap s/4hana (lost).
+    aws = history.stats(["S1"], T, industry=None, region=None, skills=["aws"]).iloc[0]
+    assert (aws[h.SKILL_DEALS], aws[h.SKILL_WINS]) == (1, 1)
+    assert aws[h.SKILL_WIN_RATE] == pytest.approx(0.6)
+    both = history.stats(["S1"], T, industry=None, region=None, skills=["aws", "sap s/4hana"]).iloc[0]
+    assert both[h.SKILL_DEALS] == 2
+    assert both[h.SKILL_WIN_RATE] == pytest.approx((0.6 + 0.4) / 2)
+
+
+def test_skill_win_rate_is_the_base_rate_without_required_skills(history: PartnerHistory) -> None:
+    assert stats_of(history, "S1")[h.SKILL_WIN_RATE] == pytest.approx(0.5)
+
+
+def test_revenue_splits_won_deal_size_by_who_sourced_the_deal(history: PartnerHistory) -> None:
+    frame = history.stats(["S1", "I1"], T, industry=None, region=None)
+    assert frame[h.SOURCED_REVENUE].tolist() == [100_000.0, 0.0]
+    assert frame[h.INFLUENCED_REVENUE].tolist() == [0.0, 100_000.0]
+    assert frame[h.INFLUENCED_DEALS].tolist() == [1, 1]
+
+
+def test_recency_win_rate_weighs_recent_deals_more(history: PartnerHistory) -> None:
+    # S1: O1 won 122 days before T, O2 lost 61 days before T.
+    won, lost = 2 ** (-122 / h.RECENCY_HALF_LIFE_DAYS), 2 ** (-61 / h.RECENCY_HALF_LIFE_DAYS)
+    expected = (won + h.PRIOR_STRENGTH * 0.5) / (won + lost + h.PRIOR_STRENGTH)
+    row = stats_of(history, "S1")
+    assert row[h.RECENCY_WIN_RATE] == pytest.approx(expected)
+    assert row[h.RECENCY_WIN_RATE] < row[h.WIN_RATE]
+
+
+def test_deal_size_profile_averages_log_sizes_of_closed_and_won_deals(history: PartnerHistory) -> None:
+    row = stats_of(history, "S1")
+    assert row[h.MEAN_LOG_DEAL_SIZE] == pytest.approx((np.log1p(100_000) + np.log1p(50_000)) / 2)
+    assert row[h.WON_MEAN_LOG_DEAL_SIZE] == pytest.approx(np.log1p(100_000))

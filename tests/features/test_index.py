@@ -64,3 +64,52 @@ def test_loading_refuses_an_unreadable_file_without_a_checksum(tmp_path: Path) -
     path.write_bytes(path.read_bytes()[:100])
     with pytest.raises(ValueError, match="unreadable"):
         RoleIndex.load(path)
+
+
+def test_upsert_adds_a_new_partner_without_a_rebuild() -> None:
+    index = RoleIndex.build(IDS, vectors())
+    index.upsert("E", np.array([0, 0.6, 0.8], dtype=np.float32))
+    assert len(index) == 5
+    assert index.search(np.array([0, 0.6, 0.8], dtype=np.float32), 1)[0][0][0] == "E"
+
+
+@pytest.mark.parametrize("kind", [FLAT, HNSW])
+def test_upsert_replaces_the_vector_of_a_known_partner(kind: str) -> None:
+    index = RoleIndex.build(IDS, vectors(), kind=kind)
+    index.upsert("D", np.array([1, 0, 0], dtype=np.float32))
+    hits = index.search(np.array([0, 0, 1], dtype=np.float32), 4)[0]
+    assert len(index) == 4
+    assert [pid for pid, _ in hits].count("D") == 1
+    assert dict(hits)["D"] == pytest.approx(0.0)
+
+
+@pytest.mark.parametrize("kind", [FLAT, HNSW])
+def test_a_removed_partner_is_never_returned(kind: str) -> None:
+    index = RoleIndex.build(IDS, vectors(), kind=kind)
+    assert index.remove("A")
+    assert "A" not in {pid for pid, _ in index.search(vectors()[:1], 4)[0]}
+    assert len(index.search(vectors()[:1], 4)[0]) == 3
+
+
+def test_hnsw_removal_leaves_a_tombstone_that_compaction_drops() -> None:
+    index = RoleIndex.build(IDS, vectors(), kind=HNSW)
+    index.remove("A")
+    assert index.tombstones == 1
+    compact = index.compact()
+    assert (compact.tombstones, len(compact)) == (0, 3)
+    assert compact.search(vectors()[2:3], 1)[0][0][0] == "C"
+
+
+def test_auto_index_is_hnsw_above_the_exact_threshold() -> None:
+    assert RoleIndex.build(IDS, vectors(), exact_max=3).kind == HNSW
+    assert RoleIndex.build(IDS, vectors(), exact_max=4).kind == FLAT
+
+
+@pytest.mark.parametrize("kind", [FLAT, HNSW])
+def test_an_updated_index_survives_save_and_load(kind: str, tmp_path: Path) -> None:
+    index = RoleIndex.build(IDS, vectors(), kind=kind)
+    index.remove("B")
+    index.upsert("E", np.array([0, 0.6, 0.8], dtype=np.float32))
+    checksum = index.save(tmp_path / "i.npz")
+    loaded = RoleIndex.load(tmp_path / "i.npz", expected_sha256=checksum)
+    assert loaded.search(vectors(), 5) == index.search(vectors(), 5)

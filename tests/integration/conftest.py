@@ -45,7 +45,8 @@ def run_cli(*args: str) -> str:
 
 def _trained_home(tmp_path_factory: pytest.TempPathFactory, embedder: str) -> Iterator[TrainedHome]:
     root = tmp_path_factory.mktemp(f"home-{embedder}")
-    env = {"PM_HOME": str(root / "home"), "PM_EMBEDDER": embedder}
+    # The API's key checks have their own tests (tests/serving); these exercise the ranking path.
+    env = {"PM_HOME": str(root / "home"), "PM_EMBEDDER": embedder, "PM_AUTH_DISABLED": "true"}
     with pytest.MonkeyPatch.context() as mp:
         mp.delenv("MLFLOW_TRACKING_URI", raising=False)
         mp.delenv("PM_DATABASE_URL", raising=False)

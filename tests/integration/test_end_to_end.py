@@ -134,16 +134,18 @@ def test_a_real_uvicorn_server_answers_a_recommendation(in_home: TrainedHome) ->
     )
     try:
         url = f"http://127.0.0.1:{port}"
-        for _ in range(300):
+        deadline = time.monotonic() + 180  # generous: a loaded CI machine starts slowly
+        ready = False
+        while not ready and time.monotonic() < deadline and proc.poll() is None:
             try:
-                if httpx.get(f"{url}/health/ready", timeout=1).status_code == 200:
-                    break
+                ready = httpx.get(f"{url}/health/ready", timeout=2).status_code == 200
             except httpx.TransportError:
-                pass
-            if proc.poll() is not None:
-                break
-            time.sleep(0.2)
-        response = httpx.post(f"{url}/v1/recommendations", json=REQUEST, timeout=30)
+                time.sleep(0.3)
+        if not ready:
+            proc.terminate()
+            output = proc.communicate(timeout=20)[0].decode(errors="replace")
+            pytest.fail(f"server never became ready; its output:\n{output[-3000:]}")
+        response = httpx.post(f"{url}/v1/recommendations", json=REQUEST, timeout=60)
         assert response.status_code == 200, response.text
         assert len(response.json()["teams"]) == 3
     finally:

@@ -1,0 +1,365 @@
+"""Benchmark of the HTTP API against `mlflow models serve` on the same registered model, same run.
+
+Measures POST /v1/recommendations (k=5, 3 roles) latency p50/p99 at each home's partner count with one
+worker, requests alternating with the MLflow pyfunc server of the same model
+(`mlflow models serve -m models:/partner-team-ranker@champion --env-manager local`), the baseline; then
+throughput of each with 2 workers on the first home.
+
+Homes are prepared with the fast hashing embedder (generate + ingest + train): pass them with --home, or
+let --prepare build them under --work (slow: minutes at 100k partners).
+
+Usage: .venv/bin/python -P bench/api.py --home /tmp/h10k --home /tmp/h100k [--requests 400]
+(-P: bench/features.py must not shadow the `features` package.)
+Prints a JSON summary and saves it to bench/results/api.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import pandas as pd
+
+from features import schema as s
+from partnermatch.settings import CHAMPION_ALIAS, REGISTERED_MODEL_NAME, Settings
+from serving.auth import create_key
+from serving.persistence import ApiStore
+
+RESULTS = Path(__file__).parent / "results" / "api.json"
+ROOT = Path(__file__).resolve().parents[1]
+TRAIN_CONFIG = """
+seed = 7
+[ranker]
+num_boost_round = 60
+min_data_in_leaf = 10
+[data]
+max_train_opportunities = 400
+max_valid_opportunities = 150
+alternatives_per_opportunity = 20
+[search]
+max_candidates_per_role = 8
+max_teams_scored = 300
+"""
+OPPORTUNITY_FIELDS = (
+    s.OPPORTUNITY_ID,
+    s.CUSTOMER_INDUSTRY,
+    s.REGION,
+    s.DEAL_SIZE,
+    s.REQUIRED_SKILLS,
+    s.DESCRIPTION,
+    s.CREATED_AT,
+)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def cli(home: Path, *args: str) -> None:
+    env = {**os.environ, "PM_HOME": str(home), "PM_EMBEDDER": "hashing"}
+    subprocess.run([sys.executable, "-m", "partnermatch.cli", *args], env=env, check=True)
+
+
+def prepare(work: Path, partners: int) -> Path:
+    """generate + ingest + train (hashing embedder) into work/home-<partners>, once."""
+    home = work / f"home-{partners}"
+    if (home / "mlflow.db").exists():
+        return home
+    export = work / f"export-{partners}"
+    config = work / "train.toml"
+    config.write_text(TRAIN_CONFIG)
+    cli(
+        home,
+        "generate",
+        "--partners",
+        str(partners),
+        "--opportunities",
+        str(max(50_000, 2 * partners)),
+        "--seed",
+        "5",
+        "--format",
+        "parquet",
+        "--out",
+        str(export),
+    )
+    cli(home, "ingest", str(export))
+    cli(home, "train", "--config", str(config))
+    return home
+
+
+def open_opportunities(home: Path, n: int) -> list[dict[str, Any]]:
+    """Real open opportunities of the home's store, as contract fields (the requests both servers get)."""
+    frame = ApiStore.open(Settings(home=home).store_url).store.load_tables().opportunities
+    rows = frame[frame[s.OUTCOME] == s.OPEN].head(n)
+    out = []
+    for _, row in rows.iterrows():
+        out.append(
+            {
+                s.OPPORTUNITY_ID: str(row[s.OPPORTUNITY_ID]),
+                s.CUSTOMER_INDUSTRY: None
+                if pd.isna(row[s.CUSTOMER_INDUSTRY])
+                else str(row[s.CUSTOMER_INDUSTRY]),
+                s.REGION: None if pd.isna(row[s.REGION]) else str(row[s.REGION]),
+                s.DEAL_SIZE: None if pd.isna(row[s.DEAL_SIZE]) else float(row[s.DEAL_SIZE]),
+                s.REQUIRED_SKILLS: list(row[s.REQUIRED_SKILLS]),
+                s.DESCRIPTION: str(row[s.DESCRIPTION] or ""),
+                s.CREATED_AT: pd.Timestamp(row[s.CREATED_AT]).date().isoformat(),
+            }
+        )
+    return out
+
+
+def api_body(opp: dict[str, Any]) -> dict[str, Any]:
+    return {"opportunity": opp, "k": 5}
+
+
+def mlflow_body(opp: dict[str, Any]) -> dict[str, Any]:
+    """The same opportunity for the pyfunc: its signature wants every column, strings never null."""
+    row = {
+        **{c: "" if v is None else v for c, v in opp.items()},
+        s.REQUIRED_SKILLS: s.LIST_SEPARATOR.join(opp[s.REQUIRED_SKILLS]),
+        # Missing and zero deal size featurise alike (log1p of 0).
+        s.DEAL_SIZE: float(opp[s.DEAL_SIZE] or 0.0),
+        s.REGISTERED_PARTNER_ID: "",
+    }
+    columns = [*OPPORTUNITY_FIELDS, s.REGISTERED_PARTNER_ID]
+    return {"dataframe_split": {"columns": columns, "data": [[row[c] for c in columns]]}}
+
+
+class Server:
+    """A server subprocess on a free port, stopped on exit."""
+
+    def __init__(self, command: list[str], env: dict[str, str], ready_path: str, port: int) -> None:
+        self.url = f"http://127.0.0.1:{port}"
+        self.log = tempfile.NamedTemporaryFile(prefix="pm-bench-server-", suffix=".log", delete=False)
+        self.proc = subprocess.Popen(command, env=env, stdout=self.log, stderr=subprocess.STDOUT, cwd=ROOT)
+        started = time.perf_counter()
+        while True:
+            try:
+                if httpx.get(self.url + ready_path, timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if self.proc.poll() is not None or time.perf_counter() - started > 300:
+                tail = Path(self.log.name).read_text()[-2000:]
+                raise RuntimeError(f"server did not start: {' '.join(command)}\n{tail}")
+            time.sleep(0.2)
+        self.start_seconds = time.perf_counter() - started
+
+    def __enter__(self) -> Server:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=30)
+
+
+def server_env(home: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PM_") and k != "MLFLOW_TRACKING_URI"}
+    # `mlflow models serve` starts `uvicorn` by name: the venv's bin must be on PATH.
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    # One BLAS/OpenMP thread per worker for both servers (2 threads ran slower on 2 cores here).
+    env.update(
+        PM_HOME=str(home),
+        PM_EMBEDDER="hashing",
+        PM_RATE_LIMIT_PER_MINUTE="10000000",
+        OMP_NUM_THREADS="1",
+        MLFLOW_TRACKING_URI=Settings(home=home).mlflow_tracking_uri,
+    )
+    return env
+
+
+def api_server(home: Path, workers: int) -> Server:
+    port = free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "serving.main:app",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--log-level",
+        "warning",
+        "--no-access-log",
+    ]
+    return Server(command, server_env(home), "/health/ready", port)
+
+
+def mlflow_server(home: Path, workers: int) -> Server:
+    port = free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "mlflow",
+        "models",
+        "serve",
+        "-m",
+        f"models:/{REGISTERED_MODEL_NAME}@{CHAMPION_ALIAS}",
+        "--env-manager",
+        "local",
+        "-p",
+        str(port),
+        "-w",
+        str(workers),
+    ]
+    return Server(command, server_env(home), "/ping", port)
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    url: str
+    path: str
+    bodies: list[dict[str, Any]]
+    headers: dict[str, str]
+
+
+def interleaved_latency(targets: list[Target], n: int) -> dict[str, dict[str, Any]]:
+    """Client-observed ms per target, requests alternating between the targets (one keep-alive connection
+    each) so that the machine's noise hits every server alike; the same opportunity goes to each in turn.
+    """
+    clients = [httpx.Client(base_url=t.url, headers=t.headers, timeout=60) for t in targets]
+    times: list[list[float]] = [[] for _ in targets]
+    try:
+        for i in range(20 + n):
+            for target, client, out in zip(targets, clients, times, strict=True):
+                started = time.perf_counter()
+                response = client.post(target.path, json=target.bodies[i % len(target.bodies)])
+                elapsed = (time.perf_counter() - started) * 1000
+                response.raise_for_status()
+                if i >= 20:
+                    out.append(elapsed)
+    finally:
+        for client in clients:
+            client.close()
+    result = {}
+    for target, out in zip(targets, times, strict=True):
+        ms = np.asarray(out)
+        result[target.name] = {
+            "requests": n,
+            "p50_ms": round(float(np.percentile(ms, 50)), 2),
+            "p99_ms": round(float(np.percentile(ms, 99)), 2),
+            "mean_ms": round(float(ms.mean()), 2),
+        }
+    return result
+
+
+def throughput(
+    url: str,
+    path: str,
+    bodies: list[dict[str, Any]],
+    headers: dict[str, str],
+    seconds: float,
+    concurrency: int,
+) -> dict[str, Any]:
+    """Requests/s with `concurrency` requests in flight from one asyncio client for `seconds`."""
+
+    async def run() -> tuple[int, int]:
+        done = errors = 0
+        stop = time.perf_counter() + seconds
+        async with httpx.AsyncClient(base_url=url, headers=headers, timeout=60) as client:
+
+            async def worker(offset: int) -> None:
+                nonlocal done, errors
+                i = offset
+                while time.perf_counter() < stop:
+                    response = await client.post(path, json=bodies[i % len(bodies)])
+                    done += 1
+                    errors += response.status_code != 200
+                    i += concurrency
+
+            await asyncio.gather(*(worker(k) for k in range(concurrency)))
+        return done, errors
+
+    started = time.perf_counter()
+    done, errors = asyncio.run(run())
+    elapsed = time.perf_counter() - started
+    return {
+        "seconds": round(elapsed, 1),
+        "concurrency": concurrency,
+        "requests": done,
+        "errors": errors,
+        "requests_per_second": round(done / elapsed, 1),
+    }
+
+
+def bench_home(home: Path, n: int, with_throughput: bool, seconds: float) -> dict[str, Any]:
+    opportunities = open_opportunities(home, 200)
+    store = ApiStore.open(Settings(home=home).store_url)
+    _, key = create_key(store, "bench", ["read"])
+    partners = int(store.store.counts()[s.PARTNERS])
+    result: dict[str, Any] = {"home": str(home), "partners": partners}
+    with api_server(home, 1) as api, mlflow_server(home, 1) as baseline:
+        targets = [
+            Target(
+                "api",
+                api.url,
+                "/v1/recommendations",
+                [api_body(o) for o in opportunities],
+                {"X-API-Key": key},
+            ),
+            Target(
+                "mlflow_baseline", baseline.url, "/invocations", [mlflow_body(o) for o in opportunities], {}
+            ),
+        ]
+        result.update(interleaved_latency(targets, n))
+        result["api"]["start_seconds"] = round(api.start_seconds, 1)
+        result["mlflow_baseline"]["start_seconds"] = round(baseline.start_seconds, 1)
+    if with_throughput:
+        for target, start in zip(targets, (api_server, mlflow_server), strict=True):
+            with start(home, 2) as server:
+                run = throughput(
+                    server.url, target.path, target.bodies, target.headers, seconds, concurrency=8
+                )
+            result[target.name]["two_workers"] = run
+    for name in ("api", "mlflow_baseline"):
+        print(name, json.dumps(result[name]), flush=True)
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--home", action="append", type=Path, default=[], help="prepared home (repeatable)")
+    parser.add_argument("--prepare", type=int, action="append", default=[], help="partner count to prepare")
+    parser.add_argument("--work", type=Path, default=Path("/tmp/pm-api-bench"), help="where --prepare builds")
+    parser.add_argument("--requests", type=int, default=400, help="timed sequential requests per server")
+    parser.add_argument("--seconds", type=float, default=20.0, help="throughput run length")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args()
+    homes = list(args.home) + [prepare(args.work, n) for n in args.prepare]
+    results = [bench_home(home, args.requests, i == 0, args.seconds) for i, home in enumerate(homes)]
+    summary = {
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            # Shared machine: the 1-minute load average at the end says how busy it was during the run.
+            "load_average_1m": round(os.getloadavg()[0], 2),
+        },
+        "embedder": "hashing (fast stand-in for all-MiniLM-L6-v2; the ranking path is otherwise identical)",
+        "request": "POST /v1/recommendations, k=5, 3 roles, open opportunities of the home, one connection",
+        "homes": results,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(summary, indent=2))
+    print(json.dumps(summary, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,92 @@
+"""The served model: one reference swapped atomically on reload, after the new bundle passed verification."""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+from dataclasses import dataclass
+from datetime import date
+from typing import Protocol
+
+from features.records import OpportunityQuery
+from models.bundle import BundleError
+from models.registry import LoadedModel
+from partnermatch.settings import Settings
+from serving.ranking import Ranker
+
+logger = logging.getLogger(__name__)
+
+
+class ModelLoader(Protocol):
+    def __call__(self, settings: Settings, version: str | None = None) -> LoadedModel: ...
+
+
+@dataclass(frozen=True)
+class Serving:
+    """Everything a request needs from one model version; read once per request, never mutated."""
+
+    model: LoadedModel
+    ranker: Ranker
+
+    @property
+    def version(self) -> str:
+        return self.model.version
+
+
+class ReloadRefused(Exception):
+    """The candidate bundle failed verification; the previous model keeps serving."""
+
+
+def smoke_test(model: LoadedModel) -> None:
+    """Answer one request end to end: a bundle that loads but cannot rank is refused too."""
+    query = OpportunityQuery(
+        as_of=date.today(), description="verification request", required_skills=("cloud",)
+    )
+    teams = model.recommender.recommend([query], k=1)[0]
+    if teams and not math.isfinite(teams[0].score):
+        raise BundleError(f"version {model.version} returned a non-finite score")
+
+
+class ModelHolder:
+    """Holds the current `Serving`; a reload builds and checks the new one, then swaps a single reference.
+
+    Requests take `holder.current` once, so each request sees one consistent version and none fails
+    during a swap; the old model is dropped when its last request finishes.
+    """
+
+    def __init__(self, settings: Settings, loader: ModelLoader) -> None:
+        self.settings = settings
+        self.loader = loader
+        self.current: Serving | None = None
+        self.load_error: str | None = None
+        self._reload_lock = threading.Lock()
+
+    def _build(self, version: str | None) -> Serving:
+        model = self.loader(self.settings, version)
+        smoke_test(model)
+        return Serving(model=model, ranker=Ranker(model.recommender))
+
+    def load_initial(self) -> None:
+        try:
+            self.current = self._build(None)
+            self.load_error = None
+            logger.info("serving model version %s", self.current.version)
+        except Exception as exc:  # noqa: BLE001 - a bad bundle must not stop liveness
+            # Stay up and say why: liveness holds, readiness and recommendations answer 503.
+            self.load_error = str(exc)
+            logger.error("no model loaded: %s", exc)
+
+    def reload(self, version: str | None = None) -> tuple[str | None, str]:
+        """Load `version` (default: the champion), verify it and swap; returns (previous, new) versions."""
+        with self._reload_lock:
+            previous = self.current.version if self.current else None
+            try:
+                candidate = self._build(version)
+            except Exception as exc:  # noqa: BLE001 - whatever breaks, the old model keeps serving
+                logger.error("reload refused, still serving %s: %s", previous, exc)
+                raise ReloadRefused(str(exc)) from exc
+            self.current = candidate  # the swap: one reference assignment
+            self.load_error = None
+            logger.info("model swapped: %s -> %s", previous, candidate.version)
+            return previous, candidate.version

@@ -1,0 +1,238 @@
+"""Data access for the API's own tables: API keys, idempotency records, audit log, feedback, outcomes."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from features import schema as s
+from features import tables as t
+from features.store import Store
+
+logger = logging.getLogger(__name__)
+
+
+def _now() -> datetime:
+    return datetime.now().replace(microsecond=0)
+
+
+@dataclass(frozen=True)
+class ApiKeyRecord:
+    """A stored key: its public id, a name, scopes and the sha256 of its secret (never the secret)."""
+
+    key_id: str
+    name: str
+    secret_sha256: str
+    scopes: tuple[str, ...]
+    created_at: datetime
+    revoked_at: datetime | None
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None
+
+
+@dataclass(frozen=True)
+class ServingEvent:
+    """A change made by one worker (`origin`) that the others replay: reload, partner upsert or deactivate."""
+
+    id: int
+    origin: str
+    kind: str
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class IdempotencyRecord:
+    request_sha256: str
+    status_code: int
+    response: Any
+
+
+class ApiStore:
+    """The API tables in the same database as the contract tables (migrated by the store's Alembic chain)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.engine = store.engine
+
+    @classmethod
+    def open(cls, url: str) -> ApiStore:
+        """Open the database at `url` and bring its schema up to date."""
+        store = Store(url)
+        store.migrate()
+        return cls(store)
+
+    # -- API keys ---------------------------------------------------------------------------------------
+    def add_key(self, key_id: str, name: str, secret_sha256: str, scopes: Sequence[str]) -> ApiKeyRecord:
+        now = _now()
+        with self.engine.begin() as conn:
+            conn.execute(
+                insert(t.api_keys),
+                {
+                    "key_id": key_id,
+                    s.NAME: name,
+                    "secret_sha256": secret_sha256,
+                    "scopes": list(scopes),
+                    "created_at": now,
+                },
+            )
+        return ApiKeyRecord(key_id, name, secret_sha256, tuple(scopes), now, None)
+
+    def find_key(self, key_id: str) -> ApiKeyRecord | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(t.api_keys).where(t.api_keys.c.key_id == key_id)).mappings().first()
+        return _key(row) if row is not None else None
+
+    def list_keys(self) -> list[ApiKeyRecord]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(t.api_keys).order_by(t.api_keys.c.created_at)).mappings().all()
+        return [_key(row) for row in rows]
+
+    def revoke_key(self, key_id: str) -> bool:
+        """Revoke an active key; False when there is no such active key."""
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                update(t.api_keys)
+                .where(t.api_keys.c.key_id == key_id, t.api_keys.c.revoked_at.is_(None))
+                .values(revoked_at=_now())
+            )
+        return bool(result.rowcount)
+
+    def has_active_key(self) -> bool:
+        with self.engine.connect() as conn:
+            query = select(t.api_keys.c.key_id).where(t.api_keys.c.revoked_at.is_(None)).limit(1)
+            return conn.execute(query).first() is not None
+
+    # -- idempotency ------------------------------------------------------------------------------------
+    def find_idempotent(self, key_id: str, idempotency_key: str) -> IdempotencyRecord | None:
+        table = t.idempotency_records
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(table.c.request_sha256, table.c.status_code, table.c.response).where(
+                    table.c.key_id == key_id, table.c.idempotency_key == idempotency_key
+                )
+            ).first()
+        return IdempotencyRecord(row[0], int(row[1]), row[2]) if row is not None else None
+
+    def save_idempotent(
+        self, key_id: str, idempotency_key: str, route: str, request_sha256: str, status: int, response: Any
+    ) -> None:
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(
+                    insert(t.idempotency_records),
+                    {
+                        "key_id": key_id,
+                        "idempotency_key": idempotency_key,
+                        "route": route,
+                        "request_sha256": request_sha256,
+                        "status_code": status,
+                        "response": response,
+                        "created_at": _now(),
+                    },
+                )
+        except IntegrityError:
+            # A concurrent request with the same key stored its response first; that one is the replay.
+            logger.info("idempotency key %s already recorded", idempotency_key)
+
+    # -- audit, feedback, outcomes ------------------------------------------------------------------------
+    def write_audit(self, entries: Sequence[Mapping[str, Any]]) -> None:
+        """Rows with request_id, key_id, route, model_version, request, teams."""
+        if not entries:
+            return
+        now = _now()
+        with self.engine.begin() as conn:
+            conn.execute(insert(t.audit_log), [{**entry, "created_at": now} for entry in entries])
+
+    def audit_entries(self, request_id: str | None = None) -> list[dict[str, Any]]:
+        query = select(t.audit_log).order_by(t.audit_log.c.id)
+        if request_id is not None:
+            query = query.where(t.audit_log.c.request_id == request_id)
+        with self.engine.connect() as conn:
+            return [dict(row) for row in conn.execute(query).mappings().all()]
+
+    def add_feedback(self, record: Mapping[str, Any]) -> int:
+        with self.engine.begin() as conn:
+            result = conn.execute(insert(t.feedback), {**record, "created_at": _now()})
+        return int(result.inserted_primary_key[0])  # type: ignore[index]
+
+    def add_outcome(
+        self,
+        *,
+        key_id: str | None,
+        opportunity_id: str,
+        outcome: str,
+        closed_at: date | None,
+        deal_size: float | None,
+        team: Sequence[Mapping[str, Any]],
+    ) -> int:
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                insert(t.outcomes),
+                {
+                    "recorded_at": _now(),
+                    "key_id": key_id,
+                    s.OPPORTUNITY_ID: opportunity_id,
+                    s.OUTCOME: outcome,
+                    s.CLOSED_AT: closed_at,
+                    s.DEAL_SIZE: deal_size,
+                    "team": [dict(m) for m in team],
+                },
+            )
+        return int(result.inserted_primary_key[0])  # type: ignore[index]
+
+    # -- events shared by the API workers ---------------------------------------------------------------
+    def add_event(self, origin: str, kind: str, payload: Mapping[str, Any]) -> int:
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                insert(t.serving_events),
+                {"created_at": _now(), "origin": origin, "kind": kind, "payload": dict(payload)},
+            )
+        return int(result.inserted_primary_key[0])  # type: ignore[index]
+
+    def last_event_id(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.coalesce(func.max(t.serving_events.c.id), 0))).scalar_one())
+
+    def events_after(self, event_id: int, limit: int = 1000) -> list[ServingEvent]:
+        table = t.serving_events
+        query = select(table.c.id, table.c.origin, table.c.kind, table.c.payload).where(table.c.id > event_id)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query.order_by(table.c.id).limit(limit)).all()
+        return [ServingEvent(int(r[0]), str(r[1]), str(r[2]), dict(r[3])) for r in rows]
+
+    # -- partners (read only: features.store.Store is the one writer of partners) -----------------------
+    def partner(self, partner_id: str) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            row = (
+                conn.execute(select(t.partners).where(t.partners.c[s.PARTNER_ID] == partner_id))
+                .mappings()
+                .first()
+            )
+        if row is None:
+            return None
+        return {column: row[column] for column in s.COLUMNS[s.PARTNERS]}
+
+    def rows(self, table: str) -> list[dict[str, Any]]:
+        """Every row of one API table, oldest first (for tests and the training run's readers)."""
+        source = {"feedback": t.feedback, "outcomes": t.outcomes}[table]
+        with self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(select(source).order_by(source.c.id)).mappings().all()]
+
+
+def _key(row: Any) -> ApiKeyRecord:
+    return ApiKeyRecord(
+        key_id=row["key_id"],
+        name=row[s.NAME],
+        secret_sha256=row["secret_sha256"],
+        scopes=tuple(row["scopes"]),
+        created_at=row["created_at"],
+        revoked_at=row["revoked_at"],
+    )

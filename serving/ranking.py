@@ -1,0 +1,194 @@
+"""Request-level ranking: translates an API request into models/ calls, adds MMR diversity and feature rows.
+
+The ranking logic (rules of engagement, beam assembly, scoring, calibration, credit, contributions) lives
+in `models.recommender.TeamRecommender`; this module only maps the request onto it, so the API and the
+batch command rank identically.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from features.engine import PreparedOpportunity
+from features.records import OpportunityQuery
+from models.constraints import DroppedPartner, TeamConstraints
+from models.recommender import TeamRecommender
+from models.teams import RankedTeam
+
+# With diversity on, MMR picks k teams out of this many times k of the best-scored ones.
+MMR_POOL_FACTOR = 4
+MAX_POOL = 50
+
+
+class RankingError(ValueError):
+    """A request the model cannot answer as asked (unknown partner, role mismatch...)."""
+
+
+@dataclass(frozen=True)
+class RankSpec:
+    """What one request asks for, in ranking terms."""
+
+    roles: tuple[str, ...]
+    k: int
+    constraints: TeamConstraints = TeamConstraints()
+    candidate_teams: tuple[Mapping[str, str | None], ...] | None = None
+    diversity: float | None = None  # MMR lambda in (0, 1]; None = plain score order
+    explain: bool = False
+    filters_applied: tuple[str, ...] = ()
+
+
+@dataclass
+class ScoredTeam:
+    """A ranked team and, when explained, its feature row (for plain-sentence reasons)."""
+
+    team: RankedTeam
+    features: np.ndarray | None = None
+
+
+@dataclass
+class RankResult:
+    teams: list[ScoredTeam]
+    filters_applied: list[str]
+    dropped: list[DroppedPartner] = field(default_factory=list)
+
+
+class ReadWriteLock:
+    """Many concurrent readers (requests) or one writer (an in-place partner update of the engine)."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._readers = 0
+        self._writing = False
+
+    @contextmanager
+    def read(self) -> Iterator[None]:
+        with self._cond:
+            while self._writing:
+                self._cond.wait()
+            self._readers += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._readers -= 1
+                if self._readers == 0:
+                    self._cond.notify_all()
+
+    @contextmanager
+    def write(self) -> Iterator[None]:
+        with self._cond:
+            while self._writing or self._readers:
+                self._cond.wait()
+            self._writing = True
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._writing = False
+                self._cond.notify_all()
+
+
+class Ranker:
+    """Answers RankSpecs with one loaded recommender; `lock` guards its engine against in-place updates."""
+
+    def __init__(self, recommender: TeamRecommender) -> None:
+        self.recommender = recommender
+        self.engine = recommender.engine
+        self.lock = ReadWriteLock()
+
+    def check_roles(self, roles: Sequence[str] | None) -> tuple[str, ...]:
+        try:
+            return self.recommender.check_roles(list(dict.fromkeys(roles)) if roles else None)
+        except ValueError as exc:
+            raise RankingError(str(exc)) from exc
+
+    def knows(self, partner_id: str) -> bool:
+        # One lookup: known_partner_ids() copies every id (milliseconds at 100k partners).
+        try:
+            self.engine.partner(partner_id)
+        except KeyError:
+            return False
+        return True
+
+    def check_known(self, partner_ids: Sequence[str]) -> None:
+        unknown = sorted(pid for pid in set(partner_ids) if not self.knows(pid))
+        if unknown:
+            raise RankingError(f"unknown partner(s) {unknown[:10]}")
+
+    def prepare(self, queries: Sequence[OpportunityQuery]) -> list[PreparedOpportunity]:
+        """Embed every query in one encoder call."""
+        return self.engine.prepare(queries)
+
+    def rank(self, opp: PreparedOpportunity, spec: RankSpec) -> RankResult:
+        wanted = spec.k if spec.diversity is None else min(MAX_POOL, spec.k * MMR_POOL_FACTOR)
+        dropped: list[DroppedPartner] = []
+        try:
+            if spec.candidate_teams is not None:
+                teams = [self._check_team(team, spec.roles) for team in spec.candidate_teams]
+                ranked = self.recommender.rank_teams(opp, teams, wanted, spec.explain)
+            else:
+                found = self.recommender.recommend_prepared(
+                    opp, spec.roles, wanted, spec.constraints, spec.explain
+                )
+                ranked, dropped = found.teams, list(found.dropped)
+        except (KeyError, ValueError) as exc:
+            raise RankingError(str(exc.args[0]) if isinstance(exc, KeyError) else str(exc)) from exc
+        if spec.diversity is not None:
+            ranked = mmr(ranked, spec.roles, spec.k, spec.diversity)
+        if spec.explain and ranked:
+            members = [{role: team.members.get(role) for role in self.engine.roles} for team in ranked]
+            matrix = self.engine.team_features(opp, members)
+            scored = [ScoredTeam(team, matrix[i]) for i, team in enumerate(ranked)]
+        else:
+            scored = [ScoredTeam(team) for team in ranked]
+        return RankResult(scored, list(spec.filters_applied), dropped)
+
+    def _check_team(self, team: Mapping[str, str | None], roles: Sequence[str]) -> dict[str, str | None]:
+        extra = set(team) - set(roles)
+        if extra:
+            raise RankingError(f"team names role(s) {sorted(extra)} that were not requested")
+        out: dict[str, str | None] = {}
+        for role in roles:
+            pid = team.get(role)
+            if pid is not None:
+                try:
+                    actual = self.engine.partner(pid)["role"]
+                except KeyError as exc:
+                    raise RankingError(f"unknown partner {pid!r}") from exc
+                if actual != role:
+                    raise RankingError(f"partner {pid} is a {actual} partner, not {role}")
+            out[role] = pid
+        return out
+
+
+def mmr(teams: Sequence[RankedTeam], roles: Sequence[str], k: int, weight: float) -> list[RankedTeam]:
+    """Greedy maximal marginal relevance: weight * relevance - (1 - weight) * overlap with chosen teams.
+
+    Relevance is the score rescaled to [0, 1] over the pool; overlap is the share of a team's members
+    already on a chosen team. Weight 1 keeps the score order.
+    """
+    if not teams:
+        return []
+    scores = np.asarray([t.score for t in teams])
+    span = float(scores.max() - scores.min()) or 1.0
+    relevance = (scores - scores.min()) / span
+    members = [{(r, t.members.get(r)) for r in roles if t.members.get(r) is not None} for t in teams]
+    pool = list(range(len(teams)))
+    chosen: list[int] = []
+    while pool and len(chosen) < k:
+
+        def gain(i: int) -> float:
+            overlap = max(
+                (len(members[i] & members[j]) / max(len(members[i]), 1) for j in chosen), default=0.0
+            )
+            return float(weight * relevance[i] - (1 - weight) * overlap)
+
+        best = max(pool, key=gain)  # ties keep the score order: max returns the first best
+        chosen.append(best)
+        pool.remove(best)
+    return [replace(teams[i], rank=position + 1) for position, i in enumerate(chosen)]

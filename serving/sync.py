@@ -1,0 +1,115 @@
+"""Applying partner changes and reloads to the served model, and replaying other workers' changes.
+
+Every worker process holds its own model in memory. A change one worker makes (partner upsert or
+deactivation, reload) is applied there at once and recorded in the store's `serving_events` table; each
+worker polls that table and replays the changes of the others, in order, so all workers converge within
+one poll interval. The store, not a broker, carries the events: it is already shared by every worker.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from collections.abc import Sequence
+
+import pandas as pd
+
+from features import schema as s
+from serving.model_holder import ModelHolder, ReloadRefused
+from serving.persistence import ApiStore, ServingEvent
+from serving.schemas import PartnerBulkItem
+
+logger = logging.getLogger(__name__)
+
+PARTNERS = "partners"
+DEACTIVATE = "deactivate"
+RELOAD = "reload"
+
+
+def apply_partners(holder: ModelHolder, items: Sequence[PartnerBulkItem]) -> bool:
+    """Re-embed and re-index these partners in the served engine; False when no model is loaded."""
+    current = holder.current
+    if current is None:
+        return False
+    with current.ranker.lock.write():
+        for item in items:
+            row = item.model_dump(exclude={"certifications"})
+            certs = pd.DataFrame(
+                [{s.PARTNER_ID: item.partner_id, **c.model_dump()} for c in item.certifications],
+                columns=list(s.COLUMNS[s.CERTIFICATIONS]),
+            )
+            current.ranker.engine.upsert_partner(row, certs)
+    return True
+
+
+def apply_deactivation(holder: ModelHolder, partner_id: str) -> bool:
+    """Stop suggesting a partner; False when no model is loaded or it does not know the partner."""
+    current = holder.current
+    if current is None or not current.ranker.knows(partner_id):
+        return False
+    with current.ranker.lock.write():
+        current.ranker.engine.deactivate_partner(partner_id)
+    return True
+
+
+class EventFollower:
+    """Publishes this worker's changes and replays the other workers' (poll_once, or a background thread)."""
+
+    def __init__(self, api_store: ApiStore, holder: ModelHolder) -> None:
+        self.api_store = api_store
+        self.holder = holder
+        self.origin = uuid.uuid4().hex
+        self.last_id = api_store.last_event_id()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def publish(self, kind: str, payload: dict[str, object]) -> None:
+        self.api_store.add_event(self.origin, kind, payload)
+
+    def poll_once(self) -> int:
+        """Replay every new event of the other workers; returns how many were applied."""
+        with self._lock:
+            applied = 0
+            for event in self.api_store.events_after(self.last_id):
+                self.last_id = event.id
+                if event.origin != self.origin:
+                    self._apply(event)
+                    applied += 1
+            return applied
+
+    def _apply(self, event: ServingEvent) -> None:
+        try:
+            if event.kind == PARTNERS:
+                items = [PartnerBulkItem.model_validate(p) for p in event.payload[PARTNERS]]
+                apply_partners(self.holder, items)
+            elif event.kind == DEACTIVATE:
+                apply_deactivation(self.holder, str(event.payload[s.PARTNER_ID]))
+            elif event.kind == RELOAD:
+                current = self.holder.current
+                version = str(event.payload["version"])
+                if current is None or current.version != version:
+                    self.holder.reload(version)
+            else:
+                logger.warning("ignoring serving event %d of unknown kind %r", event.id, event.kind)
+        except ReloadRefused as exc:
+            logger.error("replayed reload refused (event %d): %s", event.id, exc)
+        except Exception:  # noqa: BLE001 - one bad event must not stop the worker following the others
+            logger.exception("could not apply serving event %d (%s)", event.id, event.kind)
+
+    def start(self, interval: float) -> None:
+        def loop() -> None:
+            while not self._stop.wait(interval):
+                try:
+                    self.poll_once()
+                except Exception:  # noqa: BLE001 - e.g. the database is briefly unreachable: retry
+                    logger.exception("polling serving events failed")
+
+        self._thread = threading.Thread(target=loop, name="serving-events", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
