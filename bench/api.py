@@ -8,8 +8,7 @@ throughput of each with 2 workers on the first home.
 Homes are prepared with the fast hashing embedder (generate + ingest + train): pass them with --home, or
 let --prepare build them under --work (slow: minutes at 100k partners).
 
-Usage: .venv/bin/python -P bench/api.py --home /tmp/h10k --home /tmp/h100k [--requests 400]
-(-P: bench/features.py must not shadow the `features` package.)
+Usage: .venv/bin/python bench/api.py --home /tmp/h10k --home /tmp/h100k [--requests 400]
 Prints a JSON summary and saves it to bench/results/api.json.
 """
 

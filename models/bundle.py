@@ -15,6 +15,7 @@ BUNDLE_FORMAT_VERSION = 1
 MANIFEST_FILE = "manifest.json"
 MODEL_FILE = "model.txt"
 CALIBRATOR_FILE = "calibrator.json"
+PRIOR_FILE = "prior.json"
 # Artifact names inside the logged MLflow model.
 BUNDLE_ARTIFACT = "bundle"
 FEATURES_ARTIFACT = "features"
@@ -58,6 +59,10 @@ def save_bundle(directory: Path, ranker: TeamRanker, manifest: BundleManifest) -
     if ranker.calibrator_ is not None:
         ranker.calibrator_.save(directory / CALIBRATOR_FILE)
         manifest.checksums[CALIBRATOR_FILE] = sha256_file(directory / CALIBRATOR_FILE)
+    if ranker.prior_weights_:
+        prior_path = directory / PRIOR_FILE
+        prior_path.write_text(json.dumps(ranker.prior_weights_, indent=2, sort_keys=True))
+        manifest.checksums[PRIOR_FILE] = sha256_file(prior_path)
     (directory / MANIFEST_FILE).write_text(json.dumps(asdict(manifest), indent=2, sort_keys=True))
     return directory
 
@@ -107,4 +112,10 @@ def load_bundle(directory: Path) -> tuple[BundleManifest, TeamRanker]:
             ranker.calibrate(WinCalibrator.load(directory / CALIBRATOR_FILE))
         except (ValueError, KeyError, TypeError) as exc:
             raise BundleError(f"{directory}: calibrator cannot be loaded: {exc}") from exc
+    if PRIOR_FILE in manifest.checksums:
+        try:
+            raw = json.loads((directory / PRIOR_FILE).read_text())
+            ranker.prior_weights_ = {str(k): float(v) for k, v in raw.items()}
+        except (json.JSONDecodeError, AttributeError, TypeError, ValueError) as exc:
+            raise BundleError(f"{directory}: prior weights cannot be loaded: {exc}") from exc
     return manifest, ranker

@@ -34,6 +34,10 @@ class RankerParams:
     # Feature-name suffixes the score may only increase with (e.g. more valid certifications never hurts):
     # a directional guarantee the behaviour tests rely on, enforced by LightGBM's monotone constraints.
     monotone_increasing: tuple[str, ...] = ("valid_certifications",)
+    # Fixed domain prior added to the learned margin: feature-name suffix -> weight (score = margin +
+    # sum of weight x feature over the columns named `<role>_<suffix>`). History cannot teach what routing
+    # never varied (today's teams nearly always cover the region), so these effects come from the prior.
+    prior_weights: dict[str, float] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def lightgbm_params(self) -> dict[str, Any]:
@@ -69,6 +73,7 @@ class TeamRanker:
     def __init__(self, params: RankerParams | None = None) -> None:
         self.params = params or RankerParams()
         self.calibrator_: WinCalibrator | None = None
+        self.prior_weights_: dict[str, float] = dict(self.params.prior_weights)
 
     def fit(
         self,
@@ -121,7 +126,18 @@ class TeamRanker:
         if features.shape[0] == 0:
             return np.zeros(0, dtype=np.float64)
         # Raw margins for both objectives: the calibrator owns the mapping to probabilities.
-        return np.asarray(self.booster_.predict(features, raw_score=True, num_threads=1), dtype=np.float64)
+        margin = np.asarray(self.booster_.predict(features, raw_score=True, num_threads=1), dtype=np.float64)
+        return margin + features.astype(np.float64) @ self.prior_vector()
+
+    def prior_vector(self) -> np.ndarray:
+        """Per-feature weight of the fixed prior (zeros where no prior applies), in feature order."""
+        return np.array(
+            [
+                sum(w for suffix, w in self.prior_weights_.items() if name.endswith(f"_{suffix}"))
+                for name in self.feature_names_
+            ],
+            dtype=np.float64,
+        )
 
     def calibrate(self, calibrator: WinCalibrator) -> TeamRanker:
         self.calibrator_ = calibrator
@@ -137,7 +153,12 @@ class TeamRanker:
         """(teams, features + 1) signed SHAP contributions (last column: the expected value)."""
         if features.shape[0] == 0:
             return np.zeros((0, len(self.feature_names_) + 1))
-        return np.asarray(self.booster_.predict(features, pred_contrib=True, num_threads=1), dtype=np.float64)
+        contrib = np.asarray(
+            self.booster_.predict(features, pred_contrib=True, num_threads=1), dtype=np.float64
+        )
+        # The prior is linear, so its exact share of the score is weight x feature on the same column.
+        contrib[:, :-1] += features.astype(np.float64) * self.prior_vector()[None, :]
+        return contrib
 
     def save(self, path: Path) -> None:
         """Native LightGBM text model: readable, portable, never pickled."""

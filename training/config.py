@@ -28,6 +28,7 @@ class RankerSection(BaseModel):
     lambdarank_truncation_level: int = Field(20, ge=1)
     objective: Literal["lambdarank", "binary"] = "binary"
     monotone_increasing: list[str] = Field(default_factory=lambda: ["valid_certifications"])
+    prior_weights: dict[str, float] = Field(default_factory=dict)
 
 
 class DataSection(BaseModel):

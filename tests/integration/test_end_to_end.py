@@ -124,12 +124,15 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def test_a_real_uvicorn_server_answers_a_recommendation(in_home: TrainedHome) -> None:
+def test_a_real_uvicorn_server_answers_a_recommendation(in_home: TrainedHome, tmp_path: Path) -> None:
     port = _free_port()
+    log_path = tmp_path / "server.log"
+    # A file, not a pipe: an unread pipe fills up and blocks the server.
+    log = log_path.open("wb")
     proc = subprocess.Popen(
         [sys.executable, "-m", "partnermatch.cli", "serve", "--port", str(port)],
         env=subprocess_env(in_home),
-        stdout=subprocess.PIPE,
+        stdout=log,
         stderr=subprocess.STDOUT,
     )
     try:
@@ -143,7 +146,8 @@ def test_a_real_uvicorn_server_answers_a_recommendation(in_home: TrainedHome) ->
                 time.sleep(0.3)
         if not ready:
             proc.terminate()
-            output = proc.communicate(timeout=20)[0].decode(errors="replace")
+            proc.wait(timeout=20)
+            output = log_path.read_text(errors="replace")
             pytest.fail(f"server never became ready; its output:\n{output[-3000:]}")
         response = httpx.post(f"{url}/v1/recommendations", json=REQUEST, timeout=60)
         assert response.status_code == 200, response.text
@@ -151,3 +155,4 @@ def test_a_real_uvicorn_server_answers_a_recommendation(in_home: TrainedHome) ->
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+        log.close()

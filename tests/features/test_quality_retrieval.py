@@ -1,0 +1,73 @@
+"""Quality-aware retrieval (the engine's prior), learned tag associations and the PSAT member feature."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from features import schema as s
+from features.embeddings import HashingEmbedder
+from features.engine import FeatureEngine, PreparedOpportunity
+from features.history import TagAssociation
+from tests.features.engine_fixtures import TEAMS, aws_query, tables
+
+
+@pytest.fixture(scope="module")
+def engine() -> FeatureEngine:
+    return FeatureEngine.build(tables(), HashingEmbedder())
+
+
+@pytest.fixture(scope="module")
+def opp(engine: FeatureEngine) -> PreparedOpportunity:
+    return engine.prepare([aws_query()])[0]
+
+
+def column(engine: FeatureEngine, matrix: np.ndarray, name: str) -> np.ndarray:
+    return matrix[:, engine.feature_names.index(name)]
+
+
+def test_a_need_staffed_with_a_tag_on_several_deals_is_associated_with_it() -> None:
+    eco = tables()
+    # Three deals needing "datacentre exit", each staffed with S1 (tags "aws", "cloud migration").
+    extra = pd.DataFrame(
+        {
+            s.OPPORTUNITY_ID: ["X1", "X2", "X3"],
+            s.REQUIRED_SKILLS: [["datacentre exit"]] * 3,
+        }
+    )
+    opps = pd.concat([eco.opportunities, extra], ignore_index=True)
+    seats = pd.DataFrame({s.OPPORTUNITY_ID: ["X1", "X2", "X3"], s.PARTNER_ID: ["S1"] * 3, s.ROLE: s.SERVICES})
+    eco = replace(eco, opportunities=opps, deal_partners=pd.concat([eco.deal_partners, seats]))
+    association = TagAssociation.build(eco).rows(["datacentre exit"], ["cloud migration", "finance"])
+    assert association[0, 0] > 0
+    assert association[0, 1] == 0
+
+
+def test_an_unseen_need_has_no_association(engine: FeatureEngine) -> None:
+    assert engine.associations.rows(["never asked for"], ["aws"]).tolist() == [[0.0]]
+
+
+def test_prior_candidates_prefer_the_partner_covering_the_region(engine: FeatureEngine, opp) -> None:
+    # S2 (north-america, banking) is the only other available services partner besides S1 in emea.
+    assert engine.prior_candidates(opp, s.SERVICES, 1) == ["S1"]
+
+
+def test_prior_candidates_apply_the_hard_filters(engine: FeatureEngine, opp) -> None:
+    # S3 is at capacity at T and S4 is inactive.
+    assert set(engine.prior_candidates(opp, s.SERVICES, 10)) == {"S1", "S2"}
+
+
+def test_psat_is_a_member_feature_with_the_median_for_unsurveyed_partners(engine, opp) -> None:
+    matrix = engine.team_features(opp, TEAMS)
+    assert column(engine, matrix, "services_psat")[0] == pytest.approx(8.0)  # S1
+    assert column(engine, matrix, "influence_psat")[2] == 0.0  # empty role reads neutral
+
+
+def test_associations_survive_save_and_load(engine: FeatureEngine, opp, tmp_path: Path) -> None:
+    checksums = engine.save(tmp_path)
+    loaded = FeatureEngine.load(tmp_path, HashingEmbedder(), checksums)
+    np.testing.assert_array_equal(loaded.team_features(opp, TEAMS), engine.team_features(opp, TEAMS))
