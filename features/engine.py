@@ -64,6 +64,9 @@ VECTORS_FILE = "vectors.npy"
 HISTORY_FILE = "history.npz"
 PHRASES_FILE = "phrases.npz"
 ASSOCIATIONS_FILE = "associations.npz"
+# Certification levels are free text in the contract; the usual ladder reads as growing depth, anything
+# else (or no level) as the entry level. Multiplies a certification's association with a need.
+CERT_LEVEL_WEIGHTS: Final = {"associate": 1.0, "professional": 1.5, "expert": 2.0}
 # A certification "matches the need" when its name is at least this close (cosine) to a required skill.
 CERT_MATCH_MIN: Final = 0.5
 # Weights of the retrieval prior (`FeatureEngine.prior_scores`): observable proxies of what wins deals,
@@ -202,6 +205,8 @@ class FeatureEngine:
         self._cert_expires = np.where(np.isnat(expires), np.inf, expires.astype(np.int64).astype(np.float64))
         names = certifications[s.CERTIFICATION].astype(str).to_numpy(dtype=object)[keep][order]
         self._cert_codes = np.asarray(phrase_index.get_indexer(pd.Index(names, dtype=object)), dtype=np.int64)
+        levels = certifications[s.LEVEL].astype(str).str.lower().to_numpy(dtype=object)[keep][order]
+        self._cert_level = np.asarray([CERT_LEVEL_WEIGHTS.get(v, 1.0) for v in levels], dtype=np.float64)
         counts = np.bincount(cert_rows[keep], minlength=len(self._ids))
         self._cert_offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
         self._conflict_keys = self._encode_conflicts(self._conflicts)
@@ -378,13 +383,15 @@ class FeatureEngine:
         query = opp.query
         needs = opp.skill_vectors if len(opp.skill_vectors) else opp.vector.reshape(1, -1)
         w = PRIOR_WEIGHTS
-        association = self._association_rows(query.required_skills)
+        association = self._association_rows(self._association_needs(query))
         return (
             w["skill_match"] * self._best_tag_match(rows, needs).mean(axis=1)
             + w["tag_association"] * _row_mean(self._best_tag_association(rows, association))
             + w["certification_association"]
             * _row_mean(self._best_cert_association(rows, association, query.as_of))
-            + w["matching_certifications"] * np.minimum(self._valid_certifications(rows, query.as_of, needs), 2)
+            # Capped: a partner certified many times over is not proportionally better.
+            + w["matching_certifications"]
+            * np.minimum(self._valid_certifications(rows, query.as_of, needs), 2)
             + w["region_match"] * self._has(self._regions, rows, query.region)
             + w["industry_match"] * self._has(self._industries, rows, query.customer_industry)
             + w["psat"] * self._psat[rows]
@@ -499,7 +506,7 @@ class FeatureEngine:
             }
         )
         skill_similarity = vectors @ opp.skill_vectors.T
-        association = self._association_rows(query.required_skills)
+        association = self._association_rows(self._association_needs(query))
         tag_association = self._best_tag_association(members, association)
         cert_association = self._best_cert_association(members, association, query.as_of)
         member_values["tag_association"] = _row_mean(tag_association)
@@ -572,6 +579,16 @@ class FeatureEngine:
             out[out < -0.5] = 0.0  # members without tags
         return out
 
+    def _association_needs(self, query: OpportunityQuery) -> list[str]:
+        """The skill tags to match partners against: the request's plus those its description implies.
+
+        Buyers often tag only part of what the description asks for (or nothing at all); on the 3k/30k
+        generated ecosystem adding the implied tags raised the top-1 team's true win probability on the
+        calibration slice from 0.566 (inferred only for untagged requests) to 0.573.
+        """
+        inferred = self.associations.infer_needs(query.description)
+        return list(dict.fromkeys([*query.required_skills, *inferred]))
+
     def _association_rows(self, needs: Sequence[str]) -> np.ndarray:
         """(needs, phrases) tag associations with columns in this engine's phrase order."""
         return self.associations.rows(list(needs), self._phrase_names)
@@ -586,14 +603,29 @@ class FeatureEngine:
         owner, positions = self._segments(self._cert_offsets, rows)
         day = to_day(as_of)
         valid = (self._cert_issued[positions] <= day) & (self._cert_expires[positions] > day)
-        return self._best_of(owner[valid], self._cert_codes[positions][valid], len(rows), association)
+        return self._best_of(
+            owner[valid],
+            self._cert_codes[positions][valid],
+            len(rows),
+            association,
+            self._cert_level[positions][valid],
+        )
 
     @staticmethod
-    def _best_of(owner: np.ndarray, codes: np.ndarray, n: int, association: np.ndarray) -> np.ndarray:
+    def _best_of(
+        owner: np.ndarray,
+        codes: np.ndarray,
+        n: int,
+        association: np.ndarray,
+        weights: np.ndarray | None = None,
+    ) -> np.ndarray:
         out = np.zeros((n, association.shape[0]))
         known = codes >= 0
         if association.shape[0] and known.any():
-            np.maximum.at(out, owner[known], association[:, codes[known]].T)
+            values = association[:, codes[known]].T
+            if weights is not None:
+                values = values * weights[known, None]
+            np.maximum.at(out, owner[known], values)
         return out
 
     def _valid_certifications(

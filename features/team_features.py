@@ -45,7 +45,8 @@ MEMBER_FEATURES: Final[dict[str, str]] = {
     "psat": "{role} partner's satisfaction score, 0-10 (the partners' median when not surveyed)",
     "tag_association": "how strongly the {role} partner's skill tags co-occur with the required skills on "
     "past deals (positive PMI, best tag per skill, averaged; 0 without required skills)",
-    "certification_association": "the same for the {role} partner's certifications valid on the date",
+    "certification_association": "the same for the {role} partner's certifications valid on the date, "
+    "each weighted by its level (associate 1, professional 1.5, expert 2)",
 }
 TEAM_FEATURES: Final[dict[str, str]] = {
     "skill_coverage_mean": "required-skill coverage: best member match per skill, averaged over skills",

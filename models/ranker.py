@@ -34,9 +34,10 @@ class RankerParams:
     # Feature-name suffixes the score may only increase with (e.g. more valid certifications never hurts):
     # a directional guarantee the behaviour tests rely on, enforced by LightGBM's monotone constraints.
     monotone_increasing: tuple[str, ...] = ("valid_certifications",)
-    # Fixed domain prior added to the learned margin: feature-name suffix -> weight (score = margin +
-    # sum of weight x feature over the columns named `<role>_<suffix>`). History cannot teach what routing
-    # never varied (today's teams nearly always cover the region), so these effects come from the prior.
+    # Fixed domain prior added to the learned margin: feature name or suffix -> weight, so
+    # score = margin + sum of weight x feature over the columns named `<suffix>` or `<role>_<suffix>`.
+    # History cannot teach what routing never varied (today's teams nearly always cover the region),
+    # so these effects come from the prior.
     prior_weights: dict[str, float] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -133,7 +134,11 @@ class TeamRanker:
         """Per-feature weight of the fixed prior (zeros where no prior applies), in feature order."""
         return np.array(
             [
-                sum(w for suffix, w in self.prior_weights_.items() if name.endswith(f"_{suffix}"))
+                sum(
+                    w
+                    for suffix, w in self.prior_weights_.items()
+                    if name == suffix or name.endswith(f"_{suffix}")
+                )
                 for name in self.feature_names_
             ],
             dtype=np.float64,

@@ -11,8 +11,8 @@ console = Console()
 
 
 def demo_data(
-    partners: int = typer.Option(3000, min=10, max=2_000_000, help="Partners to generate."),
-    opportunities: int = typer.Option(20000, min=10, max=20_000_000, help="Opportunities to generate."),
+    partners: int = typer.Option(2000, min=10, max=2_000_000, help="Partners to generate."),
+    opportunities: int = typer.Option(15000, min=10, max=20_000_000, help="Opportunities to generate."),
     seed: int = typer.Option(42, help="Generator seed."),
 ) -> None:
     """Generate and ingest the demo ecosystem unless the store already holds partners."""

@@ -71,3 +71,27 @@ def test_associations_survive_save_and_load(engine: FeatureEngine, opp, tmp_path
     checksums = engine.save(tmp_path)
     loaded = FeatureEngine.load(tmp_path, HashingEmbedder(), checksums)
     np.testing.assert_array_equal(loaded.team_features(opp, TEAMS), engine.team_features(opp, TEAMS))
+
+
+def test_an_untagged_description_implies_the_tags_its_words_came_with() -> None:
+    eco = tables()
+    extra = pd.DataFrame(
+        {
+            s.OPPORTUNITY_ID: [f"X{i}" for i in range(4)],
+            s.DESCRIPTION: ["Datacentre exit to AWS", "An AWS datacentre exit", "Payroll upgrade", "Payroll"],
+            s.REQUIRED_SKILLS: [["aws rehost"], ["aws rehost"], ["hr suite"], ["hr suite"]],
+        }
+    )
+    eco = replace(eco, opportunities=pd.concat([eco.opportunities, extra], ignore_index=True))
+    association = TagAssociation.build(eco)
+    # Below the co-occurrence minimum nothing is learned; three deals make "datacentre" count.
+    assert association.infer_needs("the datacentre exit we discussed") == []
+    more = pd.DataFrame(
+        {
+            s.OPPORTUNITY_ID: ["X9"],
+            s.DESCRIPTION: ["datacentre exit"],
+            s.REQUIRED_SKILLS: [["aws rehost"]],
+        }
+    )
+    eco = replace(eco, opportunities=pd.concat([eco.opportunities, more], ignore_index=True))
+    assert TagAssociation.build(eco).infer_needs("the datacentre exit we discussed") == ["aws rehost"]
