@@ -43,10 +43,12 @@ def run_cli(*args: str) -> str:
     return result.output
 
 
-def _trained_home(tmp_path_factory: pytest.TempPathFactory, embedder: str) -> Iterator[TrainedHome]:
+def _trained_home(tmp_path_factory: pytest.TempPathFactory, embedder: str) -> TrainedHome:
     root = tmp_path_factory.mktemp(f"home-{embedder}")
     # The API's key checks have their own tests (tests/serving); these exercise the ranking path.
     env = {"PM_HOME": str(root / "home"), "PM_EMBEDDER": embedder, "PM_AUTH_DISABLED": "true"}
+    # The environment is changed only while the home is built: a session fixture must not leak it into
+    # the tests that run after it (they set it again per test through `in_home`).
     with pytest.MonkeyPatch.context() as mp:
         mp.delenv("MLFLOW_TRACKING_URI", raising=False)
         mp.delenv("PM_DATABASE_URL", raising=False)
@@ -56,25 +58,23 @@ def _trained_home(tmp_path_factory: pytest.TempPathFactory, embedder: str) -> It
         export = root / "export"
         config = root / "train.toml"
         config.write_text(SMALL_CONFIG)
-        run_cli(
-            "generate", "--partners", "240", "--opportunities", "2500", "--seed", "3", "--out", str(export)
-        )
+        run_cli("generate", "--partners", "240", "--opportunities", "2500", "--seed", "3", "--out", str(export))
         run_cli("ingest", str(export))
         run_cli("train", "--config", str(config))
-        yield TrainedHome(home=root / "home", export=export, env=env)
     get_settings.cache_clear()
+    return TrainedHome(home=root / "home", export=export, env=env)
 
 
 @pytest.fixture(scope="session")
-def trained_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TrainedHome]:
+def trained_home(tmp_path_factory: pytest.TempPathFactory) -> TrainedHome:
     """Trained with the fast hashing embedder."""
-    yield from _trained_home(tmp_path_factory, "hashing")
+    return _trained_home(tmp_path_factory, "hashing")
 
 
 @pytest.fixture(scope="session")
-def trained_home_minilm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TrainedHome]:
+def trained_home_minilm(tmp_path_factory: pytest.TempPathFactory) -> TrainedHome:
     """Trained with the real all-MiniLM-L6-v2 embedder, as `make run` does."""
-    yield from _trained_home(tmp_path_factory, "minilm")
+    return _trained_home(tmp_path_factory, "minilm")
 
 
 @pytest.fixture()

@@ -56,8 +56,9 @@ def two_versions(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Pat
         run_cli("ingest", str(export))
         run_cli("train", "--config", str(config))
         run_cli("train", "--config", str(config))
-        yield config, export
+    # Outside the context: the module's tests set their environment themselves (`home`).
     get_settings.cache_clear()
+    yield config, export
 
 
 @pytest.fixture()
