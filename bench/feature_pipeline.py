@@ -1,6 +1,7 @@
 """Benchmark of the feature pipeline: encoder throughput, index recall/latency, point-in-time stats rows/s.
 
-Usage: .venv/bin/python bench/feature_pipeline.py [--sections embed,index,history] [--out bench/results/features.json]
+Usage: .venv/bin/python bench/feature_pipeline.py [--sections embed,index,history]
+       [--out bench/results/features.json]
 Each section replaces its own key in the JSON file, so sections can be re-run one at a time.
 Profile embeddings for the index section are cached in a SQLite file under --cache (by text hash).
 """

@@ -58,7 +58,9 @@ def _trained_home(tmp_path_factory: pytest.TempPathFactory, embedder: str) -> Tr
         export = root / "export"
         config = root / "train.toml"
         config.write_text(SMALL_CONFIG)
-        run_cli("generate", "--partners", "240", "--opportunities", "2500", "--seed", "3", "--out", str(export))
+        run_cli(
+            "generate", "--partners", "240", "--opportunities", "2500", "--seed", "3", "--out", str(export)
+        )
         run_cli("ingest", str(export))
         run_cli("train", "--config", str(config))
     get_settings.cache_clear()
