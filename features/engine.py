@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from features import schema as s
+from features.checksums import file_sha256
 from features.embeddings import Embedder
 from features.history import (
     DAYS_SINCE_LAST_WIN,
@@ -39,7 +40,7 @@ from features.history import (
     TagAssociation,
     to_day,
 )
-from features.index import RoleIndex, file_sha256
+from features.index import RoleIndex
 from features.profiles import opportunity_text, partner_profile_texts
 from features.records import EcosystemTables, OpportunityQuery
 from features.team_features import (

@@ -7,7 +7,6 @@ and `compact()` (or a rebuild once `needs_compaction`) drops them for good.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import logging
 import zipfile
@@ -17,6 +16,8 @@ from typing import Any
 
 import faiss
 import numpy as np
+
+from features.checksums import file_sha256
 
 logger = logging.getLogger(__name__)
 
@@ -33,14 +34,6 @@ HNSW_EF_CONSTRUCTION = 80
 HNSW_EF_SEARCH = 1024
 # Compact an HNSW index once this share of its vectors are tombstones (searches overfetch by that many).
 TOMBSTONE_SHARE = 0.2
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def set_search_threads(n: int) -> None:

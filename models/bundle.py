@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from features.checksums import file_sha256
 from models.calibration import WinCalibrator
 from models.ranker import TeamRanker
 
@@ -23,14 +23,6 @@ FEATURES_ARTIFACT = "features"
 
 class BundleError(Exception):
     """A bundle that is missing, malformed or does not match its checksums."""
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 @dataclass
@@ -55,14 +47,14 @@ def save_bundle(directory: Path, ranker: TeamRanker, manifest: BundleManifest) -
     directory.mkdir(parents=True, exist_ok=True)
     model_path = directory / MODEL_FILE
     ranker.save(model_path)
-    manifest.checksums = {MODEL_FILE: sha256_file(model_path)}
+    manifest.checksums = {MODEL_FILE: file_sha256(model_path)}
     if ranker.calibrator_ is not None:
         ranker.calibrator_.save(directory / CALIBRATOR_FILE)
-        manifest.checksums[CALIBRATOR_FILE] = sha256_file(directory / CALIBRATOR_FILE)
+        manifest.checksums[CALIBRATOR_FILE] = file_sha256(directory / CALIBRATOR_FILE)
     if ranker.prior_weights_:
         prior_path = directory / PRIOR_FILE
         prior_path.write_text(json.dumps(ranker.prior_weights_, indent=2, sort_keys=True))
-        manifest.checksums[PRIOR_FILE] = sha256_file(prior_path)
+        manifest.checksums[PRIOR_FILE] = file_sha256(prior_path)
     (directory / MANIFEST_FILE).write_text(json.dumps(asdict(manifest), indent=2, sort_keys=True))
     return directory
 
@@ -92,7 +84,7 @@ def verify_bundle(directory: Path) -> BundleManifest:
         path = directory / name
         if not path.is_file():
             raise BundleError(f"{directory}: {name} is missing")
-        actual = sha256_file(path)
+        actual = file_sha256(path)
         if actual != expected:
             raise BundleError(
                 f"{directory}: {name} checksum mismatch (expected {expected[:12]}, got {actual[:12]})"
