@@ -14,6 +14,23 @@ CalibratorKind = Literal["isotonic", "platt"]
 MIN_ISOTONIC_EXAMPLES = 200
 
 
+# Pseudo-examples at the base rate added to every isotonic block. Recommended teams often score above
+# every historical team, where isotonic regression clips to its last block; a last block of five won
+# deals would otherwise promise a win probability of 1.0.
+BLOCK_PRIOR_STRENGTH = 10.0
+
+
+def _shrink_blocks(fitted: np.ndarray, won: np.ndarray, knot_values: np.ndarray) -> np.ndarray:
+    """Each isotonic block's rate pulled towards the base rate by its size, kept non-decreasing."""
+    values, block = np.unique(fitted, return_inverse=True)
+    counts = np.bincount(block)
+    wins = np.bincount(block, weights=won)
+    base = float(won.mean())
+    shrunk = (wins + BLOCK_PRIOR_STRENGTH * base) / (counts + BLOCK_PRIOR_STRENGTH)
+    per_knot = shrunk[np.clip(np.searchsorted(values, knot_values), 0, values.size - 1)]
+    return np.maximum.accumulate(per_knot)
+
+
 @dataclass(frozen=True)
 class WinCalibrator:
     """Score -> P(win). Isotonic: piecewise-linear through (x, y) knots; Platt: sigmoid(a * score + b).
@@ -40,10 +57,11 @@ class WinCalibrator:
             from sklearn.isotonic import IsotonicRegression
 
             model = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(scores, target)
+            knots_y = _shrink_blocks(model.predict(scores), target, np.asarray(model.y_thresholds_))
             return cls(
                 kind="isotonic",
                 x=tuple(float(v) for v in model.X_thresholds_),
-                y=tuple(float(v) for v in model.y_thresholds_),
+                y=tuple(float(v) for v in knots_y),
                 n_examples=int(scores.size),
             )
         from sklearn.linear_model import LogisticRegression

@@ -27,3 +27,12 @@ def test_a_saved_calibrator_loads_back_from_json_unchanged(tmp_path) -> None:  #
     calibrator = WinCalibrator.fit(rng.normal(size=300), rng.random(300) < 0.4)
     calibrator.save(tmp_path / "calibrator.json")
     assert WinCalibrator.load(tmp_path / "calibrator.json") == calibrator
+
+
+def test_a_small_all_won_top_block_does_not_promise_certain_wins() -> None:
+    rng = np.random.default_rng(0)
+    scores = np.concatenate([rng.normal(0, 1, 400), np.full(5, 10.0)])
+    won = np.concatenate([(rng.random(400) < 0.3).astype(float), np.ones(5)])
+    calibrator = WinCalibrator.fit(scores, won, kind="isotonic")
+    top = float(calibrator.predict(np.array([50.0]))[0])
+    assert 0.3 < top < 0.9
