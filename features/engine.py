@@ -241,10 +241,13 @@ class FeatureEngine:
         *,
         roles: Sequence[str] = s.DEFAULT_ROLES,
         show_progress: bool = False,
+        associations_until: date | None = None,
     ) -> FeatureEngine:
         """Embed partner profiles (in batches), index the active partners of each role, index deal history.
 
         Inactive partners are embedded too: past teams that included them still need their features.
+        Tag associations are learned from deals created before `associations_until` when it is given, so
+        a training run's later (calibration and test) deals never shape the features it is judged on.
         """
         partners = _clean_partners(tables.partners)
         certifications = _clean_certifications(tables.certifications)
@@ -270,7 +273,7 @@ class FeatureEngine:
             vectors=vectors,
             indexes=indexes,
             history=history,
-            associations=TagAssociation.build(tables),
+            associations=TagAssociation.build(_created_before(tables, associations_until)),
         )
 
     # -- incremental updates --------------------------------------------------------------------------
@@ -769,3 +772,17 @@ def _embed_in_chunks(embedder: Embedder, texts: Sequence[str], show_progress: bo
     if not parts:
         return np.zeros((0, embedder.dim), dtype=np.float32)
     return np.ascontiguousarray(np.concatenate(parts), dtype=np.float32)
+
+
+def _created_before(tables: EcosystemTables, until: date | None) -> EcosystemTables:
+    """The tables restricted to opportunities created before `until` (and their deal seats)."""
+    if until is None:
+        return tables
+    opps = tables.opportunities[tables.opportunities[s.CREATED_AT] < pd.Timestamp(until)]
+    seats = tables.deal_partners[tables.deal_partners[s.OPPORTUNITY_ID].isin(opps[s.OPPORTUNITY_ID])]
+    return EcosystemTables(
+        partners=tables.partners,
+        certifications=tables.certifications,
+        opportunities=opps,
+        deal_partners=seats,
+    )

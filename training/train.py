@@ -156,11 +156,17 @@ def train(
     if tables.partners.empty:
         raise ValueError("the store is empty: ingest an export first (`partnermatch ingest DIR`)")
     embedder = CachedEmbedder(make_embedder(settings.embedder), store.engine)
-    engine = FeatureEngine.build(tables, embedder, roles=settings.roles, show_progress=True)
+    split = time_split(tables.opportunities, config.split())
+    engine = FeatureEngine.build(
+        tables,
+        embedder,
+        roles=settings.roles,
+        show_progress=True,
+        associations_until=split.calibration_start.date(),
+    )
     features_root = settings.home / "features"
     build_id = save_feature_build(engine, features_root)
 
-    split = time_split(tables.opportunities, config.split())
     fit_started = time.perf_counter()
     ranker, metrics = fit_ranker(engine, split.train, tables.deal_partners, config, progress)
     fit_seconds = time.perf_counter() - fit_started

@@ -95,3 +95,19 @@ def test_an_untagged_description_implies_the_tags_its_words_came_with() -> None:
     )
     eco = replace(eco, opportunities=pd.concat([eco.opportunities, more], ignore_index=True))
     assert TagAssociation.build(eco).infer_needs("the datacentre exit we discussed") == ["aws rehost"]
+
+
+def test_associations_ignore_deals_created_after_the_cutoff() -> None:
+    eco = tables()
+    late = pd.DataFrame(
+        {
+            s.OPPORTUNITY_ID: ["X1", "X2", "X3"],
+            s.REQUIRED_SKILLS: [["datacentre exit"]] * 3,
+            s.CREATED_AT: pd.to_datetime(["2030-01-01"] * 3),
+        }
+    )
+    opps = pd.concat([eco.opportunities, late], ignore_index=True)
+    seats = pd.DataFrame({s.OPPORTUNITY_ID: ["X1", "X2", "X3"], s.PARTNER_ID: ["S1"] * 3, s.ROLE: s.SERVICES})
+    eco = replace(eco, opportunities=opps, deal_partners=pd.concat([eco.deal_partners, seats]))
+    engine = FeatureEngine.build(eco, HashingEmbedder(), associations_until=pd.Timestamp("2029-01-01").date())
+    assert engine.associations.rows(["datacentre exit"], ["cloud migration"]).sum() == 0
