@@ -178,6 +178,9 @@ class FeatureEngine:
         self._psat = np.where(np.isnan(psat), np.nanmedian(psat) if np.isfinite(psat).any() else 0.0, psat)
         self._regions = [frozenset(v) for v in partners[s.REGIONS]]
         self._industries = [frozenset(v) for v in partners[s.INDUSTRIES]]
+        # "Which partners cover region/industry X", over every partner, built once per value: the prior
+        # scores every partner of a role per request, and a Python scan of 100k sets cost tens of ms.
+        self._membership: dict[tuple[int, str], np.ndarray] = {}
         self._history_code = self.history.codes(list(self._ids))
         self._phrase_names = sorted(self._phrases)
         phrase_index = pd.Index(self._phrase_names, dtype=object)
@@ -553,11 +556,15 @@ class FeatureEngine:
             )
         )
 
-    @staticmethod
-    def _has(sets: Sequence[frozenset[str]], rows: np.ndarray, value: str | None) -> np.ndarray:
+    def _has(self, sets: Sequence[frozenset[str]], rows: np.ndarray, value: str | None) -> np.ndarray:
         if value is None:
             return np.zeros(len(rows))
-        return np.fromiter((value in sets[r] for r in rows), dtype=np.float64, count=len(rows))
+        key = (id(sets), value)
+        mask = self._membership.get(key)
+        if mask is None:
+            mask = np.fromiter((value in members for members in sets), dtype=np.float64, count=len(sets))
+            self._membership[key] = mask
+        return mask[rows]
 
     @staticmethod
     def _segments(offsets: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -572,15 +579,15 @@ class FeatureEngine:
 
     def _best_tag_match(self, rows: np.ndarray, needs: np.ndarray) -> np.ndarray:
         """(members, needs): cosine of each member's best skill tag to each need; 0 without tags."""
-        out = np.zeros((len(rows), len(needs)))
         owner, positions = self._segments(self._tag_offsets, rows)
         codes = self._tag_codes[positions]
         known = codes >= 0
-        if known.any():
-            similarity = self._phrase_vectors[codes[known]] @ needs.T
-            out[:] = -1.0
-            np.maximum.at(out, owner[known], similarity)
-            out[out < -0.5] = 0.0  # members without tags
+        if not known.any():
+            return np.zeros((len(rows), len(needs)))
+        # Similarity per distinct phrase once, then gathered per tag occurrence.
+        phrase_similarity = self._phrase_vectors @ needs.T
+        out = _segment_max(owner[known], phrase_similarity[codes[known]], len(rows), fill=0.0)
+        out[out < -0.5] = 0.0
         return out
 
     def _association_needs(self, query: OpportunityQuery) -> list[str]:
@@ -623,14 +630,13 @@ class FeatureEngine:
         association: np.ndarray,
         weights: np.ndarray | None = None,
     ) -> np.ndarray:
-        out = np.zeros((n, association.shape[0]))
         known = codes >= 0
-        if association.shape[0] and known.any():
-            values = association[:, codes[known]].T
-            if weights is not None:
-                values = values * weights[known, None]
-            np.maximum.at(out, owner[known], values)
-        return out
+        if not (association.shape[0] and known.any()):
+            return np.zeros((n, association.shape[0]))
+        values = association[:, codes[known]].T
+        if weights is not None:
+            values = values * weights[known, None]
+        return np.maximum(_segment_max(owner[known], values, n, fill=0.0), 0.0)
 
     def _valid_certifications(
         self, rows: np.ndarray, as_of: date, needs: np.ndarray | None = None
@@ -643,8 +649,9 @@ class FeatureEngine:
         valid = (self._cert_issued[positions] <= day) & (self._cert_expires[positions] > day)
         if needs is not None:
             codes = self._cert_codes[positions]
-            vectors = self._phrase_vectors[np.maximum(codes, 0)]
-            valid &= (codes >= 0) & ((vectors @ needs.T).max(axis=1) >= CERT_MATCH_MIN)
+            # Whether each distinct phrase matches a need, once, then gathered per certification.
+            phrase_matches = (self._phrase_vectors @ needs.T).max(axis=1) >= CERT_MATCH_MIN
+            valid &= (codes >= 0) & phrase_matches[np.maximum(codes, 0)]
         return np.bincount(owner, weights=valid.astype(np.float64), minlength=len(rows))
 
     # -- lookup ------------------------------------------------------------------------------------------
@@ -786,3 +793,14 @@ def _created_before(tables: EcosystemTables, until: date | None) -> EcosystemTab
         opportunities=opps,
         deal_partners=seats,
     )
+
+
+def _segment_max(owner: np.ndarray, values: np.ndarray, n: int, *, fill: float) -> np.ndarray:
+    """Row-wise maximum of `values` per owner (owners ascending, as `_segments` yields them); `fill` for
+    owners with no values. `maximum.reduceat` over contiguous runs is far faster than `maximum.at`."""
+    out = np.full((n, values.shape[1]), fill)
+    if len(owner) == 0:
+        return out
+    starts = np.flatnonzero(np.concatenate([[True], owner[1:] != owner[:-1]]))
+    out[owner[starts]] = np.maximum.reduceat(values, starts, axis=0)
+    return out
