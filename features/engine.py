@@ -420,12 +420,19 @@ class FeatureEngine:
         excluded = query.excluded_partner_ids
         if excluded:
             rows = rows[~np.isin(self._ids[rows], list(excluded))]
-        rows = rows[self._available(rows, query.as_of)]
         if len(rows) == 0:
             return []
         scores = self.prior_scores(opp, rows)
-        order = np.lexsort((rows, -scores))[:n]  # rows follow partner-id order (partners are sorted)
-        return [str(pid) for pid in self._ids[rows[order]]]
+        order = rows[np.lexsort((rows, -scores))]  # rows follow partner-id order (partners are sorted)
+        # Capacity needs each partner's open engagements at the date: check the best-scored first, in
+        # growing slices, instead of every partner of the role.
+        chosen: list[int] = []
+        start, size = 0, 4 * n
+        while len(chosen) < n and start < len(order):
+            block = order[start : start + size]
+            chosen.extend(block[self._available(block, query.as_of)].tolist())
+            start, size = start + size, size * 4
+        return [str(pid) for pid in self._ids[np.asarray(chosen[:n], dtype=np.int64)]]
 
     def _open_engagements(self, rows: np.ndarray, as_of: date) -> np.ndarray:
         codes = self._history_code[rows]
