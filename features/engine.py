@@ -666,6 +666,15 @@ class FeatureEngine:
         """Every partner in the build, active or not (past teams may include inactive partners)."""
         return frozenset(self._row_of)
 
+    def knows(self, partner_id: str) -> bool:
+        """Whether the build holds this partner (one dict lookup, no copy of the ids)."""
+        return partner_id in self._row_of
+
+    def role_of(self, partner_id: str) -> str | None:
+        """The partner's role, or None for an unknown id, without building its whole profile."""
+        row = self._row_of.get(partner_id)
+        return None if row is None else str(self._role[row])
+
     def partner(self, partner_id: str) -> dict[str, Any]:
         """The partner's profile as plain Python values (for explanations and the UI)."""
         row = self._row_of.get(partner_id)

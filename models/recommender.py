@@ -82,7 +82,7 @@ def plan_candidates(
     query = opp.query
     excluded = frozenset(query.excluded_partner_ids) | rules.exclude
     dropped: dict[str, DroppedPartner] = {
-        pid: DroppedPartner(pid, _role_of(engine, pid), RULE_EXCLUDED, "on the request's exclusion list")
+        pid: DroppedPartner(pid, engine.role_of(pid), RULE_EXCLUDED, "on the request's exclusion list")
         for pid in sorted(rules.exclude)
     }
     locked: dict[str, str] = {}
@@ -91,7 +91,7 @@ def plan_candidates(
     if keep_registration and query.registered_partner_id and query.registered_partner_id not in excluded:
         to_lock = [query.registered_partner_id, *to_lock]
     for pid in to_lock:
-        role = _role_of(engine, pid)
+        role = engine.role_of(pid)
         if role is None:
             dropped[pid] = DroppedPartner(pid, None, RULE_UNKNOWN, "not a known partner")
         elif role not in roles:
@@ -113,7 +113,7 @@ def plan_candidates(
             return True
         if pid in conflicts:
             dropped[pid] = DroppedPartner(
-                pid, _role_of(engine, pid), RULE_CONFLICT, f"conflicts with {conflicts[pid]}"
+                pid, engine.role_of(pid), RULE_CONFLICT, f"conflicts with {conflicts[pid]}"
             )
             return False
         profile = engine.partner(pid)
@@ -136,7 +136,7 @@ def plan_candidates(
             continue
         if rules.allowed is not None:
             shortlist = [
-                p for p in sorted(rules.allowed) if _role_of(engine, p) == role and p not in excluded
+                p for p in sorted(rules.allowed) if engine.role_of(p) == role and p not in excluded
             ]
             candidates[role] = [p for p in shortlist if eligible(p)][:n]
             continue
@@ -177,12 +177,6 @@ def _interleave(first: Sequence[str], second: Sequence[str], n: int) -> list[str
                 out.setdefault(source[i], None)
     return list(out)[:n]
 
-
-def _role_of(engine: FeatureEngine, partner_id: str) -> str | None:
-    try:
-        return str(engine.partner(partner_id)["role"])
-    except KeyError:
-        return None
 
 
 class TeamRecommender:

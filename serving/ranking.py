@@ -108,12 +108,7 @@ class Ranker:
             raise RankingError(str(exc)) from exc
 
     def knows(self, partner_id: str) -> bool:
-        # One lookup: known_partner_ids() copies every id (milliseconds at 100k partners).
-        try:
-            self.engine.partner(partner_id)
-        except KeyError:
-            return False
-        return True
+        return self.engine.knows(partner_id)
 
     def check_known(self, partner_ids: Sequence[str]) -> None:
         unknown = sorted(pid for pid in set(partner_ids) if not self.knows(pid))
@@ -156,10 +151,9 @@ class Ranker:
         for role in roles:
             pid = team.get(role)
             if pid is not None:
-                try:
-                    actual = self.engine.partner(pid)["role"]
-                except KeyError as exc:
-                    raise RankingError(f"unknown partner {pid!r}") from exc
+                actual = self.engine.role_of(pid)
+                if actual is None:
+                    raise RankingError(f"unknown partner {pid!r}")
                 if actual != role:
                     raise RankingError(f"partner {pid} is a {actual} partner, not {role}")
             out[role] = pid
