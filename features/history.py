@@ -8,6 +8,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cached_property
 from pathlib import Path
 from typing import Final
 
@@ -578,13 +579,27 @@ class TagAssociation:
     def empty(cls) -> TagAssociation:
         return cls(np.zeros(0, np.str_), np.zeros(0, np.str_), np.zeros((0, 0), np.float32))
 
+    # Label -> row lookups, built on first use: a request resolves a handful of labels, and building a
+    # pandas Index per call cost ~3 ms per request.
+    @cached_property
+    def _word_row(self) -> dict[str, int]:
+        return {str(w): i for i, w in enumerate(self.words)}
+
+    @cached_property
+    def _need_row(self) -> dict[str, int]:
+        return {str(n): i for i, n in enumerate(self.needs)}
+
+    @cached_property
+    def _phrase_column(self) -> dict[str, int]:
+        return {str(p): i for i, p in enumerate(self.phrases)}
+
     def infer_needs(self, description: str | None) -> list[str]:
         """Skill tags the description's words are most associated with (for opportunities without tags)."""
         if not description or self.word_pmi.size == 0:
             return []
-        rows = pd.Index(self.words).get_indexer(pd.Index(description_words(description), dtype=object))
-        rows = rows[rows >= 0]
-        if len(rows) == 0:
+        lookup = self._word_row
+        rows = [r for r in (lookup.get(w) for w in description_words(description)) if r is not None]
+        if not rows:
             return []
         score = self.word_pmi[rows].sum(axis=0)
         best = float(score.max())
@@ -593,21 +608,30 @@ class TagAssociation:
         order = np.argsort(-score, kind="stable")[:INFERRED_NEEDS]
         return [str(self.needs[i]) for i in order if score[i] >= INFERRED_SHARE * best]
 
+    def columns(self, phrases: Sequence[str]) -> np.ndarray:
+        """Column of each phrase in `pmi`, -1 for phrases never seen on a deal (map once, reuse often)."""
+        lookup = self._phrase_column
+        return np.asarray([lookup.get(str(p), -1) for p in phrases], dtype=np.int64)
+
     @classmethod
     def build(cls, tables: EcosystemTables) -> TagAssociation:
         opps = tables.opportunities[[s.OPPORTUNITY_ID, s.REQUIRED_SKILLS]].explode(s.REQUIRED_SKILLS)
         opps = opps.dropna().rename(columns={s.REQUIRED_SKILLS: "need"})
         seats = tables.deal_partners[[s.OPPORTUNITY_ID, s.PARTNER_ID]]
-        own = pd.concat(
-            [
-                tables.partners[[s.PARTNER_ID, s.SKILLS]]
-                .explode(s.SKILLS)
-                .rename(columns={s.SKILLS: "phrase"}),
-                tables.certifications[[s.PARTNER_ID, s.CERTIFICATION]].rename(
-                    columns={s.CERTIFICATION: "phrase"}
-                ),
-            ]
-        ).dropna().drop_duplicates()
+        own = (
+            pd.concat(
+                [
+                    tables.partners[[s.PARTNER_ID, s.SKILLS]]
+                    .explode(s.SKILLS)
+                    .rename(columns={s.SKILLS: "phrase"}),
+                    tables.certifications[[s.PARTNER_ID, s.CERTIFICATION]].rename(
+                        columns={s.CERTIFICATION: "phrase"}
+                    ),
+                ]
+            )
+            .dropna()
+            .drop_duplicates()
+        )
         phrase_seats = seats.merge(own, on=s.PARTNER_ID)[[s.OPPORTUNITY_ID, "phrase"]]
         if opps.empty:
             return cls.empty()
@@ -640,13 +664,22 @@ class TagAssociation:
         words, word_pmi = _word_associations(tables.opportunities, needs)
         return cls(needs, phrases, pmi, words, word_pmi)
 
-    def rows(self, needs: Sequence[str], phrases: Sequence[str]) -> np.ndarray:
-        """(len(needs), len(phrases)) associations; 0 for needs or phrases never seen on a deal."""
-        out = np.zeros((len(needs), len(phrases)), np.float32)
+    def rows(self, needs: Sequence[str], phrases: Sequence[str] | np.ndarray) -> np.ndarray:
+        """(len(needs), len(phrases)) associations; 0 for needs or phrases never seen on a deal.
+
+        `phrases` may be labels or the int array `columns(labels)` returned.
+        """
+        n_columns = len(phrases)
+        out = np.zeros((len(needs), n_columns), np.float32)
         if self.pmi.size == 0 or not len(needs):
             return out
-        r = pd.Index(self.needs).get_indexer(pd.Index([str(n) for n in needs], dtype=object))
-        c = pd.Index(self.phrases).get_indexer(pd.Index([str(p) for p in phrases], dtype=object))
+        lookup = self._need_row
+        r = np.asarray([lookup.get(str(n), -1) for n in needs], dtype=np.int64)
+        c = (
+            phrases
+            if isinstance(phrases, np.ndarray) and phrases.dtype.kind == "i"
+            else self.columns(phrases)
+        )
         sub = self.pmi[np.maximum(r, 0)][:, np.maximum(c, 0)]
         return np.where((r >= 0)[:, None] & (c >= 0)[None, :], sub, 0.0).astype(np.float32)
 
@@ -674,12 +707,18 @@ def _word_associations(opportunities: pd.DataFrame, needs: np.ndarray) -> tuple[
     frame = frame[has_tags.astype(bool)]
     if frame.empty or len(needs) == 0:
         return np.zeros(0, np.str_), np.zeros((0, len(needs)), np.float32)
-    words = pd.DataFrame(
-        {
-            s.OPPORTUNITY_ID: frame[s.OPPORTUNITY_ID].to_numpy(),
-            "word": [description_words(str(d)) if isinstance(d, str) else [] for d in frame[s.DESCRIPTION]],
-        }
-    ).explode("word").dropna()
+    words = (
+        pd.DataFrame(
+            {
+                s.OPPORTUNITY_ID: frame[s.OPPORTUNITY_ID].to_numpy(),
+                "word": [
+                    description_words(str(d)) if isinstance(d, str) else [] for d in frame[s.DESCRIPTION]
+                ],
+            }
+        )
+        .explode("word")
+        .dropna()
+    )
     tags = frame[[s.OPPORTUNITY_ID, s.REQUIRED_SKILLS]].explode(s.REQUIRED_SKILLS).dropna()
     tags = tags.rename(columns={s.REQUIRED_SKILLS: "need"}).drop_duplicates()
     joint = words.merge(tags, on=s.OPPORTUNITY_ID).groupby(["word", "need"]).size()

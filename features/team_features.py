@@ -134,15 +134,17 @@ def assemble(inputs: TeamInputs) -> np.ndarray:
         # No team has any member: one dummy row keeps the gathers below valid; presence masks it out.
         member = {k: np.zeros(1) for k in member}
         skill_similarity = np.zeros((1, skill_similarity.shape[1]))
+    # One (members, member features) matrix, gathered once per role instead of once per feature.
+    suffixes = list(MEMBER_FEATURES)
+    table = np.column_stack(
+        [np.zeros(len(member["win_rate"])) if x == "present" else member[x] for x in suffixes]
+    ).astype(np.float64)
+    neutral = np.array([inputs.base_rate if x in _RATE_SUFFIXES else _NEUTRAL.get(x, 0.0) for x in suffixes])
     columns: list[np.ndarray] = []
     for r in range(n_roles):
-        for suffix in MEMBER_FEATURES:
-            if suffix == "present":
-                columns.append(present[:, r].astype(np.float64))
-                continue
-            neutral = inputs.base_rate if suffix in _RATE_SUFFIXES else _NEUTRAL.get(suffix, 0.0)
-            values = member[suffix][safe[:, r]]
-            columns.append(np.where(present[:, r], values, neutral))
+        block = np.where(present[:, r, None], table[safe[:, r]], neutral[None, :])
+        block[:, suffixes.index("present")] = present[:, r]
+        columns.extend(block.T)
 
     if skill_similarity.shape[1] > 0:
         # (teams, roles, skills): each skill is covered by the team's best member for it.

@@ -75,6 +75,7 @@ class TeamRanker:
         self.params = params or RankerParams()
         self.calibrator_: WinCalibrator | None = None
         self.prior_weights_: dict[str, float] = dict(self.params.prior_weights)
+        self._prior_cache: tuple[tuple[Any, ...], np.ndarray] | None = None
 
     def fit(
         self,
@@ -132,6 +133,16 @@ class TeamRanker:
 
     def prior_vector(self) -> np.ndarray:
         """Per-feature weight of the fixed prior (zeros where no prior applies), in feature order."""
+        # Memoised per (weights, features): it is read on every scoring call of every request.
+        key = (tuple(sorted(self.prior_weights_.items())), tuple(self.feature_names_))
+        cached = self._prior_cache
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        vector = self._build_prior_vector()
+        self._prior_cache = (key, vector)
+        return vector
+
+    def _build_prior_vector(self) -> np.ndarray:
         return np.array(
             [
                 sum(

@@ -225,6 +225,8 @@ class TeamRecommender:
     ) -> tuple[AssemblyPlan, list[dict[str, str | None]], np.ndarray, int]:
         """The beam search's final teams and scores (unsorted) for one opportunity."""
         plan = self.plan(opp, roles, constraints)
+        # Every team below is drawn from these candidates: their member features are computed once.
+        self.engine.remember_members(opp, [p for ids in plan.candidates.values() for p in ids])
         rules = constraints or TeamConstraints()
         teams, scores, scored = beam_search(
             plan,

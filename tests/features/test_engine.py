@@ -230,3 +230,33 @@ def test_skill_match_prefers_the_partner_whose_tags_name_the_skill(engine) -> No
     assert (
         column(engine, matrix, "services_skill_match")[1] > column(engine, matrix, "services_skill_match")[0]
     )
+
+
+def test_team_features_are_the_same_when_the_members_were_remembered(engine) -> None:
+    fresh = engine.prepare([aws_query()])[0]
+    remembered = engine.prepare([aws_query()])[0]
+    engine.remember_members(remembered, ["S1", "S2", "I1", "R1"])
+    np.testing.assert_array_equal(engine.team_features(remembered, TEAMS), engine.team_features(fresh, TEAMS))
+
+
+def test_team_features_with_a_member_that_was_not_remembered_are_computed_in_full(engine) -> None:
+    fresh = engine.prepare([aws_query()])[0]
+    remembered = engine.prepare([aws_query()])[0]
+    engine.remember_members(remembered, ["S2"])
+    np.testing.assert_array_equal(engine.team_features(remembered, TEAMS), engine.team_features(fresh, TEAMS))
+
+
+def test_a_prepared_opportunity_still_scores_after_an_upsert_adds_new_phrases() -> None:
+    engine = FeatureEngine.build(tables(), HashingEmbedder())
+    early = engine.prepare([aws_query()])[0]
+    engine.upsert_partner(
+        {s.PARTNER_ID: "S9", s.PARTNER_TYPE: s.SERVICES, s.SKILLS: ["edge computing"], s.DESCRIPTION: "Edge"}
+    )
+    late = engine.prepare([aws_query()])[0]
+    teams = [*TEAMS, {s.SERVICES: "S9"}]
+    np.testing.assert_array_equal(engine.team_features(early, teams), engine.team_features(late, teams))
+
+
+def test_a_returned_partner_profile_is_a_copy(engine) -> None:
+    engine.partner("S1")[s.SKILLS].append("changed by the caller")
+    assert "changed by the caller" not in engine.partner("S1")[s.SKILLS]

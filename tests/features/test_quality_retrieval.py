@@ -111,3 +111,22 @@ def test_associations_ignore_deals_created_after_the_cutoff() -> None:
     eco = replace(eco, opportunities=opps, deal_partners=pd.concat([eco.deal_partners, seats]))
     engine = FeatureEngine.build(eco, HashingEmbedder(), associations_until=pd.Timestamp("2029-01-01").date())
     assert engine.associations.rows(["datacentre exit"], ["cloud migration"]).sum() == 0
+
+
+def test_prior_scores_of_some_partners_equal_their_scores_among_all(engine: FeatureEngine, opp) -> None:
+    rows = np.arange(len(engine.known_partner_ids()))
+    every = engine.prior_scores(opp, rows)
+    np.testing.assert_array_equal(engine.prior_scores(opp, rows[1::2]), every[1::2])
+
+
+def test_a_shortlisted_prior_starts_with_holders_of_the_most_promising_phrase(
+    engine: FeatureEngine, opp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    exact = engine.prior_candidates(opp, s.SERVICES, 10)
+    monkeypatch.setattr("features.engine.PRIOR_EXACT_MAX", 0)
+    monkeypatch.setattr("features.engine.PRIOR_POSTING_PHRASES", 1)
+    shortlisted = engine.prior_candidates(opp, s.SERVICES, 10)
+    # The best-scored partner holds the top phrase here, so the shortlist finds it ...
+    assert shortlisted[0] == exact[0]
+    # ... and when the shortlist runs out it carries on over everyone, without repeats.
+    assert sorted(shortlisted) == sorted(exact)
