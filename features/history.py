@@ -675,11 +675,10 @@ class TagAssociation:
             return out
         lookup = self._need_row
         r = np.asarray([lookup.get(str(n), -1) for n in needs], dtype=np.int64)
-        c = (
-            phrases
-            if isinstance(phrases, np.ndarray) and phrases.dtype.kind == "i"
-            else self.columns(phrases)
-        )
+        if isinstance(phrases, np.ndarray) and phrases.dtype.kind == "i":
+            c = phrases
+        else:
+            c = self.columns([str(p) for p in phrases])
         sub = self.pmi[np.maximum(r, 0)][:, np.maximum(c, 0)]
         return np.where((r >= 0)[:, None] & (c >= 0)[None, :], sub, 0.0).astype(np.float32)
 
