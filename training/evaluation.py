@@ -33,7 +33,7 @@ Scorer = Callable[[PreparedOpportunity, Teams, np.ndarray], np.ndarray]  # (opp,
 @dataclass(frozen=True)
 class EvaluationConfig:
     k: int = 5
-    pool_size: int = 1000  # retrieval-ordered teams every method ranks, plus the actual and the model's top-k
+    pool_size: int = 1000  # retrieval-ordered teams every method ranks beside the actual (the neutral pool)
     bootstrap: int = 1000
     seed: int = 7
 
@@ -179,10 +179,14 @@ def evaluate(
 ) -> EvaluationReport:
     """Rank each later-period deal's candidate pool with the model and every baseline; compare.
 
-    The pool per opportunity: the first `pool_size` retrieval-ordered teams, the model's own top-k from its
-    beam search, and the team that actually worked the deal (so its rank is always defined). With a
-    `GroundTruth`, the top-1 team of each method is scored by the true win model, beside the oracle's best
-    team and the historical team.
+    Two pools per opportunity. The ranking metrics (NDCG@k, recall@k, MRR of the team that won) use the
+    method-neutral pool: the team that actually worked the deal (so its rank is always defined) plus the
+    first `pool_size` retrieval-ordered teams. The model's own beam top-k stays out of it: those teams are
+    by construction the ones the model scores highest, so they would fill the model's top k and push the
+    actual team down for the model alone, a bias against it that no baseline suffers. The top-1 comparison
+    with a `GroundTruth` uses the full pool, neutral plus the beam top-k, because the product returns beam
+    teams: each method's top-1 is scored by the true win model, beside the oracle's best team, the
+    historical team and the best team of the full pool.
     """
     cfg = config or EvaluationConfig()
     engine = recommender.engine
@@ -212,14 +216,21 @@ def evaluate(
             continue
         plan, beam_teams, beam_scores, _ = recommender.search(opp, roles)
         best_beam = [beam_teams[i] for i in np.argsort(-beam_scores, kind="stable")[: cfg.k]]
-        pool: Teams = [dict(actual), *best_beam, *assemble_teams(plan, cfg.pool_size)]
+        assembled = assemble_teams(plan, cfg.pool_size)
+        neutral_keys = {team_key(team, roles) for team in (actual, *assembled)}
+        pool: Teams = [dict(actual), *best_beam, *assembled]
         seen: set[tuple[str | None, ...]] = set()
         unique: Teams = []
+        neutral: list[int] = []  # positions in `unique` of the neutral pool; the actual team is at 0
         for team in pool:
             key = team_key(team, roles)
             if key not in seen:
                 seen.add(key)
+                if key in neutral_keys:
+                    neutral.append(len(unique))
                 unique.append({role: team.get(role) for role in roles})
+        # One feature call and one scoring pass over the full pool; every scorer scores team by team, so
+        # the neutral pool's scores are a subset of these rows.
         features = engine.team_features(opp, unique)
         scores = {
             m: np.asarray(scorer(opp, unique, features), dtype=np.float64) for m, scorer in scorers.items()
@@ -234,7 +245,7 @@ def evaluate(
         actual_won.append(won)
         if won:
             for m in methods:
-                ranks[m].append(rank_of_target(scores[m], 0))
+                ranks[m].append(rank_of_target(scores[m][neutral], 0))
         if truth is not None:
             tops = [unique[int(np.argmax(scores[m]))] for m in methods]
             probs = truth.win_probability([oid] * (len(tops) + 1), [*tops, actual])
