@@ -150,6 +150,42 @@ class PriorLayout:
     cert_starts: np.ndarray
     cert_owners: np.ndarray
     static: np.ndarray  # the prior's request-independent part (PSAT, tier), aligned with `rows`
+    tag_entry_owners: np.ndarray  # owner position of every tag entry
+    cert_entry_owners: np.ndarray  # owner position of every certification entry
+
+    def subset(self, positions: np.ndarray) -> PriorLayout:
+        """The layout of `rows[positions]` (ascending positions), cut from this one without a rebuild."""
+        renumber = np.full(len(self.rows), -1, dtype=np.int64)
+        renumber[positions] = np.arange(len(positions))
+        tag_owner = renumber[self.tag_entry_owners]
+        tag_keep = tag_owner >= 0
+        cert_owner = renumber[self.cert_entry_owners]
+        cert_keep = cert_owner >= 0
+        tag_starts, tag_owners = _runs(tag_owner[tag_keep])
+        cert_starts, cert_owners = _runs(cert_owner[cert_keep])
+        return PriorLayout(
+            rows=self.rows[positions],
+            tag_codes=self.tag_codes[tag_keep],
+            tag_starts=tag_starts,
+            tag_owners=tag_owners,
+            cert_codes=self.cert_codes[cert_keep],
+            cert_issued=self.cert_issued[cert_keep],
+            cert_expires=self.cert_expires[cert_keep],
+            cert_level=self.cert_level[cert_keep],
+            cert_starts=cert_starts,
+            cert_owners=cert_owners,
+            static=self.static[positions],
+            tag_entry_owners=tag_owner[tag_keep],
+            cert_entry_owners=cert_owner[cert_keep],
+        )
+
+
+def _runs(owners: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Start of each run of equal (ascending) owners, and the owner of each run."""
+    if len(owners) == 0:
+        return np.zeros(0, dtype=np.int64), owners
+    starts = np.flatnonzero(np.concatenate([[True], owners[1:] != owners[:-1]])).astype(np.int64)
+    return starts, owners[starts]
 
 
 @dataclass(frozen=True)
@@ -473,15 +509,8 @@ class FeatureEngine:
         codes = self._cert_codes[positions]
         known = codes >= 0
         cert_owner, positions = owner[known], positions[known]
-
-        def runs(owners: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            starts = (
-                np.flatnonzero(np.concatenate([[True], owners[1:] != owners[:-1]])) if len(owners) else owners
-            )
-            return starts.astype(np.int64), owners[starts]
-
-        tag_starts, tag_owners = runs(tag_owner)
-        cert_starts, cert_owners = runs(cert_owner)
+        tag_starts, tag_owners = _runs(tag_owner)
+        cert_starts, cert_owners = _runs(cert_owner)
         w = PRIOR_WEIGHTS
         return PriorLayout(
             rows=rows,
@@ -495,6 +524,8 @@ class FeatureEngine:
             cert_starts=cert_starts,
             cert_owners=cert_owners,
             static=w["psat"] * self._psat[rows] + w["tier_rank"] * self._tier[rows],
+            tag_entry_owners=tag_owner,
+            cert_entry_owners=cert_owner,
         )
 
     def _layout_prior_scores(self, opp: PreparedOpportunity, layout: PriorLayout) -> np.ndarray:
@@ -509,7 +540,9 @@ class FeatureEngine:
         best = np.zeros((n_rows, n_needs + association.shape[1]))
         if len(layout.tag_codes):
             per_phrase = np.concatenate([similarity, association], axis=1)
-            best[layout.tag_owners] = np.maximum.reduceat(per_phrase[layout.tag_codes], layout.tag_starts)
+            # np.take: a row gather ~4x faster than fancy indexing here.
+            gathered = np.take(per_phrase, layout.tag_codes, axis=0)
+            best[layout.tag_owners] = np.maximum.reduceat(gathered, layout.tag_starts)
         skill = best[:, :n_needs]
         skill[skill < -0.5] = 0.0  # as `_best_tag_match`: a clearly unrelated best tag counts as none
         tag_association = best[:, n_needs:]
@@ -522,7 +555,7 @@ class FeatureEngine:
             matches = (similarity.max(axis=1) >= CERT_MATCH_MIN)[layout.cert_codes] & valid
             matching[layout.cert_owners] = np.add.reduceat(matches.astype(np.float64), layout.cert_starts)
             if association.shape[1]:
-                weighted = association[layout.cert_codes] * layout.cert_level[:, None]
+                weighted = np.take(association, layout.cert_codes, axis=0) * layout.cert_level[:, None]
                 weighted[~valid] = 0.0
                 cert_association[layout.cert_owners] = np.maximum.reduceat(weighted, layout.cert_starts)
         return (
@@ -578,16 +611,7 @@ class FeatureEngine:
         if postings is None:
             rows = np.flatnonzero((self._role == role) & self._active)
             layout = self._prior_layout(rows)
-            owner = np.concatenate(
-                [
-                    np.repeat(
-                        layout.tag_owners, np.diff(np.append(layout.tag_starts, len(layout.tag_codes)))
-                    ),
-                    np.repeat(
-                        layout.cert_owners, np.diff(np.append(layout.cert_starts, len(layout.cert_codes)))
-                    ),
-                ]
-            )
+            owner = np.concatenate([layout.tag_entry_owners, layout.cert_entry_owners])
             code = np.concatenate([layout.tag_codes, layout.cert_codes])
             order = np.lexsort((owner, code))
             counts = np.bincount(code, minlength=len(self._phrase_names))
@@ -616,14 +640,12 @@ class FeatureEngine:
             picked = np.flatnonzero(holders & keep)
             if len(picked):
                 rows = postings.rows[picked]
-                scores = self.prior_scores(opp, rows)
+                scores = self._layout_prior_scores(opp, postings.layout.subset(picked))
                 return rows[np.lexsort((rows, -scores))], False
         picked = np.flatnonzero(keep)
         rows = postings.rows[picked]
-        if len(picked) == len(postings.rows):
-            scores = self._layout_prior_scores(opp, postings.layout)  # the role's layout, built once
-        else:
-            scores = self.prior_scores(opp, rows)
+        layout = postings.layout if len(picked) == len(postings.rows) else postings.layout.subset(picked)
+        scores = self._layout_prior_scores(opp, layout)
         return rows[np.lexsort((rows, -scores))], True
 
     def _phrase_holders(self, opp: PreparedOpportunity, postings: RolePostings) -> np.ndarray:

@@ -140,11 +140,11 @@ def assemble(inputs: TeamInputs) -> np.ndarray:
         [np.zeros(len(member["win_rate"])) if x == "present" else member[x] for x in suffixes]
     ).astype(np.float64)
     neutral = np.array([inputs.base_rate if x in _RATE_SUFFIXES else _NEUTRAL.get(x, 0.0) for x in suffixes])
-    columns: list[np.ndarray] = []
+    blocks: list[np.ndarray] = []
     for r in range(n_roles):
         block = np.where(present[:, r, None], table[safe[:, r]], neutral[None, :])
         block[:, suffixes.index("present")] = present[:, r]
-        columns.extend(block.T)
+        blocks.append(block)
 
     if skill_similarity.shape[1] > 0:
         # (teams, roles, skills): each skill is covered by the team's best member for it.
@@ -189,7 +189,7 @@ def assemble(inputs: TeamInputs) -> np.ndarray:
     n_pairs = pairs_valid.sum(axis=1)
     joint_deals = np.where(pairs_valid, inputs.pair_deals, 0.0).sum(axis=1)
     joint_rates = np.where(pairs_valid, inputs.pair_rates, 0.0).sum(axis=1)
-    columns += [
+    columns = [
         coverage_mean,
         coverage_min,
         size.astype(np.float64),
@@ -210,5 +210,5 @@ def assemble(inputs: TeamInputs) -> np.ndarray:
         assoc_mean,
         assoc_min,
     ]
-    matrix = np.column_stack(columns).astype(np.float32) if columns else np.zeros((n_teams, 0), np.float32)
+    matrix = np.concatenate([*blocks, np.column_stack(columns)], axis=1).astype(np.float32)
     return np.nan_to_num(matrix, nan=0.0, posinf=0.0, neginf=0.0)
