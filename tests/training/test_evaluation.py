@@ -1,4 +1,6 @@
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from datetime import date
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -8,18 +10,22 @@ from features import schema as s
 from features.embeddings import make_embedder
 from features.engine import FeatureEngine, PreparedOpportunity
 from features.queries import queries_from_frame
-from features.synthetic.ecosystem import generate_ecosystem
+from features.synthetic.ecosystem import SyntheticEcosystem, generate_ecosystem
 from models.recommender import RecommenderConfig, TeamRecommender
 from models.teams import AssemblyPlan, assemble_teams, team_key
 from training.config import GateSection, TrainConfig
 from training.dataset import SplitConfig, time_split
 from training.evaluation import (
+    BASELINES,
     MODEL,
+    TRUTH_REFERENCE,
     EvaluationConfig,
     EvaluationReport,
+    availability,
     bootstrap_lift,
     evaluate,
     reliability,
+    true_ndcg_name,
 )
 from training.promotion import gate
 from training.train import fit_ranker
@@ -96,12 +102,17 @@ SmallModel = tuple[TeamRecommender, pd.DataFrame, pd.DataFrame]
 
 
 @pytest.fixture(scope="module")
-def small_model(tmp_path_factory: pytest.TempPathFactory) -> SmallModel:
+def ecosystem() -> SyntheticEcosystem:
+    return generate_ecosystem(60, 400, seed=2)
+
+
+@pytest.fixture(scope="module")
+def small_model(tmp_path_factory: pytest.TempPathFactory, ecosystem: SyntheticEcosystem) -> SmallModel:
     """A briefly trained recommender, the test period and the deal rows."""
     path = tmp_path_factory.mktemp("eval") / "c.toml"
     path.write_text(SMALL_MODEL)
     config = TrainConfig.from_file(path)
-    tables = generate_ecosystem(60, 400, seed=2).tables
+    tables = ecosystem.tables
     engine = FeatureEngine.build(tables, make_embedder("hashing"))
     split = time_split(tables.opportunities, config.split())
     ranker, _ = fit_ranker(engine, split.train, tables.deal_partners, config)
@@ -122,7 +133,9 @@ class _RecordingTruth:
         self.teams.update(team_key(team, self.roles) for team in teams)
         return np.full(len(teams), 0.5)
 
-    def oracle_team(self, opportunity_id: str) -> tuple[dict[str, str | None], float]:
+    def oracle_team(
+        self, opportunity_id: str, *, eligible: Callable[[str], bool] | None = None
+    ) -> tuple[dict[str, str | None], float]:
         return {}, 0.5
 
 
@@ -157,3 +170,94 @@ def test_the_true_win_comparison_still_sees_the_models_beam_teams(small_model: S
         if best not in {team_key(t, roles) for t in assemble_teams(plan, SMALL_POOL.pool_size)}:
             beam_only.add(best)
     assert beam_only and beam_only <= truth.teams
+
+
+@pytest.fixture(scope="module")
+def truth_report(small_model: SmallModel, ecosystem: SyntheticEcosystem) -> EvaluationReport:
+    recommender, test, deal_partners = small_model
+    return evaluate(recommender, test, deal_partners, SMALL_POOL, truth=ecosystem.truth)
+
+
+def test_the_ground_truth_reference_row_has_the_won_team_ranking_metrics(
+    truth_report: EvaluationReport,
+) -> None:
+    assert set(truth_report.methods[TRUTH_REFERENCE]) == set(RANKING_METRICS)
+
+
+def test_there_is_no_ground_truth_reference_row_without_a_ground_truth(small_model: SmallModel) -> None:
+    recommender, test, deal_partners = small_model
+    assert TRUTH_REFERENCE not in evaluate(recommender, test, deal_partners, SMALL_POOL).methods
+
+
+def test_no_lift_is_computed_over_the_ground_truth_reference(truth_report: EvaluationReport) -> None:
+    assert all(set(per) == set(BASELINES) for per in truth_report.lifts.values())
+
+
+def test_the_true_ndcg_has_a_bootstrap_lift_over_every_baseline(truth_report: EvaluationReport) -> None:
+    assert set(truth_report.lifts[true_ndcg_name(5)]) == set(BASELINES)
+
+
+def test_every_method_has_a_true_ndcg_within_zero_and_one(truth_report: EvaluationReport) -> None:
+    values = [truth_report.methods[m][true_ndcg_name(5)] for m in (MODEL, *BASELINES)]
+    assert all(0.0 < v <= 1.0 for v in values)
+
+
+def test_the_oracle_of_available_partners_wins_no_more_often_than_the_unconstrained_oracle(
+    truth_report: EvaluationReport,
+) -> None:
+    assert truth_report.truth["oracle_available_mean"] <= truth_report.truth["oracle_mean"] + 1e-12
+
+
+class _History:
+    """Partner codes and open deal counts of a fake engine: one code per partner, fixed counts."""
+
+    def __init__(self, open_deals: Mapping[str, float]) -> None:
+        self.ids = list(open_deals)
+        self.open_deals = [open_deals[p] for p in self.ids]
+
+    def codes(self, partner_ids: Sequence[str]) -> np.ndarray:
+        return np.array([self.ids.index(p) for p in partner_ids])
+
+    def open_engagements(self, codes: np.ndarray, as_of: date) -> np.ndarray:
+        return np.array([self.open_deals[c] for c in codes], dtype=np.float64)
+
+
+class _Engine:
+    """The part of a feature engine that availability reads: profiles and open engagements."""
+
+    def __init__(self, profiles: Mapping[str, Mapping[str, object]], open_deals: Mapping[str, float]) -> None:
+        self.profiles = profiles
+        self.history = _History(open_deals)
+
+    def knows(self, partner_id: str) -> bool:
+        return partner_id in self.profiles
+
+    def partner(self, partner_id: str) -> dict[str, object]:
+        return dict(self.profiles[partner_id])
+
+
+def _availability(status: str, capacity: float | None, open_deals: float) -> bool:
+    profile = {s.STATUS: status, s.CAPACITY: capacity}
+    engine = cast(FeatureEngine, _Engine({"p1": profile}, {"p1": open_deals}))
+    return availability(engine)(date(2024, 1, 1))("p1")
+
+
+def test_a_partner_with_as_many_open_deals_as_its_capacity_is_unavailable() -> None:
+    assert not _availability(s.DEFAULT_PARTNER_STATUS, 3.0, 3.0)
+
+
+def test_a_partner_below_its_capacity_is_available() -> None:
+    assert _availability(s.DEFAULT_PARTNER_STATUS, 3.0, 2.0)
+
+
+def test_a_partner_without_a_capacity_is_available_however_busy() -> None:
+    assert _availability(s.DEFAULT_PARTNER_STATUS, None, 50.0)
+
+
+def test_an_inactive_partner_is_unavailable() -> None:
+    assert not _availability("inactive", None, 0.0)
+
+
+def test_a_partner_the_engine_does_not_know_is_unavailable() -> None:
+    engine = cast(FeatureEngine, _Engine({}, {}))
+    assert not availability(engine)(date(2024, 1, 1))("p9")
