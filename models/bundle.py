@@ -10,6 +10,7 @@ from typing import Any
 from features.checksums import file_sha256
 from models.calibration import WinCalibrator
 from models.ranker import TeamRanker
+from models.recommender import RecommenderConfig
 
 BUNDLE_FORMAT_VERSION = 1
 MANIFEST_FILE = "manifest.json"
@@ -40,6 +41,12 @@ class BundleManifest:
     metrics: dict[str, float] = field(default_factory=dict)
     checksums: dict[str, str] = field(default_factory=dict)
     format_version: int = BUNDLE_FORMAT_VERSION
+    # The search budget the model was evaluated with (RecommenderConfig fields); serving uses the same.
+    search: dict[str, Any] = field(default_factory=dict)
+
+    def recommender_config(self) -> RecommenderConfig:
+        """The evaluated search settings; the defaults for bundles written before they were recorded."""
+        return RecommenderConfig(**self.search) if self.search else RecommenderConfig()
 
 
 def save_bundle(directory: Path, ranker: TeamRanker, manifest: BundleManifest) -> Path:

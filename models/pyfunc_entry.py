@@ -30,7 +30,7 @@ class PartnerTeamModel(PythonModel):
         features_dir = Path(context.artifacts[FEATURES_ARTIFACT])
         build = json.loads((features_dir / BUILD_MANIFEST).read_text())
         engine = FeatureEngine.load(features_dir, make_embedder(manifest.embedder_kind), build["checksums"])
-        self.recommender = TeamRecommender(engine, ranker)
+        self.recommender = TeamRecommender(engine, ranker, manifest.recommender_config())
 
     def predict(
         self, context: PythonModelContext, model_input: pd.DataFrame, params: dict[str, Any] | None = None

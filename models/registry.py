@@ -78,7 +78,11 @@ def load_model_dir(model_dir: Path, version: str) -> LoadedModel:
         engine = FeatureEngine.load(features_dir, make_embedder(manifest.embedder_kind), build["checksums"])
     except ValueError as exc:
         raise BundleError(f"{model_dir}: feature build failed verification: {exc}") from exc
-    return LoadedModel(version=version, manifest=manifest, recommender=TeamRecommender(engine, ranker))
+    return LoadedModel(
+        version=version,
+        manifest=manifest,
+        recommender=TeamRecommender(engine, ranker, manifest.recommender_config()),
+    )
 
 
 def load_champion(settings: Settings, version: str | None = None) -> LoadedModel:

@@ -47,10 +47,10 @@ class DataSection(BaseModel):
 
 class SearchSection(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    max_candidates_per_role: int = Field(30, ge=1, le=1000)
-    prior_candidates_per_role: int = Field(15, ge=0, le=1000)
+    max_candidates_per_role: int = Field(20, ge=1, le=1000)
+    prior_candidates_per_role: int = Field(10, ge=0, le=1000)
     max_teams_scored: int = Field(2000, ge=1, le=20000)
-    beam_width: int = Field(30, ge=1, le=2000)
+    beam_width: int = Field(10, ge=1, le=2000)
 
 
 class EvaluationSection(BaseModel):

@@ -222,6 +222,7 @@ def train(
             trained_at=datetime.now(UTC).isoformat(),
             params={k: str(v) for k, v in params.items()},
             metrics={k: v for k, v in metrics.items() if np.isfinite(v)},
+            search=config.search.model_dump(),
         )
         bundle_dir = save_bundle(Path(tmp) / BUNDLE_ARTIFACT, ranker, manifest)
         import mlflow

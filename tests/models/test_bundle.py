@@ -5,6 +5,7 @@ import pytest
 
 from models.bundle import MODEL_FILE, BundleError, BundleManifest, load_bundle, save_bundle
 from models.ranker import RankerParams, TeamRanker
+from models.recommender import RecommenderConfig
 
 FEATURES = ("f0", "f1", "f2")
 
@@ -53,3 +54,16 @@ def test_a_folder_without_a_manifest_is_not_a_bundle(tmp_path: Path) -> None:
 def test_ranker_training_is_reproducible_with_the_same_seed() -> None:
     x = np.random.default_rng(2).normal(size=(50, 3))
     np.testing.assert_array_equal(_fitted_ranker().score(x), _fitted_ranker().score(x))
+
+
+def test_a_bundle_carries_the_search_settings_it_was_evaluated_with(tmp_path: Path) -> None:
+    manifest = _manifest()
+    manifest.search = {"max_candidates_per_role": 7, "prior_candidates_per_role": 3, "beam_width": 4}
+    save_bundle(tmp_path, _fitted_ranker(), manifest)
+    loaded, _ = load_bundle(tmp_path)
+    config = loaded.recommender_config()
+    assert (config.max_candidates_per_role, config.prior_candidates_per_role, config.beam_width) == (7, 3, 4)
+
+
+def test_a_bundle_without_search_settings_serves_with_the_defaults() -> None:
+    assert _manifest().recommender_config() == RecommenderConfig()
