@@ -48,9 +48,10 @@ min_data_in_leaf = 10
 max_train_opportunities = 400
 max_valid_opportunities = 150
 alternatives_per_opportunity = 20
-[search]
-max_candidates_per_role = 8
-max_teams_scored = 300
+[evaluation]
+# Keeps the homes' training quick; the search budget stays the default, which the bundle records and
+# the server then uses.
+pool_size = 100
 """
 OPPORTUNITY_FIELDS = (
     s.OPPORTUNITY_ID,
