@@ -30,7 +30,8 @@ lint: install
 bench: install
 	$(BIN)/python bench/generator.py
 	$(BIN)/python bench/feature_pipeline.py
-	@echo "training and API benchmarks need a prepared home: see bench/train.py and bench/api.py"
+	@echo "training, prior-retrieval and API benchmarks need a prepared home: see bench/train.py,"
+	@echo "bench/prior_retrieval.py and bench/api.py"
 
 clean:
 	rm -rf .partnermatch .pytest_cache .mypy_cache .ruff_cache
