@@ -150,34 +150,47 @@ class PriorLayout:
     cert_starts: np.ndarray
     cert_owners: np.ndarray
     static: np.ndarray  # the prior's request-independent part (PSAT, tier), aligned with `rows`
-    tag_entry_owners: np.ndarray  # owner position of every tag entry
-    cert_entry_owners: np.ndarray  # owner position of every certification entry
+    tag_offsets: np.ndarray  # CSR: the tag entries of rows[i] are tag_offsets[i]:tag_offsets[i + 1]
+    cert_offsets: np.ndarray  # the same for certification entries
 
     def subset(self, positions: np.ndarray) -> PriorLayout:
-        """The layout of `rows[positions]` (ascending positions), cut from this one without a rebuild."""
-        renumber = np.full(len(self.rows), -1, dtype=np.int64)
-        renumber[positions] = np.arange(len(positions))
-        tag_owner = renumber[self.tag_entry_owners]
-        tag_keep = tag_owner >= 0
-        cert_owner = renumber[self.cert_entry_owners]
-        cert_keep = cert_owner >= 0
-        tag_starts, tag_owners = _runs(tag_owner[tag_keep])
-        cert_starts, cert_owners = _runs(cert_owner[cert_keep])
+        """The layout of `rows[positions]` (ascending positions), cut from this one in time proportional to
+        the subset's entries."""
+        tag_owner, tag_at = _segments(self.tag_offsets, positions)
+        cert_owner, cert_at = _segments(self.cert_offsets, positions)
+        tag_starts, tag_owners = _runs(tag_owner)
+        cert_starts, cert_owners = _runs(cert_owner)
         return PriorLayout(
             rows=self.rows[positions],
-            tag_codes=self.tag_codes[tag_keep],
+            tag_codes=self.tag_codes[tag_at],
             tag_starts=tag_starts,
             tag_owners=tag_owners,
-            cert_codes=self.cert_codes[cert_keep],
-            cert_issued=self.cert_issued[cert_keep],
-            cert_expires=self.cert_expires[cert_keep],
-            cert_level=self.cert_level[cert_keep],
+            cert_codes=self.cert_codes[cert_at],
+            cert_issued=self.cert_issued[cert_at],
+            cert_expires=self.cert_expires[cert_at],
+            cert_level=self.cert_level[cert_at],
             cert_starts=cert_starts,
             cert_owners=cert_owners,
             static=self.static[positions],
-            tag_entry_owners=tag_owner[tag_keep],
-            cert_entry_owners=cert_owner[cert_keep],
+            tag_offsets=_offsets(tag_owner, len(positions)),
+            cert_offsets=_offsets(cert_owner, len(positions)),
         )
+
+
+def _segments(offsets: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(owner, position) of every element of each row's slice of a CSR layout, without a Python loop."""
+    starts = offsets[rows]
+    lengths = offsets[rows + 1] - starts
+    total = int(lengths.sum())
+    owner = np.repeat(np.arange(len(rows)), lengths)
+    first = np.concatenate([[0], np.cumsum(lengths)[:-1]]) if len(rows) else np.zeros(0, np.int64)
+    positions = np.repeat(starts - first, lengths) + np.arange(total)
+    return owner, positions
+
+
+def _offsets(owners: np.ndarray, n: int) -> np.ndarray:
+    """CSR offsets of ascending owners 0..n-1."""
+    return np.concatenate([[0], np.cumsum(np.bincount(owners, minlength=n))]).astype(np.int64)
 
 
 def _runs(owners: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -501,11 +514,11 @@ class FeatureEngine:
 
     def _prior_layout(self, rows: np.ndarray) -> PriorLayout:
         rows = np.asarray(rows, dtype=np.int64)
-        owner, positions = self._segments(self._tag_offsets, rows)
+        owner, positions = _segments(self._tag_offsets, rows)
         codes = self._tag_codes[positions]
         known = codes >= 0
         tag_owner, tag_codes = owner[known], codes[known]
-        owner, positions = self._segments(self._cert_offsets, rows)
+        owner, positions = _segments(self._cert_offsets, rows)
         codes = self._cert_codes[positions]
         known = codes >= 0
         cert_owner, positions = owner[known], positions[known]
@@ -524,8 +537,8 @@ class FeatureEngine:
             cert_starts=cert_starts,
             cert_owners=cert_owners,
             static=w["psat"] * self._psat[rows] + w["tier_rank"] * self._tier[rows],
-            tag_entry_owners=tag_owner,
-            cert_entry_owners=cert_owner,
+            tag_offsets=_offsets(tag_owner, len(rows)),
+            cert_offsets=_offsets(cert_owner, len(rows)),
         )
 
     def _layout_prior_scores(self, opp: PreparedOpportunity, layout: PriorLayout) -> np.ndarray:
@@ -611,7 +624,12 @@ class FeatureEngine:
         if postings is None:
             rows = np.flatnonzero((self._role == role) & self._active)
             layout = self._prior_layout(rows)
-            owner = np.concatenate([layout.tag_entry_owners, layout.cert_entry_owners])
+            owner = np.concatenate(
+                [
+                    np.repeat(np.arange(len(rows)), np.diff(layout.tag_offsets)),
+                    np.repeat(np.arange(len(rows)), np.diff(layout.cert_offsets)),
+                ]
+            )
             code = np.concatenate([layout.tag_codes, layout.cert_codes])
             order = np.lexsort((owner, code))
             counts = np.bincount(code, minlength=len(self._phrase_names))
@@ -838,20 +856,9 @@ class FeatureEngine:
             self._membership[key] = mask
         return mask[rows]
 
-    @staticmethod
-    def _segments(offsets: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(owner, position) of every element of each row's slice of a CSR layout, without a Python loop."""
-        starts = offsets[rows]
-        lengths = offsets[rows + 1] - starts
-        total = int(lengths.sum())
-        owner = np.repeat(np.arange(len(rows)), lengths)
-        first = np.concatenate([[0], np.cumsum(lengths)[:-1]]) if len(rows) else np.zeros(0, np.int64)
-        positions = np.repeat(starts - first, lengths) + np.arange(total)
-        return owner, positions
-
     def _best_tag_match(self, rows: np.ndarray, needs: np.ndarray) -> np.ndarray:
         """(members, needs): cosine of each member's best skill tag to each need; 0 without tags."""
-        owner, positions = self._segments(self._tag_offsets, rows)
+        owner, positions = _segments(self._tag_offsets, rows)
         codes = self._tag_codes[positions]
         known = codes >= 0
         if not known.any():
@@ -884,12 +891,12 @@ class FeatureEngine:
 
     def _best_tag_association(self, rows: np.ndarray, association: np.ndarray) -> np.ndarray:
         """(members, needs): each member's best-associated skill tag per need; 0 without tags."""
-        owner, positions = self._segments(self._tag_offsets, rows)
+        owner, positions = _segments(self._tag_offsets, rows)
         return self._best_of(owner, self._tag_codes[positions], len(rows), association)
 
     def _best_cert_association(self, rows: np.ndarray, association: np.ndarray, as_of: date) -> np.ndarray:
         """(members, needs): best association per need among certifications valid on `as_of`."""
-        owner, positions = self._segments(self._cert_offsets, rows)
+        owner, positions = _segments(self._cert_offsets, rows)
         day = to_day(as_of)
         valid = (self._cert_issued[positions] <= day) & (self._cert_expires[positions] > day)
         return self._best_of(
@@ -920,7 +927,7 @@ class FeatureEngine:
         self, rows: np.ndarray, as_of: date, needs: np.ndarray | None = None
     ) -> np.ndarray:
         """Certifications valid on `as_of` per member; with `needs`, only those matching a need."""
-        owner, positions = self._segments(self._cert_offsets, rows)
+        owner, positions = _segments(self._cert_offsets, rows)
         if len(positions) == 0:
             return np.zeros(len(rows))
         day = to_day(as_of)
