@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import MutableMapping
+from pathlib import Path
 
 import typer
 from rich.console import Console
@@ -10,6 +13,7 @@ from rich.console import Console
 from partnermatch.settings import get_settings
 from serving.auth import Scope, create_key
 from serving.config import get_serving_settings
+from serving.metrics import MULTIPROC_ENV
 from serving.persistence import ApiStore
 
 console = Console()
@@ -48,10 +52,36 @@ def _key_header() -> str:
     return f" -H 'X-API-Key: {key}'"
 
 
+def prepare_multiprocess_metrics(
+    workers: int, home: Path, environ: MutableMapping[str, str] = os.environ
+) -> Path | None:
+    """Point several workers at one emptied metrics folder under home; returns the folder in use, if any.
+
+    The variable is set here, before uvicorn spawns the workers, so each one imports prometheus_client
+    with it (it is read once, at import). An operator's own setting is kept as it is.
+    """
+    if environ.get(MULTIPROC_ENV):
+        # Created if missing (a worker cannot start without it), never emptied: it may not be ours.
+        own = Path(environ[MULTIPROC_ENV])
+        own.mkdir(parents=True, exist_ok=True)
+        return own
+    if workers == 1:
+        return None
+    folder = (home / "prometheus-multiproc").resolve()
+    folder.mkdir(parents=True, exist_ok=True)
+    # Files left by an earlier run would be added to this run's counts.
+    for stale in folder.glob("*.db"):
+        stale.unlink()
+    environ[MULTIPROC_ENV] = str(folder)
+    return folder
+
+
 def serve(
     host: str | None = typer.Option(None, help="Interface to bind (default PM_HOST, 127.0.0.1)."),
     port: int | None = typer.Option(None, min=1, max=65535, help="Port (default PM_PORT, 8000)."),
-    workers: int = typer.Option(1, min=1, max=16, help="Worker processes."),
+    workers: int = typer.Option(
+        1, min=1, max=16, help="Worker processes (several: /metrics sums them, see PROMETHEUS_MULTIPROC_DIR)."
+    ),
 ) -> None:
     """Serve the champion model over HTTP."""
     import uvicorn
@@ -61,6 +91,9 @@ def serve(
     bind_port = port or settings.port
     url = f"http://{bind_host}:{bind_port}"
     header = _key_header()
+    metrics_folder = prepare_multiprocess_metrics(workers, settings.home)
+    if metrics_folder is not None:
+        console.print(f"/metrics aggregates every worker through {MULTIPROC_ENV}={metrics_folder}")
     console.print(f"partnermatch API on {url}  (docs: {url}/docs)")
     console.print("example request:")
     console.print(

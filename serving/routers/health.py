@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from serving.dependencies import HolderDep
 from serving.errors import error_response
@@ -32,7 +32,11 @@ def ready(holder: HolderDep) -> Response:
     return JSONResponse({"status": "ready", "model_version": current.version})
 
 
-@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics (of every worker when PROMETHEUS_MULTIPROC_DIR is set)",
+    response_class=Response,
+)
 def metrics(request: Request) -> Response:
-    registry: ApiMetrics = request.app.state.metrics
-    return Response(generate_latest(registry.registry), media_type=CONTENT_TYPE_LATEST)
+    api_metrics: ApiMetrics = request.app.state.metrics
+    return Response(api_metrics.render(), media_type=CONTENT_TYPE_LATEST)

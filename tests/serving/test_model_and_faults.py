@@ -35,7 +35,7 @@ def test_metrics_expose_latency_per_route_errors_and_the_model_version(make_api:
     text = api.client.get("/metrics").text
     assert 'pm_request_duration_seconds_count{method="POST",route="/v1/recommendations"} 2.0' in text
     assert 'pm_errors_total{method="POST",route="/v1/recommendations",status="401"} 1.0' in text
-    assert 'pm_model_info{version="1"} 1.0' in text
+    assert 'pm_model_version_info{version="1"} 1.0' in text
 
 
 def test_a_corrupt_bundle_at_start_leaves_the_process_live_but_not_ready(
