@@ -22,12 +22,13 @@ import features.engine as engine_module
 from features import schema as s
 from features.index import set_search_threads
 from features.queries import queries_from_frame
+from models.recommender import RecommenderConfig
 from models.registry import load_champion
 from partnermatch.settings import Settings
 from serving.persistence import ApiStore
 
 RESULTS = Path(__file__).parent / "results" / "prior-retrieval.json"
-N = 45  # what the recommender asks for: 3 x prior_candidates_per_role
+N = 3 * RecommenderConfig().prior_candidates_per_role  # what the recommender asks the prior for
 
 
 def bench_home(home: Path, requests: int) -> dict[str, Any]:
