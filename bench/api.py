@@ -8,6 +8,9 @@ throughput of each with 2 workers on the first home.
 Homes are prepared with the fast hashing embedder (generate + ingest + train): pass them with --home, or
 let --prepare build them under --work (slow: minutes at 100k partners).
 
+Throughput is measured by the Python client and, when `wrk` is installed (`apt-get install wrk`), by wrk,
+which leaves the 2 cores to the servers.
+
 Usage: .venv/bin/python bench/api.py --home /tmp/h10k --home /tmp/h100k [--requests 400]
 Prints a JSON summary and saves it to bench/results/api.json.
 """
