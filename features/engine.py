@@ -218,7 +218,9 @@ def _clean_partners(partners: pd.DataFrame) -> pd.DataFrame:
     frame[s.TIER] = frame[s.TIER].fillna(s.DEFAULT_TIER)
     frame[s.STATUS] = frame[s.STATUS].fillna(s.DEFAULT_PARTNER_STATUS)
     for column in s.LIST_COLUMNS[s.PARTNERS]:
-        frame[column] = [list(v) if isinstance(v, list | tuple | np.ndarray) else [] for v in frame[column]]
+        # `tolist()` first: iterating an Arrow-backed column element by element cost ~1 s at 100k partners.
+        values = frame[column].tolist()
+        frame[column] = [list(v) if isinstance(v, list | tuple | np.ndarray) else [] for v in values]
     frame[s.DESCRIPTION] = frame[s.DESCRIPTION].where(frame[s.DESCRIPTION].notna(), "")
     return frame
 
