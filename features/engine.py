@@ -8,7 +8,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from itertools import combinations
+from itertools import chain, combinations
 from pathlib import Path
 from typing import Any, Final
 
@@ -268,7 +268,7 @@ class FeatureEngine:
         self._derive()
 
     def _phrase_vocabulary(self) -> list[str]:
-        tags = {str(t) for tags in self._partners[s.SKILLS] for t in tags}
+        tags = set(map(str, chain.from_iterable(self._partners[s.SKILLS])))
         return sorted(tags | set(self._certifications[s.CERTIFICATION].astype(str)))
 
     def _embed_phrases(self, phrases: Sequence[str]) -> None:
@@ -306,11 +306,11 @@ class FeatureEngine:
             if self._phrase_names
             else np.zeros((0, dim), dtype=np.float32)
         )
-        tag_lists = [list(v) for v in partners[s.SKILLS]]
-        lengths = np.asarray([len(v) for v in tag_lists], dtype=np.int64)
+        skills = partners[s.SKILLS]
+        lengths = np.fromiter(map(len, skills), dtype=np.int64, count=len(skills))
         self._tag_offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
         self._tag_codes = np.asarray(
-            phrase_index.get_indexer(pd.Index([str(t) for v in tag_lists for t in v], dtype=object)),
+            phrase_index.get_indexer(pd.Index(list(map(str, chain.from_iterable(skills))), dtype=object)),
             dtype=np.int64,
         )
         cert_rows = np.asarray(
