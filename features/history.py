@@ -98,14 +98,10 @@ _MEDIAN_DAYS: Final = "running_median_days"
 _LAST_WIN: Final = "running_last_win_day"
 
 
-def to_day(value: date | pd.Timestamp | np.datetime64) -> int:
-    """Days since 1970-01-01."""
-    return _to_day(value)
-
-
 # A request converts the same date a dozen times and pd.Timestamp costs ~10 µs a call: memoise.
 @lru_cache(maxsize=4096)
-def _to_day(value: date | pd.Timestamp | np.datetime64) -> int:
+def to_day(value: date | pd.Timestamp | np.datetime64) -> int:
+    """Days since 1970-01-01."""
     return int(np.datetime64(pd.Timestamp(value).date(), "D").astype(np.int64))
 
 

@@ -130,3 +130,22 @@ def test_a_shortlisted_prior_starts_with_holders_of_the_most_promising_phrase(
     assert shortlisted[0] == exact[0]
     # ... and when the shortlist runs out it carries on over everyone, without repeats.
     assert sorted(shortlisted) == sorted(exact)
+
+
+def test_prior_scores_are_the_weighted_member_features_of_each_partner(engine: FeatureEngine, opp) -> None:
+    # The prior re-computes member features in one pass over all partners; it must agree with them.
+    from features.engine import MATCHING_CERTIFICATIONS_CAP, PRIOR_WEIGHTS
+
+    partners = sorted(p for p in engine.known_partner_ids() if engine.role_of(p) == s.SERVICES)
+    matrix = engine.team_features(opp, [{s.SERVICES: p} for p in partners])
+    expected = sum(
+        weight
+        * (
+            np.minimum(column(engine, matrix, f"services_{name}"), MATCHING_CERTIFICATIONS_CAP)
+            if name == "matching_certifications"
+            else column(engine, matrix, f"services_{name}")
+        )
+        for name, weight in PRIOR_WEIGHTS.items()
+    )
+    rows = np.asarray([sorted(engine.known_partner_ids()).index(p) for p in partners])
+    np.testing.assert_allclose(engine.prior_scores(opp, rows), expected, atol=1e-5)
