@@ -43,6 +43,7 @@ from features.history import (
 from features.index import RoleIndex
 from features.profiles import opportunity_text, partner_profile_texts
 from features.records import EcosystemTables, OpportunityQuery
+from features.slots import SlotLists, best_first, padded, segments
 from features.team_features import (
     DAYS_CAP,
     FEATURE_VERSION,
@@ -84,7 +85,7 @@ PRIOR_WEIGHTS: Final = {
     "tier_rank": 0.1,
 }
 # Prior retrieval scores every partner of a role up to this many; above it, only the holders of the
-# request's most promising phrases (see `FeatureEngine._prior_order`), as FAISS switches to HNSW.
+# request's most promising phrases (see `FeatureEngine._prior_scored`), as FAISS switches to HNSW.
 PRIOR_EXACT_MAX: Final = 20_000
 PRIOR_POSTING_PHRASES: Final = 8
 MATCHING_CERTIFICATIONS_CAP: Final = 2
@@ -133,72 +134,21 @@ class MemberBlock:
 
 @dataclass(frozen=True)
 class PriorLayout:
-    """The skill tags and certifications of a set of partner rows, flattened for one-pass prior scoring.
-
-    Only entries whose phrase is known are kept; `*_starts` and `*_owners` describe the non-empty runs
-    (positions into `rows`), so `reduceat` computes every partner's best value in one call.
-    """
+    """Known skill tags and certifications of a set of partner rows, in slots for one-pass prior scoring."""
 
     rows: np.ndarray
-    tag_codes: np.ndarray
-    tag_starts: np.ndarray
-    tag_owners: np.ndarray
-    cert_codes: np.ndarray
-    cert_issued: np.ndarray
-    cert_expires: np.ndarray
-    cert_level: np.ndarray
-    cert_starts: np.ndarray
-    cert_owners: np.ndarray
+    tags: SlotLists  # field "code": phrase code of each skill tag
+    certs: SlotLists  # fields "code", "issued", "expires" (days), "level" (weight) of each certification
     static: np.ndarray  # the prior's request-independent part (PSAT, tier), aligned with `rows`
-    tag_offsets: np.ndarray  # CSR: the tag entries of rows[i] are tag_offsets[i]:tag_offsets[i + 1]
-    cert_offsets: np.ndarray  # the same for certification entries
 
     def subset(self, positions: np.ndarray) -> PriorLayout:
-        """The layout of `rows[positions]` (ascending positions), cut from this one in time proportional to
-        the subset's entries."""
-        tag_owner, tag_at = _segments(self.tag_offsets, positions)
-        cert_owner, cert_at = _segments(self.cert_offsets, positions)
-        tag_starts, tag_owners = _runs(tag_owner)
-        cert_starts, cert_owners = _runs(cert_owner)
+        """The layout of `rows[positions]` (ascending positions)."""
         return PriorLayout(
             rows=self.rows[positions],
-            tag_codes=self.tag_codes[tag_at],
-            tag_starts=tag_starts,
-            tag_owners=tag_owners,
-            cert_codes=self.cert_codes[cert_at],
-            cert_issued=self.cert_issued[cert_at],
-            cert_expires=self.cert_expires[cert_at],
-            cert_level=self.cert_level[cert_at],
-            cert_starts=cert_starts,
-            cert_owners=cert_owners,
+            tags=self.tags.subset(positions),
+            certs=self.certs.subset(positions),
             static=self.static[positions],
-            tag_offsets=_offsets(tag_owner, len(positions)),
-            cert_offsets=_offsets(cert_owner, len(positions)),
         )
-
-
-def _segments(offsets: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(owner, position) of every element of each row's slice of a CSR layout, without a Python loop."""
-    starts = offsets[rows]
-    lengths = offsets[rows + 1] - starts
-    total = int(lengths.sum())
-    owner = np.repeat(np.arange(len(rows)), lengths)
-    first = np.concatenate([[0], np.cumsum(lengths)[:-1]]) if len(rows) else np.zeros(0, np.int64)
-    positions = np.repeat(starts - first, lengths) + np.arange(total)
-    return owner, positions
-
-
-def _offsets(owners: np.ndarray, n: int) -> np.ndarray:
-    """CSR offsets of ascending owners 0..n-1."""
-    return np.concatenate([[0], np.cumsum(np.bincount(owners, minlength=n))]).astype(np.int64)
-
-
-def _runs(owners: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Start of each run of equal (ascending) owners, and the owner of each run."""
-    if len(owners) == 0:
-        return np.zeros(0, dtype=np.int64), owners
-    starts = np.flatnonzero(np.concatenate([[True], owners[1:] != owners[:-1]])).astype(np.int64)
-    return starts, owners[starts]
 
 
 @dataclass(frozen=True)
@@ -516,33 +466,35 @@ class FeatureEngine:
         """
         return self._layout_prior_scores(opp, self._prior_layout(rows))
 
-    def _prior_layout(self, rows: np.ndarray) -> PriorLayout:
-        rows = np.asarray(rows, dtype=np.int64)
-        owner, positions = _segments(self._tag_offsets, rows)
+    def _known_entries(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Skill tags and certifications of `rows` whose phrase is known: (tag owner, tag phrase code,
+        certification owner, certification position); owners are positions into `rows`, ascending."""
+        owner, positions = segments(self._tag_offsets, rows)
         codes = self._tag_codes[positions]
         known = codes >= 0
         tag_owner, tag_codes = owner[known], codes[known]
-        owner, positions = _segments(self._cert_offsets, rows)
-        codes = self._cert_codes[positions]
-        known = codes >= 0
-        cert_owner, positions = owner[known], positions[known]
-        tag_starts, tag_owners = _runs(tag_owner)
-        cert_starts, cert_owners = _runs(cert_owner)
+        owner, positions = segments(self._cert_offsets, rows)
+        known = self._cert_codes[positions] >= 0
+        return tag_owner, tag_codes, owner[known], positions[known]
+
+    def _prior_layout(self, rows: np.ndarray) -> PriorLayout:
+        rows = np.asarray(rows, dtype=np.int64)
+        tag_owner, tag_codes, cert_owner, cert_at = self._known_entries(rows)
+        certs = {
+            "code": self._cert_codes[cert_at],
+            "issued": self._cert_issued[cert_at],
+            "expires": self._cert_expires[cert_at],
+            "level": self._cert_level[cert_at],
+        }
         w = PRIOR_WEIGHTS
         return PriorLayout(
             rows=rows,
-            tag_codes=tag_codes,
-            tag_starts=tag_starts,
-            tag_owners=tag_owners,
-            cert_codes=self._cert_codes[positions],
-            cert_issued=self._cert_issued[positions],
-            cert_expires=self._cert_expires[positions],
-            cert_level=self._cert_level[positions],
-            cert_starts=cert_starts,
-            cert_owners=cert_owners,
+            tags=SlotLists.build(tag_owner, {"code": tag_codes}, len(rows), fill={}),
+            # Padding is never valid (issued at +inf), so it counts as no certification.
+            certs=SlotLists.build(
+                cert_owner, certs, len(rows), fill={"issued": np.inf, "expires": -np.inf, "level": 0.0}
+            ),
             static=w["psat"] * self._psat[rows] + w["tier_rank"] * self._tier[rows],
-            tag_offsets=_offsets(tag_owner, len(rows)),
-            cert_offsets=_offsets(cert_owner, len(rows)),
         )
 
     def _layout_prior_scores(self, opp: PreparedOpportunity, layout: PriorLayout) -> np.ndarray:
@@ -554,27 +506,35 @@ class FeatureEngine:
         similarity = self._phrase_vectors @ needs.T  # (phrases, needs)
         association = np.maximum(self._association_of(opp), 0.0).T  # (phrases, association needs)
         # Skill tags: best similarity per need and best association per association need, in one pass.
-        best = np.zeros((n_rows, n_needs + association.shape[1]))
-        if len(layout.tag_codes):
-            per_phrase = np.concatenate([similarity, association], axis=1)
-            # np.take: a row gather ~4x faster than fancy indexing here.
-            gathered = np.take(per_phrase, layout.tag_codes, axis=0)
-            best[layout.tag_owners] = np.maximum.reduceat(gathered, layout.tag_starts)
+        per_phrase = np.concatenate([similarity, association], axis=1)
+        tags = layout.tags
+        # np.take: a row gather ~4x faster than fancy indexing here.
+        best = tags.max_of(
+            np.take(padded(per_phrase, -np.inf), tags.slots["code"], axis=0),
+            np.take(per_phrase, tags.overflow["code"], axis=0),
+        )
+        best[np.isneginf(best)] = 0.0  # no known skill tag: no match, as `_best_tag_match`
         skill = best[:, :n_needs]
         skill[skill < -0.5] = 0.0  # as `_best_tag_match`: a clearly unrelated best tag counts as none
         tag_association = best[:, n_needs:]
         # Certifications valid on the date: best level-weighted association, and how many match a need.
         day = to_day(query.as_of)
-        valid = (layout.cert_issued <= day) & (layout.cert_expires > day)
+        certs = layout.certs
+        dense, flat = certs.slots, certs.overflow
+        valid = (dense["issued"] <= day) & (dense["expires"] > day)
+        valid_flat = (flat["issued"] <= day) & (flat["expires"] > day)
+        matchable = similarity.max(axis=1) >= CERT_MATCH_MIN if len(similarity) else np.zeros(0, bool)
+        matching = certs.sum_of(
+            (np.append(matchable, False)[dense["code"]] & valid).astype(np.float64),
+            (matchable[flat["code"]] & valid_flat).astype(np.float64),
+        )
         cert_association = np.zeros((n_rows, association.shape[1]))
-        matching = np.zeros(n_rows)
-        if len(layout.cert_codes):
-            matches = (similarity.max(axis=1) >= CERT_MATCH_MIN)[layout.cert_codes] & valid
-            matching[layout.cert_owners] = np.add.reduceat(matches.astype(np.float64), layout.cert_starts)
-            if association.shape[1]:
-                weighted = np.take(association, layout.cert_codes, axis=0) * layout.cert_level[:, None]
-                weighted[~valid] = 0.0
-                cert_association[layout.cert_owners] = np.maximum.reduceat(weighted, layout.cert_starts)
+        if association.shape[1]:
+            weighted = np.take(padded(association, 0.0), dense["code"], axis=0) * dense["level"][..., None]
+            weighted[~valid] = 0.0
+            weighted_flat = np.take(association, flat["code"], axis=0) * flat["level"][:, None]
+            weighted_flat[~valid_flat] = 0.0
+            cert_association = np.maximum(certs.max_of(weighted, weighted_flat), 0.0)
         return (
             w["skill_match"] * skill.mean(axis=1)
             + w["tag_association"] * _row_mean(tag_association)
@@ -605,36 +565,33 @@ class FeatureEngine:
             return []
         # Capacity needs each partner's open engagements at the date: check the best-scored first, in
         # growing slices, instead of every partner of the role.
-        order, complete = self._prior_order(opp, postings, keep, shortlist=True)
-        chosen: list[int] = []
-        start, size = 0, 4 * n
-        while len(chosen) < n:
-            if start >= len(order):
-                if complete:
-                    break
-                # The shortlist ran out of available partners: rank everyone and carry on from there.
-                seen = set(order.tolist())
-                order, complete = self._prior_order(opp, postings, keep, shortlist=False)
-                order = order[[r not in seen for r in order.tolist()]]
-                start, size = 0, 4 * n
-                continue
-            block = order[start : start + size]
-            chosen.extend(block[self._available(block, query.as_of)].tolist())
-            start, size = start + size, size * 4
+        rows, scores, complete = self._prior_scored(opp, postings, keep, shortlist=True)
+        chosen = self._first_available(rows, scores, n, query.as_of)
+        if len(chosen) < n and not complete:
+            # The shortlist ran out of available partners: rank everyone and carry on from there.
+            everyone, all_scores, _ = self._prior_scored(opp, postings, keep, shortlist=False)
+            unseen = ~np.isin(everyone, rows)
+            more = self._first_available(everyone[unseen], all_scores[unseen], n - len(chosen), query.as_of)
+            chosen += more
         return [str(pid) for pid in self._ids[np.asarray(chosen[:n], dtype=np.int64)]]
+
+    def _first_available(self, rows: np.ndarray, scores: np.ndarray, n: int, as_of: date) -> list[int]:
+        """The first `n` rows by descending score (ties by row) that are available on `as_of`."""
+        chosen: list[int] = []
+        for block in best_first(rows, scores, 4 * n):
+            chosen.extend(block[self._available(block, as_of)].tolist())
+            if len(chosen) >= n:
+                break
+        return chosen[:n]
 
     def _role_postings(self, role: str) -> RolePostings:
         postings = self._postings.get(role)
         if postings is None:
             rows = np.flatnonzero((self._role == role) & self._active)
             layout = self._prior_layout(rows)
-            owner = np.concatenate(
-                [
-                    np.repeat(np.arange(len(rows)), np.diff(layout.tag_offsets)),
-                    np.repeat(np.arange(len(rows)), np.diff(layout.cert_offsets)),
-                ]
-            )
-            code = np.concatenate([layout.tag_codes, layout.cert_codes])
+            tag_owner, tag_codes, cert_owner, cert_at = self._known_entries(rows)
+            owner = np.concatenate([tag_owner, cert_owner])
+            code = np.concatenate([tag_codes, self._cert_codes[cert_at]])
             order = np.lexsort((owner, code))
             counts = np.bincount(code, minlength=len(self._phrase_names))
             postings = RolePostings(
@@ -646,10 +603,10 @@ class FeatureEngine:
             self._postings[role] = postings
         return postings
 
-    def _prior_order(
+    def _prior_scored(
         self, opp: PreparedOpportunity, postings: RolePostings, keep: np.ndarray, shortlist: bool
-    ) -> tuple[np.ndarray, bool]:
-        """Kept partner rows by descending prior score (ties by row), and whether every kept one is in it.
+    ) -> tuple[np.ndarray, np.ndarray, bool]:
+        """Kept partner rows with their prior scores, and whether every kept one is among them.
 
         With `shortlist` on a role larger than PRIOR_EXACT_MAX, only the partners holding one of the
         request's PRIOR_POSTING_PHRASES most promising phrases (as a skill tag or certification) are
@@ -661,14 +618,11 @@ class FeatureEngine:
             holders[self._phrase_holders(opp, postings)] = True
             picked = np.flatnonzero(holders & keep)
             if len(picked):
-                rows = postings.rows[picked]
                 scores = self._layout_prior_scores(opp, postings.layout.subset(picked))
-                return rows[np.lexsort((rows, -scores))], False
+                return postings.rows[picked], scores, False
         picked = np.flatnonzero(keep)
-        rows = postings.rows[picked]
         layout = postings.layout if len(picked) == len(postings.rows) else postings.layout.subset(picked)
-        scores = self._layout_prior_scores(opp, layout)
-        return rows[np.lexsort((rows, -scores))], True
+        return postings.rows[picked], self._layout_prior_scores(opp, layout), True
 
     def _phrase_holders(self, opp: PreparedOpportunity, postings: RolePostings) -> np.ndarray:
         """Positions of the role's partners holding one of the request's most promising phrases."""
@@ -862,7 +816,7 @@ class FeatureEngine:
 
     def _best_tag_match(self, rows: np.ndarray, needs: np.ndarray) -> np.ndarray:
         """(members, needs): cosine of each member's best skill tag to each need; 0 without tags."""
-        owner, positions = _segments(self._tag_offsets, rows)
+        owner, positions = segments(self._tag_offsets, rows)
         codes = self._tag_codes[positions]
         known = codes >= 0
         if not known.any():
@@ -895,12 +849,12 @@ class FeatureEngine:
 
     def _best_tag_association(self, rows: np.ndarray, association: np.ndarray) -> np.ndarray:
         """(members, needs): each member's best-associated skill tag per need; 0 without tags."""
-        owner, positions = _segments(self._tag_offsets, rows)
+        owner, positions = segments(self._tag_offsets, rows)
         return self._best_of(owner, self._tag_codes[positions], len(rows), association)
 
     def _best_cert_association(self, rows: np.ndarray, association: np.ndarray, as_of: date) -> np.ndarray:
         """(members, needs): best association per need among certifications valid on `as_of`."""
-        owner, positions = _segments(self._cert_offsets, rows)
+        owner, positions = segments(self._cert_offsets, rows)
         day = to_day(as_of)
         valid = (self._cert_issued[positions] <= day) & (self._cert_expires[positions] > day)
         return self._best_of(
@@ -931,7 +885,7 @@ class FeatureEngine:
         self, rows: np.ndarray, as_of: date, needs: np.ndarray | None = None
     ) -> np.ndarray:
         """Certifications valid on `as_of` per member; with `needs`, only those matching a need."""
-        owner, positions = _segments(self._cert_offsets, rows)
+        owner, positions = segments(self._cert_offsets, rows)
         if len(positions) == 0:
             return np.zeros(len(rows))
         day = to_day(as_of)

@@ -149,3 +149,13 @@ def test_prior_scores_are_the_weighted_member_features_of_each_partner(engine: F
     )
     rows = np.asarray([sorted(engine.known_partner_ids()).index(p) for p in partners])
     np.testing.assert_allclose(engine.prior_scores(opp, rows), expected, atol=1e-5)
+
+
+def test_prior_scores_do_not_depend_on_how_many_entries_sit_in_slots(
+    engine: FeatureEngine, opp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rows = np.arange(len(engine.known_partner_ids()))
+    monkeypatch.setattr("features.slots.SLOT_WIDTH", 1)  # most tags and certifications overflow
+    narrow = engine.prior_scores(opp, rows)
+    monkeypatch.setattr("features.slots.SLOT_WIDTH", 64)  # none do
+    np.testing.assert_allclose(engine.prior_scores(opp, rows), narrow, atol=1e-12)
