@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from features.embeddings import normalise_rows
-from features.index import FLAT, HNSW, RoleIndex
+from features.index import FLAT, FLAT16, HNSW, RoleIndex
 
 IDS = ["A", "B", "C", "D"]
 
@@ -73,7 +73,7 @@ def test_upsert_adds_a_new_partner_without_a_rebuild() -> None:
     assert index.search(np.array([0, 0.6, 0.8], dtype=np.float32), 1)[0][0][0] == "E"
 
 
-@pytest.mark.parametrize("kind", [FLAT, HNSW])
+@pytest.mark.parametrize("kind", [FLAT, FLAT16, HNSW])
 def test_upsert_replaces_the_vector_of_a_known_partner(kind: str) -> None:
     index = RoleIndex.build(IDS, vectors(), kind=kind)
     index.upsert("D", np.array([1, 0, 0], dtype=np.float32))
@@ -83,7 +83,7 @@ def test_upsert_replaces_the_vector_of_a_known_partner(kind: str) -> None:
     assert dict(hits)["D"] == pytest.approx(0.0)
 
 
-@pytest.mark.parametrize("kind", [FLAT, HNSW])
+@pytest.mark.parametrize("kind", [FLAT, FLAT16, HNSW])
 def test_a_removed_partner_is_never_returned(kind: str) -> None:
     index = RoleIndex.build(IDS, vectors(), kind=kind)
     assert index.remove("A")
@@ -105,7 +105,7 @@ def test_auto_index_is_hnsw_above_the_exact_threshold() -> None:
     assert RoleIndex.build(IDS, vectors(), exact_max=4).kind == FLAT
 
 
-@pytest.mark.parametrize("kind", [FLAT, HNSW])
+@pytest.mark.parametrize("kind", [FLAT, FLAT16, HNSW])
 def test_an_updated_index_survives_save_and_load(kind: str, tmp_path: Path) -> None:
     index = RoleIndex.build(IDS, vectors(), kind=kind)
     index.remove("B")
@@ -113,3 +113,22 @@ def test_an_updated_index_survives_save_and_load(kind: str, tmp_path: Path) -> N
     checksum = index.save(tmp_path / "i.npz")
     loaded = RoleIndex.load(tmp_path / "i.npz", expected_sha256=checksum)
     assert loaded.search(vectors(), 5) == index.search(vectors(), 5)
+
+
+def test_auto_index_scans_half_precision_from_the_size_where_memory_bounds_the_scan(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("features.index.HALF_PRECISION_MIN", 4)
+    assert RoleIndex.build(IDS, vectors()).kind == FLAT16
+    assert RoleIndex.build(IDS[:3], vectors()[:3]).kind == FLAT
+
+
+def test_a_half_precision_index_returns_the_exact_ranking_with_near_exact_cosines() -> None:
+    rng = np.random.default_rng(5)
+    many = normalise_rows(rng.standard_normal((300, 16)).astype(np.float32))
+    ids = [f"P{i}" for i in range(300)]
+    exact = RoleIndex.build(ids, many, kind=FLAT).search(many[:5], 10)
+    half = RoleIndex.build(ids, many, kind=FLAT16).search(many[:5], 10)
+    assert [[p for p, _ in row] for row in half] == [[p for p, _ in row] for row in exact]
+    for row_half, row_exact in zip(half, exact, strict=True):
+        np.testing.assert_allclose([c for _, c in row_half], [c for _, c in row_exact], atol=2e-3)

@@ -1,0 +1,107 @@
+"""Benchmark of half-precision exact retrieval (flat16) against float32 (flat) on a prepared home.
+
+For open opportunities: milliseconds per request of `FeatureEngine.candidates` (3 roles) and of a whole
+recommendation (k=5) with each index kind, the overlap of the retrieved candidates, and the share of
+requests whose top-5 teams are identical. Both kinds are built here from the engine's own vectors, so
+the comparison does not depend on which kind the home was trained with. Same process, same requests,
+kinds alternated over several rounds.
+
+Usage: PM_EMBEDDER=hashing python -m bench.index_precision --home /tmp/h100k [--requests 200]
+Prints JSON and saves it to bench/results/index-half-precision.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from features import schema as s
+from features.index import FLAT, FLAT16, RoleIndex, set_search_threads
+from features.queries import queries_from_frame
+from models.registry import load_champion
+from partnermatch.settings import Settings
+from serving.persistence import ApiStore
+
+RESULTS = Path(__file__).parent / "results" / "index-half-precision.json"
+CANDIDATES = 20  # what the recommender asks retrieval for per role (default search budget)
+ROUNDS = 3
+
+
+def role_indexes(engine: Any, kind: str) -> dict[str, RoleIndex]:
+    out = {}
+    for role, index in engine.indexes.items():
+        ids = [str(p) for p, alive in zip(index.partner_ids, index.alive, strict=True) if alive]
+        rows = [engine._row_of[p] for p in ids]
+        out[role] = RoleIndex.build(ids, engine._vectors[rows], kind=kind)
+    return out
+
+
+def bench_home(home: Path, requests: int) -> dict[str, Any]:
+    settings = Settings(home=home, embedder="hashing")
+    recommender = load_champion(settings).recommender
+    engine = recommender.engine
+    frame = ApiStore.open(settings.store_url).store.load_tables().opportunities
+    prepared = engine.prepare(queries_from_frame(frame[frame[s.OUTCOME] == s.OPEN].head(requests)))
+    kinds = {kind: role_indexes(engine, kind) for kind in (FLAT, FLAT16)}
+    seconds: dict[str, dict[str, list[float]]] = {k: {"candidates": [], "recommend": []} for k in kinds}
+    candidates: dict[str, list[list[list[str]]]] = {}
+    teams: dict[str, list[list[Any]]] = {}
+    for _ in range(ROUNDS):
+        for kind, indexes in kinds.items():
+            engine.indexes = indexes
+            started = time.perf_counter()
+            candidates[kind] = [[engine.candidates(o, r, CANDIDATES) for r in engine.roles] for o in prepared]
+            seconds[kind]["candidates"].append(time.perf_counter() - started)
+            started = time.perf_counter()
+            teams[kind] = [
+                [sorted(t.members.items()) for t in recommender.recommend_prepared(o, engine.roles, 5).teams]
+                for o in prepared
+            ]
+            seconds[kind]["recommend"].append(time.perf_counter() - started)
+    overlap = [
+        len(set(a) & set(b)) / max(len(a), 1)
+        for per_role_a, per_role_b in zip(candidates[FLAT], candidates[FLAT16], strict=True)
+        for a, b in zip(per_role_a, per_role_b, strict=True)
+    ]
+    return {
+        "home": str(home),
+        "partners": len(engine.known_partner_ids()),
+        "partners_per_role": {role: len(index) for role, index in engine.indexes.items()},
+        "requests": len(prepared),
+        "ms_per_request_best_of_rounds": {
+            kind: {stage: round(1000 * min(v) / len(prepared), 2) for stage, v in stages.items()}
+            for kind, stages in seconds.items()
+        },
+        "candidate_overlap_mean": float(np.mean(overlap)),
+        "candidate_overlap_min": float(np.min(overlap)),
+        "identical_top5_share": float(
+            np.mean([a == b for a, b in zip(teams[FLAT], teams[FLAT16], strict=True)])
+        ),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--home", action="append", type=Path, required=True)
+    parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args()
+    set_search_threads(1)
+    report = {
+        "machine": {"cpus": 2, "python": platform.python_version()},
+        "homes": [bench_home(home, args.requests) for home in args.home],
+    }
+    text = json.dumps(report, indent=2)
+    print(text)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(text + "\n")
+
+
+if __name__ == "__main__":
+    main()
