@@ -6,6 +6,7 @@ import logging
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -138,9 +139,7 @@ def plan_candidates(
             candidates[role] = [locked[role]]
             continue
         if rules.allowed is not None:
-            shortlist = [
-                p for p in sorted(rules.allowed) if engine.role_of(p) == role and p not in excluded
-            ]
+            shortlist = [p for p in sorted(rules.allowed) if engine.role_of(p) == role and p not in excluded]
             candidates[role] = [p for p in shortlist if eligible(p)][:n]
             continue
         fetch = n
@@ -179,7 +178,6 @@ def _interleave(first: Sequence[str], second: Sequence[str], n: int) -> list[str
             if i < len(source):
                 out.setdefault(source[i], None)
     return list(out)[:n]
-
 
 
 class TeamRecommender:
@@ -357,6 +355,13 @@ class TeamRecommender:
         return use_roles
 
 
+@lru_cache(maxsize=64)
+def _role_columns(feature_names: tuple[str, ...], role: str) -> np.ndarray:
+    """Positions of a role's own member features (named `<role>_...`)."""
+    own = [i for i, name in enumerate(feature_names) if name.startswith(f"{role}_")]
+    return np.asarray(own, dtype=np.intp)
+
+
 def credit_shares(
     team: Mapping[str, str | None], feature_names: Sequence[str], contrib: np.ndarray
 ) -> dict[str, float]:
@@ -368,13 +373,8 @@ def credit_shares(
     members = {role: pid for role, pid in team.items() if pid is not None}
     if not members:
         return {}
-    raw: dict[str, float] = {}
-    for role, pid in members.items():
-        prefix = f"{role}_"
-        total = sum(
-            float(c) for name, c in zip(feature_names, contrib, strict=False) if name.startswith(prefix)
-        )
-        raw[pid] = max(total, 0.0)
+    names = tuple(feature_names)
+    raw = {pid: max(float(contrib[_role_columns(names, role)].sum()), 0.0) for role, pid in members.items()}
     norm = sum(raw.values())
     if norm <= 0.0:
         return {pid: 1.0 / len(raw) for pid in raw}
