@@ -17,7 +17,7 @@ from models.constraints import (
     TeamConstraints,
 )
 from models.ranker import RankerParams, TeamRanker
-from models.recommender import RecommenderConfig, TeamRecommender
+from models.recommender import RecommenderConfig, TeamRecommender, credit_shares
 from tests.features.engine_fixtures import T, tables
 
 
@@ -118,3 +118,16 @@ def test_credit_shares_of_a_team_sum_to_one(recommender: TeamRecommender) -> Non
 def test_including_and_excluding_the_same_partner_is_rejected() -> None:
     with pytest.raises(ValueError, match="both included and excluded"):
         TeamConstraints(include=frozenset({"S1"}), exclude=frozenset({"S1"}))
+
+
+def test_credit_shares_follow_each_members_own_positive_feature_contributions() -> None:
+    names = ["services_skill_match", "services_win_rate", "influence_skill_match", "team_coverage"]
+    contrib = np.array([1.0, 2.0, -0.5, 10.0, 0.3])  # last: the bias, never attributed
+    shares = credit_shares({"services": "S1", "influence": "I1", "reseller": None}, names, contrib)
+    assert shares == {"S1": 1.0, "I1": 0.0}
+
+
+def test_credit_is_split_evenly_when_no_member_contributes_positively() -> None:
+    names = ["services_skill_match", "influence_skill_match"]
+    shares = credit_shares({"services": "S1", "influence": "I1"}, names, np.array([-1.0, -2.0, 0.0]))
+    assert shares == {"S1": 0.5, "I1": 0.5}
