@@ -31,6 +31,8 @@ from models.teams import AssemblyPlan, FeatureContribution, RankedTeam, beam_sea
 
 logger = logging.getLogger(__name__)
 
+FINAL_STAGE = "final_stage"  # request memo: the beam's last scored teams and their feature rows
+
 INACTIVE_RULE = "inactive"
 TOP_CONTRIBUTIONS = 6
 # Retrieval over-fetch rounds when rules drop many of the nearest partners.
@@ -229,9 +231,16 @@ class TeamRecommender:
         # Every team below is drawn from these candidates: their member features are computed once.
         self.engine.remember_members(opp, [p for ids in plan.candidates.values() for p in ids])
         rules = constraints or TeamConstraints()
+
+        def score(batch: Sequence[Mapping[str, str | None]]) -> np.ndarray:
+            features = self.engine.team_features(opp, batch)
+            # `finish` takes the top teams' rows from the last stage instead of computing them again.
+            opp.memo[FINAL_STAGE] = (batch, features)
+            return self.ranker.score(features)
+
         teams, scores, scored = beam_search(
             plan,
-            lambda batch: self.score_teams(opp, batch),
+            score,
             beam_width=self.config.beam_width,
             max_teams=self.config.max_teams_scored,
             optional_roles=[r for r in roles if r not in self.config.required_roles],
@@ -288,7 +297,8 @@ class TeamRecommender:
         top = [dict(teams[i]) for i in order]
         top_scores = scores[order]
         probabilities = self.ranker.win_probability(top_scores)
-        features = self.engine.team_features(opp, top)
+        scored_teams, scored_features = opp.memo.get(FINAL_STAGE, (None, None))
+        features = scored_features[order] if scored_teams is teams else self.engine.team_features(opp, top)
         contributions = self.ranker.contributions(features)
         size = opp.query.deal_size
         has_size = size is not None and math.isfinite(size) and size > 0
