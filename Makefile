@@ -30,8 +30,8 @@ lint: install
 bench: install
 	$(BIN)/python bench/generator.py
 	$(BIN)/python bench/feature_pipeline.py
-	@echo "training, prior-retrieval and API benchmarks need a prepared home: see bench/train.py,"
-	@echo "bench/prior_retrieval.py and bench/api.py"
+	@echo "training, prior-retrieval, index-precision and API benchmarks need a prepared home: see"
+	@echo "bench/train.py, bench/prior_retrieval.py, bench/index_precision.py and bench/api.py"
 
 clean:
 	rm -rf .partnermatch .pytest_cache .mypy_cache .ruff_cache
