@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     # Role indexes up to this many partners are exact (flat); larger ones are HNSW graphs.
     index_exact_max: int = Field(50_000, ge=0)
+    # Seconds a new worker of `serve --workers N` may take to load its model during a rolling restart
+    # (SIGHUP) before uvicorn gives up on it; uvicorn's 5 s is less than a 100k-partner model takes.
+    worker_start_timeout: int = Field(60, ge=5, le=3600)
 
     @property
     def store_url(self) -> str:

@@ -102,4 +102,11 @@ def serve(
         soft_wrap=True,
         highlight=False,
     )
-    uvicorn.run("serving.main:app", host=bind_host, port=bind_port, workers=workers, log_level="info")
+    uvicorn.run(
+        "serving.main:app",
+        host=bind_host,
+        port=bind_port,
+        workers=workers,
+        log_level="info",
+        timeout_worker_healthcheck=settings.worker_start_timeout,
+    )

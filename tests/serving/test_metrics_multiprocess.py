@@ -237,3 +237,23 @@ def test_metrics_of_a_two_worker_server_count_the_requests_of_both_workers(two_w
         sent += 20
     assert len(live_requests_per_worker(two_workers.metrics_dir)) == 2
     assert live_requests(httpx.get(f"{two_workers.url}/metrics", timeout=10).text) == sent
+
+
+def test_serve_lets_new_workers_load_their_model_for_the_configured_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # uvicorn's own 5 s is less than loading a 100k-partner model takes, so a SIGHUP rolling restart of
+    # several workers gave up on every new worker.
+    import uvicorn
+
+    from partnermatch.commands import serve as serve_command
+    from partnermatch.settings import get_settings
+
+    calls: list[dict[str, object]] = []
+    monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: calls.append(kwargs))
+    monkeypatch.setattr(serve_command, "_key_header", lambda: "")
+    monkeypatch.setenv("PM_WORKER_START_TIMEOUT", "45")
+    monkeypatch.setenv(MULTIPROC_ENV, str(tmp_path / "metrics"))
+    get_settings.cache_clear()
+    serve_command.serve(host=None, port=None, workers=2)
+    assert calls[0]["timeout_worker_healthcheck"] == 45
