@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -19,6 +20,7 @@ from features import schema as s
 from features.checksums import file_sha256
 from features.embeddings import Embedder
 from features.history import (
+    ASSOCIATION_MIN_COUNT,
     DAYS_SINCE_LAST_WIN,
     DEALS,
     INDUSTRY_DEALS,
@@ -89,6 +91,17 @@ PRIOR_WEIGHTS: Final = {
 PRIOR_EXACT_MAX: Final = 20_000
 PRIOR_POSTING_PHRASES: Final = 8
 MATCHING_CERTIFICATIONS_CAP: Final = 2
+# Each phrase links to this many most co-held phrases when grouping phrases into skills (`_phrase_skills`).
+CO_HOLDING_NEIGHBOURS: Final = 3
+# How much each kind of claim says about a partner's real depth in a skill (`_skill_evidence`), in [0, 1]:
+# a free skill tag little, a strength the partner's own description highlights more, a certification
+# most, growing with its level (associate + level step per CERT_LEVEL_WEIGHTS unit above 1).
+EVIDENCE_WEIGHTS: Final = {
+    "tag": 0.25,
+    "description": 0.55,
+    "certification": 0.45,
+    "certification_level": 0.35,
+}
 PARTNER_COLUMNS: Final = s.COLUMNS[s.PARTNERS]
 CERTIFICATION_COLUMNS: Final = s.COLUMNS[s.CERTIFICATIONS]
 
@@ -121,6 +134,7 @@ class MemberBlock:
     skill_similarity: np.ndarray  # (members, required skills)
     tag_similarity: np.ndarray  # (members, needs) best skill-tag match
     association: np.ndarray  # (members, association needs) best tag/certification PMI
+    evidence: np.ndarray  # (members, association needs) skill evidence in [0, 1]
 
     def take(self, positions: np.ndarray) -> MemberBlock:
         return MemberBlock(
@@ -129,6 +143,7 @@ class MemberBlock:
             skill_similarity=self.skill_similarity[positions],
             tag_similarity=self.tag_similarity[positions],
             association=self.association[positions],
+            evidence=self.evidence[positions],
         )
 
 
@@ -214,6 +229,8 @@ class FeatureEngine:
         # Skill tags and certification names, embedded once (through the embedder's cache) and kept here.
         self._phrases: dict[str, np.ndarray] = dict(phrases or {})
         self._conflicts: frozenset[frozenset[str]] = frozenset()
+        # Phrase mentions per description text, for the vocabulary they were scanned with.
+        self._mention_cache: tuple[tuple[str, ...], dict[str, np.ndarray]] = ((), {})
         self._embed_phrases(self._phrase_vocabulary())
         self._derive()
 
@@ -280,6 +297,12 @@ class FeatureEngine:
         counts = np.bincount(cert_rows[keep], minlength=len(self._ids))
         self._cert_offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
         self._conflict_keys = self._encode_conflicts(self._conflicts)
+        # Phrases each partner's own description highlights: a skill tag anyone can add, a profile sentence
+        # naming the partner's strengths is a costlier claim, so it counts as evidence beside certificates.
+        self._described_offsets, self._described_codes = self._description_mentions(
+            partners[s.DESCRIPTION].tolist()
+        )
+        self._phrase_skill = self._phrase_skills()
         self._association_columns = self.associations.columns(self._phrase_names)
         self._generation = getattr(self, "_generation", 0) + 1
 
@@ -721,6 +744,7 @@ class FeatureEngine:
                 tag_similarity=block.tag_similarity if len(opp.skill_vectors) else None,
                 conflict_pairs=conflict_pairs,
                 association=block.association,
+                evidence=block.evidence,
             )
         )
 
@@ -805,6 +829,8 @@ class FeatureEngine:
         cert_association = self._best_cert_association(members, association, query.as_of)
         member_values["tag_association"] = _row_mean(tag_association)
         member_values["certification_association"] = _row_mean(cert_association)
+        evidence = self._skill_evidence(members, association, query.as_of)
+        member_values["skill_evidence"] = _row_mean(evidence)
 
         return MemberBlock(
             rows=members,
@@ -812,6 +838,7 @@ class FeatureEngine:
             skill_similarity=skill_similarity,
             tag_similarity=tag_similarity,
             association=np.maximum(tag_association, cert_association),
+            evidence=evidence,
         )
 
     def _has(self, sets: Sequence[frozenset[str]], rows: np.ndarray, value: str | None) -> np.ndarray:
@@ -861,6 +888,88 @@ class FeatureEngine:
         """(members, needs): each member's best-associated skill tag per need; 0 without tags."""
         owner, positions = segments(self._tag_offsets, rows)
         return self._best_of(owner, self._tag_codes[positions], len(rows), association)
+
+    def _skill_evidence(self, rows: np.ndarray, association: np.ndarray, as_of: date) -> np.ndarray:
+        """(members, needs) in [0, 1]: per need, the strongest evidence that the member has the skill.
+
+        A phrase matches a need through its skill group (`_skill_match_of`); the match is weighted by the
+        kind of claim (EVIDENCE_WEIGHTS): a skill tag costs nothing to add, a phrase the partner's own
+        description highlights is a public statement, a certification (held on the date or earlier) was
+        examined. Kept per need, before any averaging: coverage is the best member per need, so evidence
+        must be too.
+        """
+        match = self._skill_match_of(association)
+        owner, positions = segments(self._tag_offsets, rows)
+        tags = self._best_of(owner, self._tag_codes[positions], len(rows), match)
+        owner, positions = segments(self._described_offsets, rows)
+        described = self._best_of(owner, self._described_codes[positions], len(rows), match)
+        owner, positions = segments(self._cert_offsets, rows)
+        # Issued before the date, expired or not: a lapsed certificate still shows the skill was examined.
+        valid = self._cert_issued[positions] <= to_day(as_of)
+        level = self._cert_level[positions][valid]
+        # Level weight 1 (associate) .. 2 (expert) onto the certification's evidence range.
+        strength = EVIDENCE_WEIGHTS["certification"] + EVIDENCE_WEIGHTS["certification_level"] * (level - 1.0)
+        codes = self._cert_codes[positions][valid]
+        certified = self._best_of(owner[valid], codes, len(rows), match, strength)
+        return np.maximum.reduce(
+            [EVIDENCE_WEIGHTS["tag"] * tags, EVIDENCE_WEIGHTS["description"] * described, certified]
+        )
+
+    def _description_mentions(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """CSR (offsets, phrase codes) of the known phrases each description mentions.
+
+        Scanning 100k descriptions costs ~1 s, and a partner upsert re-derives every partner: texts already
+        scanned under the same phrase vocabulary are looked up, not scanned again.
+        """
+        vocabulary = tuple(self._phrase_names)
+        if self._mention_cache[0] != vocabulary:
+            self._mention_cache = (vocabulary, {})
+        seen = self._mention_cache[1]
+        fresh = [text for text in dict.fromkeys(texts) if text not in seen]
+        if fresh:
+            offsets, codes = _phrase_mentions(fresh, vocabulary)
+            seen.update((text, codes[offsets[i] : offsets[i + 1]]) for i, text in enumerate(fresh))
+        found = [seen[text] for text in texts]
+        counts = np.fromiter(map(len, found), dtype=np.int64, count=len(found))
+        offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        codes = np.concatenate(found) if found else np.zeros(0, dtype=np.int64)
+        return offsets, codes.astype(np.int64)
+
+    def _phrase_skills(self) -> np.ndarray:
+        """Skill group of each phrase: phrases the same partners hold (tags, certifications, described
+        phrases) name the same skill in different words; -1 for a phrase no partner shares with another."""
+        n_rows, n_phrases = len(self._ids), len(self._phrase_names)
+        owners, codes = [], []
+        for offsets, phrase_codes in (
+            (self._tag_offsets, self._tag_codes),
+            (self._cert_offsets, self._cert_codes),
+            (self._described_offsets, self._described_codes),
+        ):
+            owner, positions = segments(offsets, np.arange(n_rows))
+            known = phrase_codes[positions] >= 0
+            owners.append(owner[known])
+            codes.append(phrase_codes[positions][known])
+        return _co_holding_groups(np.concatenate(owners), np.concatenate(codes), n_rows, n_phrases)
+
+    def _skill_match_of(self, association: np.ndarray) -> np.ndarray:
+        """(needs, phrases) in [0, 1]: how surely each phrase names a skill the need asks for.
+
+        Co-staffing associations of single phrases are noisy (one staffed partner's other skills leak in);
+        averaged over a phrase's skill group they are not. Per need, relative to its best group, squared to
+        push unrelated groups towards 0.
+        """
+        groups = self._phrase_skill
+        if association.shape[0] == 0 or association.shape[1] == 0 or groups.max(initial=-1) < 0:
+            return np.zeros_like(association)
+        known = groups >= 0
+        n_groups = int(groups.max()) + 1
+        size = np.bincount(groups[known], minlength=n_groups).astype(np.float64)
+        by_group = np.zeros((association.shape[0], n_groups))
+        np.add.at(by_group.T, groups[known], association[:, known].T)
+        by_group /= np.maximum(size, 1.0)
+        peak = by_group.max(axis=1, keepdims=True)
+        relative = np.divide(by_group, peak, out=np.zeros_like(by_group), where=peak > 0) ** 2
+        return np.where(known[None, :], relative[:, np.maximum(groups, 0)], 0.0)
 
     def _best_cert_association(self, rows: np.ndarray, association: np.ndarray, as_of: date) -> np.ndarray:
         """(members, needs): best association per need among certifications valid on `as_of`."""
@@ -1065,6 +1174,64 @@ def _created_before(tables: EcosystemTables, until: date | None) -> EcosystemTab
         opportunities=opps,
         deal_partners=seats,
     )
+
+
+def _phrase_mentions(texts: Sequence[str], phrases: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """CSR (offsets, phrase codes) of the known phrases each text mentions (case-insensitive, whole words)."""
+    by_lower: dict[str, list[int]] = {}
+    for code, phrase in enumerate(phrases):
+        if phrase.strip():
+            by_lower.setdefault(phrase.lower(), []).append(code)
+    counts = np.zeros(len(texts), dtype=np.int64)
+    codes: list[int] = []
+    if by_lower:
+        # Longest first, so a phrase inside a longer one is not matched instead of it.
+        alternation = "|".join(re.escape(p) for p in sorted(by_lower, key=len, reverse=True))
+        pattern = re.compile(rf"(?<![a-z0-9])(?:{alternation})(?![a-z0-9])")
+        for i, text in enumerate(texts):
+            found = sorted({c for m in pattern.findall(str(text).lower()) for c in by_lower[m]})
+            counts[i] = len(found)
+            codes.extend(found)
+    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    return offsets, np.asarray(codes, dtype=np.int64)
+
+
+def _co_holding_groups(owner: np.ndarray, code: np.ndarray, n_owners: int, n_phrases: int) -> np.ndarray:
+    """Connected groups of phrases linked to their CO_HOLDING_NEIGHBOURS most co-held phrases (positive
+    PMI over holders, at least ASSOCIATION_MIN_COUNT shared holders); -1 for phrases with no link.
+
+    Sparse throughout: a real export can hold tens of thousands of free-text tags, whose dense
+    co-holding matrix would not fit in memory.
+    """
+    from scipy.sparse import coo_matrix, csr_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    held = csr_matrix((np.ones(len(owner)), (owner, code)), shape=(n_owners, n_phrases))
+    held.data[:] = 1.0  # a phrase held twice by one partner (tag and certificate) counts once
+    count = np.asarray(held.sum(axis=0)).ravel()
+    together = (held.T @ held).tocoo()
+    i, j, shared = together.row, together.col, together.data
+    keep = (i != j) & (shared >= ASSOCIATION_MIN_COUNT)
+    i, j, shared = i[keep], j[keep], shared[keep]
+    pmi = np.log(shared * max(n_owners, 1) / (count[i] * count[j]))
+    positive = pmi > 0
+    i, j, pmi = i[positive], j[positive], pmi[positive]
+    # Per phrase its strongest links, ties by the other phrase's code.
+    order = np.lexsort((j, -pmi, i))
+    i, j = i[order], j[order]
+    first = np.searchsorted(i, i, side="left")
+    nearest = np.arange(len(i)) - first < CO_HOLDING_NEIGHBOURS
+    rows, cols = i[nearest], j[nearest]
+    graph = coo_matrix((np.ones(len(rows)), (rows, cols)), shape=(n_phrases, n_phrases))
+    _, labels = connected_components(graph, directed=False)
+    has_link = np.zeros(n_phrases, dtype=bool)
+    has_link[rows] = True
+    has_link[cols] = True
+    # Renumber so the groups of linked phrases are 0..k-1.
+    _, dense = np.unique(labels[has_link], return_inverse=True)
+    out = np.full(n_phrases, -1, dtype=np.int64)
+    out[has_link] = dense
+    return out
 
 
 def _segment_max(owner: np.ndarray, values: np.ndarray, n: int, *, fill: float) -> np.ndarray:

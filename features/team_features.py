@@ -11,7 +11,7 @@ import numpy as np
 from features.schema import DEFAULT_ROLES
 
 # Bump whenever a feature's meaning, order or neutral value changes: bundles record it.
-FEATURE_VERSION: Final = 3
+FEATURE_VERSION: Final = 4
 
 # Per-member features, repeated for every role: suffix → description template ({role} is filled in).
 MEMBER_FEATURES: Final[dict[str, str]] = {
@@ -47,6 +47,9 @@ MEMBER_FEATURES: Final[dict[str, str]] = {
     "past deals (positive PMI, best tag per skill, averaged; 0 without required skills)",
     "certification_association": "the same for the {role} partner's certifications valid on the date, "
     "each weighted by its level (associate 1, professional 1.5, expert 2)",
+    "skill_evidence": "estimated depth of the {role} partner in the required skills: per skill the strongest "
+    "evidence (a skill tag, a phrase its own description highlights, a certification held by the date, by "
+    "level), each weighted by how costly that claim is, averaged over skills",
 }
 TEAM_FEATURES: Final[dict[str, str]] = {
     "skill_coverage_mean": "required-skill coverage: best member match per skill, averaged over skills",
@@ -70,8 +73,14 @@ TEAM_FEATURES: Final[dict[str, str]] = {
     "association_coverage_mean": "required skills covered by the best-associated member tag or "
     "certification (positive PMI), averaged over skills",
     "association_coverage_min": "the least-covered required skill by that association",
+    "evidence_coverage_mean": "required skills covered by the member with the strongest skill evidence "
+    "(members after the first role count at SUPPORT_EVIDENCE_SHARE), averaged over skills",
+    "evidence_coverage_min": "the least-covered required skill by that skill evidence",
 }
 DAYS_CAP: Final = 3650.0
+# Evidence coverage counts a skill of a partner in a later role (influence, reseller) at this share of the
+# first role's (services): the delivery partner carries the skill on the project, the others support it.
+SUPPORT_EVIDENCE_SHARE: Final = 0.6
 
 # What a member's features read when the role is empty: presence 0 says the rest carries no information.
 _NEUTRAL: Final[dict[str, float]] = {"days_since_last_win": DAYS_CAP}
@@ -121,6 +130,7 @@ class TeamInputs:
     tag_similarity: np.ndarray | None = None  # (members, skills) best skill-tag match; None = skill_match
     conflict_pairs: np.ndarray | None = None  # (teams,) conflicting member pairs; None = none known
     association: np.ndarray | None = None  # (members, skills) best tag/certification PMI; None = zeros
+    evidence: np.ndarray | None = None  # (members, skills) skill evidence in [0, 1]; None = zeros
 
 
 def assemble(inputs: TeamInputs) -> np.ndarray:
@@ -184,6 +194,8 @@ def assemble(inputs: TeamInputs) -> np.ndarray:
         assoc_mean, assoc_min = assoc_best.mean(axis=1), assoc_best.min(axis=1)
     else:
         assoc_mean = assoc_min = np.zeros(n_teams)
+    role_share = np.where(np.arange(n_roles) == 0, 1.0, SUPPORT_EVIDENCE_SHARE)
+    evidence_mean, evidence_min = _best_member_coverage(inputs.evidence, present, safe, role_share)
 
     pairs_valid = np.isfinite(inputs.pair_rates)
     n_pairs = pairs_valid.sum(axis=1)
@@ -209,6 +221,21 @@ def assemble(inputs: TeamInputs) -> np.ndarray:
         np.asarray(conflicts, dtype=np.float64),
         assoc_mean,
         assoc_min,
+        evidence_mean,
+        evidence_min,
     ]
     matrix = np.concatenate([*blocks, np.column_stack(columns)], axis=1).astype(np.float32)
     return np.nan_to_num(matrix, nan=0.0, posinf=0.0, neginf=0.0)
+
+
+def _best_member_coverage(
+    values: np.ndarray | None, present: np.ndarray, safe: np.ndarray, role_share: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and min over skills of the best present member's value per skill, each member's value scaled
+    by its role's share; zeros without skills."""
+    n_teams = present.shape[0]
+    if values is None or values.shape[1] == 0 or values.shape[0] == 0:
+        return np.zeros(n_teams), np.zeros(n_teams)
+    scaled = values[safe] * role_share[None, :, None]
+    best = np.where(present[:, :, None], scaled, 0.0).max(axis=1)
+    return best.mean(axis=1), best.min(axis=1)

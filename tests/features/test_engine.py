@@ -260,3 +260,11 @@ def test_a_prepared_opportunity_still_scores_after_an_upsert_adds_new_phrases() 
 def test_a_returned_partner_profile_is_a_copy(engine) -> None:
     engine.partner("S1")[s.SKILLS].append("changed by the caller")
     assert "changed by the caller" not in engine.partner("S1")[s.SKILLS]
+
+
+def test_skill_evidence_is_a_share_and_present_only_for_members(engine, opp) -> None:
+    matrix = features_of(engine, opp)
+    evidence = column(engine, matrix, "services_skill_evidence")
+    assert ((evidence >= 0.0) & (evidence <= 1.0)).all()
+    absent = column(engine, matrix, "services_present") == 0
+    assert (evidence[absent] == 0.0).all()
