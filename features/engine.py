@@ -485,7 +485,7 @@ class FeatureEngine:
         """A cheap, fixed-weight estimate of each partner row's fit to the opportunity (see PRIOR_WEIGHTS).
 
         The same values as the member features it mirrors (skill_match, tag and certification association,
-        matching certifications, region, industry, PSAT, tier), computed in one pass over flattened tags.
+        matching certifications, region, industry, PSAT, tier), computed in one pass over slotted tags.
         """
         return self._layout_prior_scores(opp, self._prior_layout(rows))
 
@@ -1235,7 +1235,7 @@ def _co_holding_groups(owner: np.ndarray, code: np.ndarray, n_owners: int, n_phr
 
 
 def _segment_max(owner: np.ndarray, values: np.ndarray, n: int, *, fill: float) -> np.ndarray:
-    """Row-wise maximum of `values` per owner (owners ascending, as `_segments` yields them); `fill` for
+    """Row-wise maximum of `values` per owner (owners ascending, as `segments` yields them); `fill` for
     owners with no values. `maximum.reduceat` over contiguous runs is far faster than `maximum.at`."""
     out = np.full((n, values.shape[1]), fill)
     if len(owner) == 0:
