@@ -316,6 +316,7 @@ class TeamRecommender:
                     contributions=(
                         self._explain(features[position], contributions[position]) if explain else []
                     ),
+                    features=features[position],
                 )
             )
         return out

@@ -38,6 +38,8 @@ class RankedTeam:
     expected_value: float | None = None
     credit_shares: dict[str, float] = field(default_factory=dict)
     contributions: list[FeatureContribution] = field(default_factory=list)
+    # The team's feature row, in the engine's `feature_names` order (for plain-sentence reasons).
+    features: np.ndarray | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True)

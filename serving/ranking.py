@@ -44,7 +44,7 @@ class RankSpec:
 
 @dataclass
 class ScoredTeam:
-    """A ranked team and, when explained, its feature row (for plain-sentence reasons)."""
+    """A ranked team and its feature row (for plain-sentence reasons)."""
 
     team: RankedTeam
     features: np.ndarray | None = None
@@ -135,12 +135,8 @@ class Ranker:
             raise RankingError(str(exc.args[0]) if isinstance(exc, KeyError) else str(exc)) from exc
         if spec.diversity is not None:
             ranked = mmr(ranked, spec.roles, spec.k, spec.diversity)
-        if spec.explain and ranked:
-            members = [{role: team.members.get(role) for role in self.engine.roles} for team in ranked]
-            matrix = self.engine.team_features(opp, members)
-            scored = [ScoredTeam(team, matrix[i]) for i, team in enumerate(ranked)]
-        else:
-            scored = [ScoredTeam(team) for team in ranked]
+        # Every team carries the feature row it was scored with: reasons need no second feature pass.
+        scored = [ScoredTeam(team, team.features) for team in ranked]
         return RankResult(scored, list(spec.filters_applied), dropped)
 
     def _check_team(self, team: Mapping[str, str | None], roles: Sequence[str]) -> dict[str, str | None]:

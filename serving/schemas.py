@@ -129,7 +129,10 @@ class RecommendationRequest(Strict):
     roles: list[str] | None = Field(None, min_length=1, max_length=6)
     constraints: Constraints = Field(default_factory=Constraints)
     candidates: Candidates | None = None
-    explain: bool = False
+    explain: bool = Field(
+        False,
+        description="add each team's top signed feature contributions; members' reasons come either way",
+    )
     diversity: float | None = Field(
         None, gt=0, le=1, description="MMR lambda: 1 = pure score, lower = more varied teams; off when absent"
     )

@@ -92,6 +92,19 @@ def test_without_explain_no_explanation_is_computed(api: Api) -> None:
     assert team["explanation"] is None
 
 
+def test_members_come_with_their_reasons_without_asking_for_an_explanation(api: Api) -> None:
+    team = api.client.post(URL, json=request_body(), headers=api.read).json()["teams"][0]
+    assert any(m["reasons"] for m in team["members"])
+
+
+def test_reasons_are_the_same_with_or_without_an_explanation(api: Api) -> None:
+    plain = api.client.post(URL, json=request_body(), headers=api.read).json()["teams"]
+    explained = api.client.post(URL, json=request_body(explain=True), headers=api.read).json()["teams"]
+    assert [[m["reasons"] for m in t["members"]] for t in plain] == [
+        [m["reasons"] for m in t["members"]] for t in explained
+    ]
+
+
 def test_diversity_spreads_the_suggestions_over_more_partners(api: Api) -> None:
     def distinct(**extra: object) -> int:
         body = api.client.post(URL, json=request_body(k=5, **extra), headers=api.read).json()
