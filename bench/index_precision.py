@@ -13,14 +13,13 @@ Prints JSON and saves it to bench/results/index-half-precision.json.
 from __future__ import annotations
 
 import argparse
-import json
-import platform
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from bench.report import machine, publish
 from features import schema as s
 from features.index import FLAT, FLAT16, RoleIndex, set_search_threads
 from features.queries import queries_from_frame
@@ -94,13 +93,10 @@ def main() -> None:
     args = parser.parse_args()
     set_search_threads(1)
     report = {
-        "machine": {"cpus": 2, "python": platform.python_version()},
+        "machine": machine(),
         "homes": [bench_home(home, args.requests) for home in args.home],
     }
-    text = json.dumps(report, indent=2)
-    print(text)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text + "\n")
+    publish(report, args.out)
 
 
 if __name__ == "__main__":

@@ -10,8 +10,6 @@ Prints JSON and saves it to bench/results/prior-retrieval.json.
 from __future__ import annotations
 
 import argparse
-import json
-import platform
 import time
 from pathlib import Path
 from typing import Any
@@ -19,6 +17,7 @@ from typing import Any
 import numpy as np
 
 import features.engine as engine_module
+from bench.report import machine, publish
 from features import schema as s
 from features.index import set_search_threads
 from features.queries import queries_from_frame
@@ -82,15 +81,12 @@ def main() -> None:
     args = parser.parse_args()
     set_search_threads(1)
     report = {
-        "machine": {"cpus": 2, "python": platform.python_version()},
+        "machine": machine(),
         "prior_exact_max": engine_module.PRIOR_EXACT_MAX,
         "posting_phrases": engine_module.PRIOR_POSTING_PHRASES,
         "homes": [bench_home(home, args.requests) for home in args.home],
     }
-    text = json.dumps(report, indent=2)
-    print(text)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text + "\n")
+    publish(report, args.out)
 
 
 if __name__ == "__main__":
