@@ -500,9 +500,14 @@ class FeatureEngine:
         known = self._cert_codes[positions] >= 0
         return tag_owner, tag_codes, owner[known], positions[known]
 
-    def _prior_layout(self, rows: np.ndarray) -> PriorLayout:
+    def _prior_layout(
+        self,
+        rows: np.ndarray,
+        entries: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None,
+    ) -> PriorLayout:
+        """The prior's layout of `rows`; `entries` are their `_known_entries` when the caller has them."""
         rows = np.asarray(rows, dtype=np.int64)
-        tag_owner, tag_codes, cert_owner, cert_at = self._known_entries(rows)
+        tag_owner, tag_codes, cert_owner, cert_at = entries or self._known_entries(rows)
         certs = {
             "code": self._cert_codes[cert_at],
             "issued": self._cert_issued[cert_at],
@@ -621,8 +626,9 @@ class FeatureEngine:
         postings = self._postings.get(role)
         if postings is None:
             rows = np.flatnonzero((self._role == role) & self._active)
-            layout = self._prior_layout(rows)
-            tag_owner, tag_codes, cert_owner, cert_at = self._known_entries(rows)
+            entries = self._known_entries(rows)
+            layout = self._prior_layout(rows, entries)
+            tag_owner, tag_codes, cert_owner, cert_at = entries
             owner = np.concatenate([tag_owner, cert_owner])
             code = np.concatenate([tag_codes, self._cert_codes[cert_at]])
             order = np.lexsort((owner, code))
