@@ -12,14 +12,13 @@ Prints JSON and saves it to bench/results/index-half-precision.json.
 
 from __future__ import annotations
 
-import argparse
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from bench.report import machine, publish
+from bench.report import home_arguments, machine, publish
 from features import schema as s
 from features.index import FLAT, FLAT16, RoleIndex, set_search_threads
 from features.queries import queries_from_frame
@@ -86,11 +85,7 @@ def bench_home(home: Path, requests: int) -> dict[str, Any]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--home", action="append", type=Path, required=True)
-    parser.add_argument("--requests", type=int, default=200)
-    parser.add_argument("--out", type=Path, default=RESULTS)
-    args = parser.parse_args()
+    args = home_arguments(__doc__, requests=200, out=RESULTS)
     set_search_threads(1)
     report = {
         "machine": machine(),

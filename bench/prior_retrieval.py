@@ -9,7 +9,6 @@ Prints JSON and saves it to bench/results/prior-retrieval.json.
 
 from __future__ import annotations
 
-import argparse
 import time
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ from typing import Any
 import numpy as np
 
 import features.engine as engine_module
-from bench.report import machine, publish
+from bench.report import home_arguments, machine, publish
 from features import schema as s
 from features.index import set_search_threads
 from features.queries import queries_from_frame
@@ -74,11 +73,7 @@ def bench_home(home: Path, requests: int) -> dict[str, Any]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--home", action="append", type=Path, required=True)
-    parser.add_argument("--requests", type=int, default=100)
-    parser.add_argument("--out", type=Path, default=RESULTS)
-    args = parser.parse_args()
+    args = home_arguments(__doc__, requests=100, out=RESULTS)
     set_search_threads(1)
     report = {
         "machine": machine(),

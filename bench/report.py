@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import platform
 from pathlib import Path
@@ -11,6 +12,15 @@ from typing import Any
 def machine() -> dict[str, Any]:
     """What every report states about where it ran."""
     return {"cpus": 2, "python": platform.python_version()}
+
+
+def home_arguments(doc: str | None, requests: int, out: Path) -> argparse.Namespace:
+    """Arguments of a benchmark over prepared homes: --home (repeatable), --requests, --out."""
+    parser = argparse.ArgumentParser(description=doc)
+    parser.add_argument("--home", action="append", type=Path, required=True)
+    parser.add_argument("--requests", type=int, default=requests)
+    parser.add_argument("--out", type=Path, default=out)
+    return parser.parse_args()
 
 
 def publish(report: dict[str, Any], out: Path) -> None:
