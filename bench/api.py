@@ -37,8 +37,8 @@ import httpx
 import numpy as np
 import pandas as pd
 
+from core.settings import CHAMPION_ALIAS, REGISTERED_MODEL_NAME, Settings
 from features import schema as s
-from partnermatch.settings import CHAMPION_ALIAS, REGISTERED_MODEL_NAME, Settings
 from serving.auth import create_key
 from serving.persistence import ApiStore
 

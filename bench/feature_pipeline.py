@@ -26,13 +26,13 @@ from sqlalchemy import create_engine
 from features import schema as s
 from features.embedding_cache import CachedEmbedder
 from features.embeddings import Embedder, SentenceTransformerEmbedder
-from features.engine import _clean_certifications, _clean_partners
 from features.history import PartnerHistory
 from features.index import FLAT, HNSW, RoleIndex, set_search_threads
 from features.onnx_embedder import FP32, INT8, OnnxMiniLMEmbedder
 from features.profiles import partner_profile_texts
-from features.synthetic import generate_ecosystem
+from features.snapshot import _clean_certifications, _clean_partners
 from features.tables import metadata
+from synthetic import generate_ecosystem
 
 RESULTS = Path(__file__).parent / "results" / "features.json"
 log = logging.getLogger("bench.feature_pipeline")

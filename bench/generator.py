@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from features import schema as s
-from features.synthetic import SyntheticEcosystem, generate_ecosystem, write
+from synthetic import SyntheticEcosystem, generate_ecosystem, write
 
 RESULTS = Path(__file__).parent / "results" / "generator.json"
 

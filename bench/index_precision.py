@@ -1,6 +1,6 @@
 """Benchmark of half-precision exact retrieval (flat16) against float32 (flat) on a prepared home.
 
-For open opportunities: milliseconds per request of `FeatureEngine.candidates` (3 roles) and of a whole
+For open opportunities: milliseconds per request of `FeatureSnapshot.candidates` (3 roles) and of a whole
 recommendation (k=5) with each index kind, the overlap of the retrieved candidates, and the share of
 requests whose top-5 teams are identical. Both kinds are built here from the engine's own vectors, so
 the comparison does not depend on which kind the home was trained with. Same process, same requests,
@@ -19,11 +19,11 @@ from typing import Any
 import numpy as np
 
 from bench.report import home_arguments, machine, publish
+from core.settings import Settings
 from features import schema as s
 from features.index import FLAT, FLAT16, RoleIndex, set_search_threads
 from features.queries import queries_from_frame
 from models.registry import load_champion
-from partnermatch.settings import Settings
 from serving.persistence import ApiStore
 
 RESULTS = Path(__file__).parent / "results" / "index-half-precision.json"

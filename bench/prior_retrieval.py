@@ -15,14 +15,14 @@ from typing import Any
 
 import numpy as np
 
-import features.engine as engine_module
+import features.snapshot as engine_module
 from bench.report import home_arguments, machine, publish
+from core.settings import Settings
 from features import schema as s
 from features.index import set_search_threads
 from features.queries import queries_from_frame
 from models.recommender import RecommenderConfig
 from models.registry import load_champion
-from partnermatch.settings import Settings
 from serving.persistence import ApiStore
 
 RESULTS = Path(__file__).parent / "results" / "prior-retrieval.json"

@@ -12,8 +12,8 @@ import platform
 import time
 from pathlib import Path
 
+from core.settings import get_settings
 from features.index import set_search_threads
-from partnermatch.settings import get_settings
 from training.config import TrainConfig
 from training.evaluation import write_report
 from training.train import train

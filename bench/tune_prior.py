@@ -19,11 +19,11 @@ from typing import Any
 
 import numpy as np
 
+from core.settings import get_settings
 from features import schema as s
 from features.index import set_search_threads
 from features.queries import queries_from_frame
 from models.registry import load_champion
-from partnermatch.settings import get_settings
 from serving.persistence import ApiStore
 from training.config import TrainConfig
 from training.dataset import time_split

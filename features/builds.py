@@ -1,4 +1,4 @@
-"""Feature builds on disk: a saved FeatureEngine per build id, with checksums, under PM_HOME/features."""
+"""Feature builds on disk: a saved FeatureSnapshot per build id, with checksums, under PM_HOME/features."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from features.embeddings import Embedder
-from features.engine import FeatureEngine
+from features.snapshot import FeatureSnapshot
 
 BUILD_MANIFEST = "build.json"
 LATEST_POINTER = "LATEST"
@@ -22,7 +22,7 @@ def new_build_id() -> str:
     return datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
 
 
-def save_feature_build(engine: FeatureEngine, root: Path, build_id: str | None = None) -> str:
+def save_feature_build(engine: FeatureSnapshot, root: Path, build_id: str | None = None) -> str:
     """Save the engine into a fresh folder, then publish it as the latest build atomically."""
     build_id = build_id or new_build_id()
     final_dir = root / build_id
@@ -65,7 +65,7 @@ def read_build_manifest(root: Path, build_id: str) -> dict[str, object]:
     return data
 
 
-def load_feature_build(root: Path, build_id: str, embedder: Embedder) -> FeatureEngine:
+def load_feature_build(root: Path, build_id: str, embedder: Embedder) -> FeatureSnapshot:
     """Load a build after checking the embedder matches and every file's checksum."""
     manifest = read_build_manifest(root, build_id)
     if manifest["embedder_id"] != embedder.model_id:
@@ -76,6 +76,6 @@ def load_feature_build(root: Path, build_id: str, embedder: Embedder) -> Feature
     checksums = manifest["checksums"]
     assert isinstance(checksums, dict)
     try:
-        return FeatureEngine.load(root / build_id, embedder, checksums=checksums)
+        return FeatureSnapshot.load(root / build_id, embedder, checksums=checksums)
     except ValueError as exc:
         raise FeatureBuildError(f"feature build {build_id} failed verification: {exc}") from exc

@@ -5,21 +5,29 @@ Decisions the design leaves open (documented here, tested in tests/features/test
   dates); downstream code falls back to `created_at` for its timing.
 - Dates are calendar dates: an ISO time part is dropped after converting any time zone to UTC.
 - Enumerations (roles, tiers, statuses, outcomes) are matched exactly, case included.
-- Row numbers are 1-based data rows (the header is not counted; CSV line = row + 1).
+- Row numbers are 1-based data rows (the header is not counted; CSV line = row + 1 without quoted newlines).
+- Bounds (dates, numbers, text and list lengths) are the ones in features/schema.py, which the API's
+  schemas use too. An opportunity's created_at may not be more than MAX_CREATED_AHEAD_DAYS after today.
+- A CSV file must be UTF-8 (a byte-order mark is allowed) with as many fields in every row as in its header;
+  a file that cannot be read at all (empty, not UTF-8, corrupt parquet) is reported, never raised.
 """
 
 from __future__ import annotations
 
+import csv
 import logging
 import math
+from collections import Counter
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
+import pyarrow
 from pandera.errors import SchemaErrors
 
 from features import schema as s
@@ -30,6 +38,8 @@ log = logging.getLogger(__name__)
 MAX_LISTED_VIOLATIONS = 1000
 _TRUE = frozenset({"true", "t", "yes", "y", "1"})
 _FALSE = frozenset({"false", "f", "no", "n", "0"})
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+_NUL = "\x00"
 
 # Column kinds beyond plain strings; everything not listed here is a string column.
 _FLOAT_COLUMNS = frozenset({s.PSAT, s.DEAL_SIZE})
@@ -116,6 +126,12 @@ class _Collector:
         vals = None if values is None else values.to_numpy(dtype=object)[rows]
         self.findings.append(_Finding(file, column, reason, rows, vals))
 
+    def add_rows(self, file: str, column: str | None, reason: str, rows: Sequence[int],
+                 values: Sequence[Any] | None = None) -> None:
+        """Violations at these 0-based data rows."""
+        vals = None if values is None else np.asarray(values, dtype=object)
+        self.findings.append(_Finding(file, column, reason, np.asarray(rows, dtype=np.int64), vals))
+
     @property
     def total(self) -> int:
         return sum(f.size for f in self.findings)
@@ -158,11 +174,106 @@ def _find_table_file(directory: Path, table: str, out: _Collector) -> Path | Non
     return found[0]
 
 
-def _read_raw(path: Path) -> pd.DataFrame:
+def _read_raw(path: Path, out: _Collector) -> pd.DataFrame | None:
+    """The file's cells, or None when it cannot be read as a table (the reasons are added to `out`)."""
     if path.suffix == ".csv":
-        # Everything as text: parsing is ours, so every unparsable cell can be reported, not just the first.
-        return pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False, encoding="utf-8-sig")
-    return pd.read_parquet(path)
+        if not _scan_csv(path, out):
+            return None
+        try:
+            # Everything as text: parsing is ours, so every unparsable cell can be reported, not just the
+            # first. index_col=False: never take the first column as an index (the scan checked widths).
+            return pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False, encoding="utf-8-sig",
+                               index_col=False)
+        except (ValueError, UnicodeError, pd.errors.ParserError) as exc:
+            out.add(path.name, None, f"unreadable CSV: {_first_line(exc)}")
+            return None
+    try:
+        return pd.read_parquet(path)
+    except (OSError, ValueError, pyarrow.ArrowException) as exc:
+        out.add(path.name, None, f"not a readable parquet file: {_first_line(exc)}")
+        return None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}"[:300]
+
+
+def _scan_csv(path: Path, out: _Collector) -> bool:
+    """Check that a CSV file is UTF-8 text with a header and as many fields in every row as in the header.
+
+    pandas fills a short row with empty cells and may drop or shift an extra field without a word, so the
+    row shapes are checked here first, record by record (a C loop: about 1 s per million rows).
+    """
+    file = path.name
+    with path.open("rb") as fh:
+        head = fh.read(4)
+    if not head:
+        out.add(file, None, "empty file: no header row")
+        return False
+    if head.startswith(_UTF16_BOMS):
+        out.add(file, None, "UTF-16 text: the contract wants UTF-8")
+        return False
+    row = 0  # 0-based data rows read so far
+    short: dict[int, list[int]] = {}
+    long: dict[int, list[int]] = {}
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as fh:
+            reader = csv.reader(fh)
+            header = [name.strip() for name in next(reader, [])]
+            if not header:
+                out.add(file, None, "empty file: no header row")
+                return False
+            if any(_NUL in name for name in header):
+                out.add(file, None, "the header holds NUL characters (UTF-16 text? the contract wants UTF-8)")
+                return False
+            for name, count in Counter(header).items():
+                if count > 1:
+                    out.add(file, name, f"column appears {count} times in the header")
+            width = len(header)
+            for fields in reader:
+                if not fields:  # a blank line, which pandas skips too
+                    continue
+                if len(fields) < width:
+                    short.setdefault(len(fields), []).append(row)
+                elif len(fields) > width:
+                    long.setdefault(len(fields), []).append(row)
+                row += 1
+    except UnicodeDecodeError:
+        line, column = _first_undecodable(path)
+        if line <= 1:
+            out.add(file, None, "the header is not UTF-8 text: the contract wants UTF-8")
+        else:  # line 2 holds data row 1 (0-based row 0)
+            out.add_rows(file, column, "not UTF-8 text: the contract wants UTF-8", [line - 2])
+        return False
+    except csv.Error as exc:
+        out.add_rows(file, None, f"unreadable CSV: {exc}", [row])
+        return False
+    for count, rows in short.items():
+        out.add_rows(file, header[count], f"the row has {count} of the header's {width} fields", rows)
+    for count, rows in long.items():
+        out.add_rows(file, None, f"the row has {count} fields, the header {width}", rows)
+    return not (short or long or len(set(header)) < width)
+
+
+def _first_undecodable(path: Path) -> tuple[int, str | None]:
+    """1-based line of the first byte that is not UTF-8, and its column when the header is readable."""
+    with path.open("rb") as fh:
+        header: list[str] = []
+        for number, raw in enumerate(fh, start=1):
+            try:
+                text = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+            except UnicodeDecodeError:
+                try:
+                    fields = next(csv.reader([raw.decode("utf-8", errors="replace")]), [])
+                except csv.Error:  # e.g. a stray carriage return: the column cannot be told
+                    fields = []
+                at = next((i for i, f in enumerate(fields) if "\ufffd" in f), None)
+                column = header[at] if at is not None and at < len(header) and number > 1 else None
+                return number, column
+            if number == 1:
+                header = [name.strip() for name in next(csv.reader([text]), [])]
+    return 1, None
 
 
 def _is_text(col: pd.Series) -> bool:
@@ -183,7 +294,20 @@ def _parse_dates(col: pd.Series, file: str, name: str, out: _Collector) -> pd.Se
         out.add_mask(file, name, "unparsable date {value} (expected ISO 8601)", bad, text)
     else:
         parsed = pd.to_datetime(col, errors="coerce", utc=True)
-    return parsed.dt.tz_convert(None).dt.normalize().astype("datetime64[ns]")
+    # Checked before the cast to nanoseconds, which cannot hold years like 0001 or 2300.
+    days = parsed.dt.tz_convert(None).dt.normalize()
+    shown = days.dt.strftime("%Y-%m-%d")
+    latest = _latest_date(name)
+    outside = days.notna() & ((days < pd.Timestamp(s.EARLIEST_DATE)) | (days > pd.Timestamp(latest)))
+    reason = f"date {{value}} is outside {s.EARLIEST_DATE}..{latest}"
+    if name == s.CREATED_AT:
+        reason += f" (at most {s.MAX_CREATED_AHEAD_DAYS} days after today)"
+    out.add_mask(file, name, reason, outside, shown)
+    return days.mask(outside).astype("datetime64[ns]")
+
+
+def _latest_date(name: str) -> date:
+    return s.latest_created_at() if name == s.CREATED_AT else s.LATEST_DATE
 
 
 def _parse_numbers(col: pd.Series, file: str, name: str, out: _Collector) -> pd.Series:
@@ -244,7 +368,7 @@ def _parse_table(
             columns[name] = _clean_text(col)
         for finding in out.findings[findings_before:]:
             if finding.rows is not None:
-                failed[name] = finding.rows
+                failed[name] = np.union1d(failed.get(name, np.empty(0, dtype=np.int64)), finding.rows)
     frame = pd.DataFrame(columns, index=pd.RangeIndex(len(raw)))
     for name, default in _DEFAULTS.get(table, {}).items():
         frame[name] = frame[name].fillna(default)
@@ -275,17 +399,19 @@ def _schemas(roles: Sequence[str]) -> dict[str, pa.DataFrameSchema]:
             s.TIER: one_of(s.TIERS),
             s.STATUS: one_of(s.PARTNER_STATUSES),
             s.CAPACITY: pa.Column(nullable=True, checks=[
-                pa.Check.ge(0, error="must be >= 0", ignore_na=True),
+                pa.Check.in_range(0, s.MAX_CAPACITY, error=f"must be within 0-{s.MAX_CAPACITY}"),
                 pa.Check(lambda c: c.isna() | (c % 1 == 0), error="must be a whole number"),
             ]),
-            s.PSAT: pa.Column(nullable=True, checks=pa.Check.in_range(0, 10, error="must be within 0-10")),
+            s.PSAT: pa.Column(nullable=True, checks=pa.Check.in_range(
+                s.MIN_PSAT, s.MAX_PSAT, error=f"must be within {s.MIN_PSAT:g}-{s.MAX_PSAT:g}")),
         }, s.PARTNERS),
         s.CERTIFICATIONS: schema({s.PARTNER_ID: required(), s.CERTIFICATION: required()}, s.CERTIFICATIONS),
         s.OPPORTUNITIES: schema({
             s.OPPORTUNITY_ID: required(),
             s.CREATED_AT: required(),
             s.OUTCOME: one_of(s.OUTCOMES),
-            s.DEAL_SIZE: pa.Column(nullable=True, checks=pa.Check.ge(0, error="must be >= 0")),
+            s.DEAL_SIZE: pa.Column(nullable=True, checks=pa.Check.in_range(
+                0, s.MAX_DEAL_SIZE, error=f"must be within 0-{s.MAX_DEAL_SIZE:g}")),
         }, s.OPPORTUNITIES),
         s.DEAL_PARTNERS: schema({
             s.OPPORTUNITY_ID: required(),
@@ -323,6 +449,27 @@ def _check_values(table: str, frame: pd.DataFrame, schema: pa.DataFrameSchema, f
             out.add_mask(file, ",".join(key), "duplicate key {value}", mask, shown)
 
 
+def _check_sizes(table: str, frame: pd.DataFrame, file: str, out: _Collector) -> None:
+    """Text and list lengths within the schema's bounds, and no NUL characters (PostgreSQL refuses them)."""
+    for name in s.COLUMNS[table]:
+        col = frame[name]
+        if name in s.LIST_COLUMNS[table]:
+            limit = s.MAX_ITEMS[name]
+            sizes = col.map(len)
+            out.add_mask(file, name, f"{{value}} items, more than the limit of {limit}", sizes > limit, sizes)
+            longest = col.map(lambda cell: max(map(len, cell), default=0))
+            out.add_mask(file, name, f"an item of {{value}} characters, more than the limit of {s.MAX_TAG}",
+                         longest > s.MAX_TAG, longest)
+            nul = col.map(lambda cell: any(_NUL in item for item in cell))
+            out.add_mask(file, name, "an item contains a NUL character", nul)
+        elif name in s.MAX_CHARS and _is_text(col):
+            limit = s.MAX_CHARS[name]
+            chars = col.str.len()
+            out.add_mask(file, name, f"text of {{value}} characters, more than the limit of {limit}",
+                         chars > limit, chars.astype("Int64"))
+            out.add_mask(file, name, "contains a NUL character", col.str.contains(_NUL, regex=False))
+
+
 def _check_reference(frame: pd.DataFrame, column: str, universe: pd.Index, file: str,
                      out: _Collector) -> None:
     col = frame[column]
@@ -335,9 +482,11 @@ def _id_universe(frame: pd.DataFrame | None, column: str, known: Collection[str]
 
 
 def _load_table(path: Path, table: str, schema: pa.DataFrameSchema, out: _Collector,
-                warnings: list[str]) -> pd.DataFrame:
-    """One table file parsed and checked on its own (no cross-table rules)."""
-    raw = _read_raw(path)
+                warnings: list[str]) -> pd.DataFrame | None:
+    """One table file parsed and checked on its own (no cross-table rules); None if it is unreadable."""
+    raw = _read_raw(path, out)
+    if raw is None:
+        return None
     raw.columns = [str(c).strip() for c in raw.columns]
     missing = [c for c in s.REQUIRED_COLUMNS[table] if c not in raw.columns]
     for column in missing:
@@ -347,6 +496,7 @@ def _load_table(path: Path, table: str, schema: pa.DataFrameSchema, out: _Collec
         warnings.append(f"{path.name}: ignored unknown column(s): {', '.join(extra)}")
     frame, parse_failed = _parse_table(table, raw, path.name, out)
     _check_values(table, frame, schema, path.name, parse_failed, missing, out)
+    _check_sizes(table, frame, path.name, out)
     return frame
 
 
@@ -365,7 +515,7 @@ def read_opportunities_file(path: Path) -> pd.DataFrame:
         out.add(str(path), None, f"not a {' or '.join(s.EXPORT_SUFFIXES)} file")
         raise out.error()
     frame = _load_table(path, s.OPPORTUNITIES, _schemas(s.DEFAULT_ROLES)[s.OPPORTUNITIES], out, warnings)
-    if out.findings:
+    if out.findings or frame is None:
         raise out.error()
     for warning in warnings:
         log.warning(warning)
@@ -395,7 +545,9 @@ def load_export(
         if path is None:
             continue
         files[table] = path.name
-        frames[table] = _load_table(path, table, schemas[table], out, warnings)
+        frame = _load_table(path, table, schemas[table], out, warnings)
+        if frame is not None:
+            frames[table] = frame
 
     partner_ids = _id_universe(frames.get(s.PARTNERS), s.PARTNER_ID, known_partner_ids)
     opportunity_ids = _id_universe(frames.get(s.OPPORTUNITIES), s.OPPORTUNITY_ID, known_opportunity_ids)

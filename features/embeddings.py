@@ -113,19 +113,14 @@ class HashingEmbedder:
 
 
 def make_embedder(kind: str, *, cache_dir: Path | None = None) -> Embedder:
-    """Build the embedder named in settings; ONNX kinds export their model once into `cache_dir`.
-
-    `cache_dir` defaults to the settings' `model_cache_dir` (under PM_HOME).
-    """
+    """Build the embedder of this kind; ONNX kinds export their model once into `cache_dir` (required)."""
     if kind in (MINILM_FP32, MINILM):
         return SentenceTransformerEmbedder()
     if kind in (MINILM_INT8, MINILM_ONNX):
         from features.onnx_embedder import FP32, INT8, OnnxMiniLMEmbedder
 
         if cache_dir is None:
-            from partnermatch.settings import get_settings
-
-            cache_dir = get_settings().model_cache_dir
+            raise ValueError(f"embedder {kind!r} needs a folder to export its ONNX model into")
         return OnnxMiniLMEmbedder(cache_dir, INT8 if kind == MINILM_INT8 else FP32)
     if kind == HASHING:
         return HashingEmbedder()

@@ -48,12 +48,6 @@ def set_search_threads(n: int) -> None:
     faiss.omp_set_num_threads(n)
 
 
-def default_exact_max() -> int:
-    from partnermatch.settings import get_settings
-
-    return get_settings().index_exact_max
-
-
 def _new_index(kind: str, dim: int) -> faiss.Index:
     if kind == FLAT:
         inner: faiss.Index = faiss.IndexFlatIP(dim)
@@ -128,7 +122,7 @@ class RoleIndex:
         kind: str = AUTO,
         exact_max: int | None = None,
     ) -> RoleIndex:
-        """Index one vector per partner; `auto` is exact up to `exact_max` (settings) partners, else HNSW.
+        """Index one vector per partner; `auto` is exact up to `exact_max` (EXACT_MAX) partners, else HNSW.
 
         Exact `auto` indexes of HALF_PRECISION_MIN partners or more scan half-precision vectors (flat16).
         """
@@ -141,7 +135,7 @@ class RoleIndex:
             raise ValueError("partner ids must be unique within a role index")
         dim = vectors.shape[1]
         if kind == AUTO:
-            limit = default_exact_max() if exact_max is None else exact_max
+            limit = EXACT_MAX if exact_max is None else exact_max
             if len(partner_ids) > limit:
                 kind = HNSW
             else:
@@ -176,6 +170,12 @@ class RoleIndex:
     def remove(self, partner_id: str) -> bool:
         """Take the partner out of search results; False when it was not indexed."""
         return self._retire(partner_id)
+
+    def copy(self) -> RoleIndex:
+        """An independent copy: a snapshot changes its copy while readers keep searching the original."""
+        return RoleIndex(
+            faiss.clone_index(self.index), self.partner_ids.copy(), self.kind, self.dim, self.alive.copy()
+        )
 
     def compact(self) -> RoleIndex:
         """A fresh index of the live vectors only (same kind), dropping tombstones and unused ids."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date
 
 import pandas as pd
 
@@ -21,22 +20,13 @@ def _join(values: Iterable[str]) -> str:
     return ", ".join(values)
 
 
-def valid_certifications(certifications: pd.DataFrame, as_of: date | None) -> pd.DataFrame:
-    """Certifications issued on or before `as_of` and not expired on it; `as_of=None` keeps all."""
-    if as_of is None or certifications.empty:
-        return certifications
-    day = pd.Timestamp(as_of)
-    issued = certifications[s.ISSUED_AT]
-    expires = certifications[s.EXPIRES_AT]
-    valid = (issued.isna() | (issued <= day)) & (expires.isna() | (expires > day))
-    return certifications[valid]
+def partner_profile_texts(partners: pd.DataFrame, certifications: pd.DataFrame) -> pd.Series:
+    """Skills, every certification, industries and description, as one text per partner.
 
-
-def partner_profile_texts(
-    partners: pd.DataFrame, certifications: pd.DataFrame, as_of: date | None
-) -> pd.Series:
-    """Skills, certifications valid at `as_of`, industries and description, as one text per partner."""
-    certs = valid_certifications(certifications, as_of)
+    Profile text is today's snapshot (an export has no history of profiles); listing every certification
+    keeps it independent of any date. Dated validity is a separate feature.
+    """
+    certs = certifications
     cert_names = (
         certs.sort_values([s.PARTNER_ID, s.CERTIFICATION]).groupby(s.PARTNER_ID)[s.CERTIFICATION].agg(list)
         if not certs.empty

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from typing import Final
 
 CONTRACT_VERSION: Final = 1
@@ -124,3 +125,46 @@ KEYS: Final[dict[str, tuple[str, ...]]] = {
     OPPORTUNITIES: (OPPORTUNITY_ID,),
     DEAL_PARTNERS: (OPPORTUNITY_ID, PARTNER_ID, ROLE),
 }
+
+# Bounds: one set for both doors. Ingest (features/contract.py) refuses export cells outside them and the
+# API's request schemas (serving/schemas.py) import them, so nothing enters the store by one door that the
+# other would refuse. The probe of issue 11 found a 50 MB description made the next training 10x slower
+# and 30x bigger, and dates far from the data overflowed pandas' nanosecond timestamps.
+EARLIEST_DATE: Final = date(1900, 1, 1)
+LATEST_DATE: Final = date(2100, 12, 31)
+# An opportunity "created" more than this many days after today is a typo (e.g. 2099 for 2029).
+MAX_CREATED_AHEAD_DAYS: Final = 366
+MAX_ID: Final = 128  # ids (partner, opportunity, customer)
+MAX_NAME: Final = 255  # names and certification names
+MAX_CODE: Final = 64  # roles, levels and other short codes
+MAX_TAG: Final = 120  # one list item (region, industry, skill) and single tags like customer_industry
+MAX_TEXT: Final = 5000  # free-text descriptions
+MAX_CAPACITY: Final = 1_000_000
+MIN_PSAT: Final = 0.0
+MAX_PSAT: Final = 10.0
+MAX_DEAL_SIZE: Final = 1e12
+# Longest list per list column, in items.
+MAX_ITEMS: Final[dict[str, int]] = {REGIONS: 50, INDUSTRIES: 50, SKILLS: 200, REQUIRED_SKILLS: 50}
+# Longest text per string column, in characters (list columns: per item, see MAX_TAG).
+MAX_CHARS: Final[dict[str, int]] = {
+    PARTNER_ID: MAX_ID,
+    NAME: MAX_NAME,
+    PARTNER_TYPE: MAX_CODE,
+    TIER: MAX_CODE,
+    DESCRIPTION: MAX_TEXT,
+    STATUS: MAX_CODE,
+    CERTIFICATION: MAX_NAME,
+    LEVEL: MAX_CODE,
+    OPPORTUNITY_ID: MAX_ID,
+    CUSTOMER_ID: MAX_ID,
+    CUSTOMER_INDUSTRY: MAX_TAG,
+    REGION: MAX_TAG,
+    OUTCOME: MAX_CODE,
+    REGISTERED_PARTNER_ID: MAX_ID,
+    ROLE: MAX_CODE,
+}
+
+
+def latest_created_at(today: date | None = None) -> date:
+    """The latest created_at allowed: MAX_CREATED_AHEAD_DAYS after today, capped by LATEST_DATE."""
+    return min(LATEST_DATE, (today or date.today()) + timedelta(days=MAX_CREATED_AHEAD_DAYS))

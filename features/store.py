@@ -7,6 +7,14 @@ Ingest semantics (one transaction per call; any failure rolls everything back):
   certifications for it (possibly none); an opportunity listed in the export's opportunities table has
   its deal_partners set replaced likewise. Certification / deal rows whose parent is not listed in the
   export (it is already in the store) are merged by key, never deleted.
+
+Concurrency: every write is a single transaction that takes the write lock first (`writing()`), and a
+partner upsert is one INSERT ... ON CONFLICT DO UPDATE per row, so concurrent writers queue instead of
+failing, and two writers of one new partner id cannot both insert it. On SQLite that means WAL (readers
+never block the writer), a busy timeout (a writer waits for the lock instead of failing at once) and
+BEGIN IMMEDIATE for writes: a deferred transaction that reads first cannot upgrade to a write lock once
+another writer has committed ("database is locked" at once, the busy timeout does not help), which failed
+40 of 40 partner writes beside two recommending clients (issue 11).
 """
 
 from __future__ import annotations
@@ -14,7 +22,8 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from contextlib import AbstractContextManager
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -24,6 +33,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import (
+    JSON,
     Connection,
     Engine,
     Table,
@@ -36,14 +46,17 @@ from sqlalchemy import (
     event,
     func,
     insert,
+    or_,
     select,
     update,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
+from sqlalchemy.sql.dml import Insert
 
 from features import schema as s
 from features import tables as t
-from features.contract import ValidatedExport, empty_tables, normalise_table
+from features.contract import ValidatedExport, normalise_table
 from features.records import EcosystemTables
 
 log = logging.getLogger(__name__)
@@ -51,6 +64,11 @@ log = logging.getLogger(__name__)
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 BATCH_ROWS = 50_000
 UPDATED_AT = "updated_at"
+# How long a SQLite writer waits for another writer's lock before failing: a partner write holds it for
+# milliseconds, a big ingest for seconds; callers beyond this see the error rather than hang.
+SQLITE_BUSY_TIMEOUT_MS = 15_000
+# Execution option marking a connection whose transactions write (SQLite: BEGIN IMMEDIATE).
+WRITE_OPTION = "partnermatch_write"
 
 _TABLES: dict[str, Table] = {
     s.PARTNERS: t.partners,
@@ -90,6 +108,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # Let SQLAlchemy, not the sqlite3 module, decide where transactions begin, so DDL and DML roll back.
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
+    # First, so that switching the journal mode below waits for a busy database instead of failing.
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
@@ -97,7 +117,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _sqlite_begin(conn: Connection) -> None:
-    conn.exec_driver_sql("BEGIN")
+    # Writers take the write lock up front (and wait for it); readers stay deferred and never block.
+    immediate = conn.get_execution_options().get(WRITE_OPTION, False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 class Store:
@@ -113,9 +135,15 @@ class Store:
         if self.is_sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas)
             event.listen(self.engine, "begin", _sqlite_begin)
+        # Shares the engine's pool and events; only marks its transactions as writes.
+        self._writer: Engine = self.engine.execution_options(**{WRITE_OPTION: True})
 
     def __repr__(self) -> str:
         return f"Store({self.engine.url.render_as_string(hide_password=True)!r})"
+
+    def writing(self) -> AbstractContextManager[Connection]:
+        """A write transaction (commit, or rollback on error) holding the write lock from its start."""
+        return self._writer.begin()
 
     # Schema --------------------------------------------------------------------------------------
 
@@ -123,7 +151,7 @@ class Store:
         """Bring the schema to the latest revision (idempotent); returns that revision."""
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS_DIR))
-        with self.engine.begin() as conn:
+        with self.writing() as conn:
             config.attributes["connection"] = conn
             command.upgrade(config, "head")
         revision = self.revision()
@@ -192,7 +220,7 @@ class Store:
         summary = IngestSummary()
         now = datetime.now().replace(microsecond=0)
         tables = export.tables
-        with self.engine.begin() as conn:
+        with self.writing() as conn:
             self._write(conn, tables, summary, now)
             conn.execute(
                 insert(t.ingest_log),
@@ -205,22 +233,31 @@ class Store:
         """Upsert partner rows (e.g. from a PRM API sync); returns rows inserted or updated.
 
         Missing optional columns take contract defaults. When `certifications` is given, it replaces the
-        certification set of every partner in `partners`.
+        certification set of every partner in `partners`. Each row is one atomic INSERT ... ON CONFLICT DO
+        UPDATE that leaves an unchanged row (and its updated_at) alone: nothing is read first, so
+        concurrent writers of one partner id never collide (PostgreSQL answered 500 UniqueViolation to
+        5 of 6 concurrent PUTs of one new id when this read, then inserted).
         """
-        empty = empty_tables()
-        scope = replace(empty, partners=normalise_table(s.PARTNERS, partners))
-        summary = IngestSummary()
+        rows = normalise_table(s.PARTNERS, partners)
         now = datetime.now().replace(microsecond=0)
-        with self.engine.begin() as conn:
-            self._apply(conn, s.PARTNERS, scope.partners, scope, summary, now)
+        written = 0
+        with self.writing() as conn:
+            statement = _upsert(conn, t.partners, s.KEYS[s.PARTNERS], only_changed=True)
+            for batch in _records(rows, stamp=now):
+                written += _rowcount(conn, statement, batch)
             if certifications is not None:
                 certs = normalise_table(s.CERTIFICATIONS, certifications)
-                self._apply(conn, s.CERTIFICATIONS, certs, scope, summary, now)
-        return summary.inserted[s.PARTNERS] + summary.updated[s.PARTNERS]
+                ids = rows[s.PARTNER_ID].tolist()
+                for start in range(0, len(ids), BATCH_ROWS):
+                    conn.execute(delete(t.certifications)
+                                 .where(t.certifications.c[s.PARTNER_ID].in_(ids[start:start + BATCH_ROWS])))
+                for batch in _records(certs):
+                    conn.execute(insert(t.certifications), batch)
+        return written
 
     def deactivate_partner(self, partner_id: str) -> bool:
         """Mark a partner inactive; False if no such partner."""
-        with self.engine.begin() as conn:
+        with self.writing() as conn:
             result = conn.execute(
                 update(t.partners)
                 .where(t.partners.c[s.PARTNER_ID] == partner_id)
@@ -245,8 +282,11 @@ class Store:
             for batch in _records(diff.deletes, prefix="k_"):
                 conn.execute(delete(table).where(where), batch)
         if len(diff.inserts):
+            # An upsert, not a plain insert: on PostgreSQL an API write may add the same key after the diff
+            # read it (SQLite writers are serialised by the write lock); the export's values win.
+            statement = _upsert(conn, table, key, only_changed=False)
             for batch in _records(diff.inserts, stamp=now if has_stamp else None):
-                conn.execute(insert(table), batch)
+                conn.execute(statement, batch)
         if len(diff.updates):
             values = [c for c in s.COLUMNS[name] if c not in key] + ([UPDATED_AT] if has_stamp else [])
             stmt = (
@@ -286,6 +326,42 @@ class Store:
             unchanged=int(same.sum()),
             deletes=deletes,
         )
+
+
+def _upsert(conn: Connection, table: Table, key: Sequence[str], *, only_changed: bool) -> Insert:
+    """INSERT ... ON CONFLICT (key) DO UPDATE for SQLite and PostgreSQL.
+
+    `only_changed`: a conflicting row whose contract values are all equal is left alone (updated_at too).
+    """
+    dialect = {"postgresql": postgresql, "sqlite": sqlite}.get(conn.dialect.name)
+    if dialect is None:
+        raise NotImplementedError(f"no upsert for the {conn.dialect.name} dialect")
+    statement = dialect.insert(table)
+    excluded = statement.excluded
+    values = [c.name for c in table.columns if c.name not in key]
+    if not values:
+        return statement.on_conflict_do_nothing(index_elements=list(key))
+    changed = None
+    if only_changed:
+        contract = [c for c in values if c != UPDATED_AT]
+        # JSON has no equality operator in PostgreSQL; both sides are serialised alike, so text compares.
+        changed = or_(*(
+            _comparable(table.c[c]).is_distinct_from(_comparable(excluded[c])) for c in contract
+        ))
+    return statement.on_conflict_do_update(
+        index_elements=list(key), set_={c: excluded[c] for c in values}, where=changed
+    )
+
+
+def _comparable(column: Any) -> Any:
+    return cast(column, Text) if isinstance(column.type, JSON) else column
+
+
+def _rowcount(conn: Connection, statement: Insert, batch: list[dict[str, Any]]) -> int:
+    """Rows inserted or updated by an upsert (a row left alone by its WHERE does not count)."""
+    # RETURNING, because drivers report no rowcount for a batch (psycopg: -1).
+    key = next(iter(statement.table.primary_key.columns))  # type: ignore[attr-defined]
+    return len(conn.execute(statement.returning(key), batch).all())
 
 
 def _has_rows(conn: Connection, table: Table) -> bool:

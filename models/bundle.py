@@ -9,8 +9,8 @@ from typing import Any
 
 from features.checksums import file_sha256
 from models.calibration import WinCalibrator
+from models.config import SearchConfig
 from models.ranker import TeamRanker
-from models.recommender import RecommenderConfig
 
 BUNDLE_FORMAT_VERSION = 1
 MANIFEST_FILE = "manifest.json"
@@ -23,7 +23,15 @@ FEATURES_ARTIFACT = "features"
 
 
 class BundleError(Exception):
-    """A bundle that is missing, malformed or does not match its checksums."""
+    """A bundle that is missing, malformed or does not match its checksums.
+
+    The message names files and checksums, for the operator's log; `public` says what went wrong without
+    them, for API clients.
+    """
+
+    def __init__(self, message: str, public: str = "the model bundle failed verification") -> None:
+        super().__init__(message)
+        self.public = public
 
 
 @dataclass
@@ -41,12 +49,14 @@ class BundleManifest:
     metrics: dict[str, float] = field(default_factory=dict)
     checksums: dict[str, str] = field(default_factory=dict)
     format_version: int = BUNDLE_FORMAT_VERSION
-    # The search budget the model was evaluated with (RecommenderConfig fields); serving uses the same.
+    # The search budget the model was evaluated with (SearchConfig fields); serving uses the same.
     search: dict[str, Any] = field(default_factory=dict)
 
-    def recommender_config(self) -> RecommenderConfig:
-        """The evaluated search settings; the defaults for bundles written before they were recorded."""
-        return RecommenderConfig(**self.search) if self.search else RecommenderConfig()
+    def recommender_config(self) -> SearchConfig:
+        """The search settings the model was evaluated with (every bundle since format 1 records them)."""
+        if not self.search:
+            raise BundleError("the bundle records no search settings", "the model bundle is incomplete")
+        return SearchConfig.model_validate(self.search)
 
 
 def save_bundle(directory: Path, ranker: TeamRanker, manifest: BundleManifest) -> Path:

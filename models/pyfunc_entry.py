@@ -16,8 +16,8 @@ from mlflow.pyfunc import PythonModel, PythonModelContext
 from features import schema as s
 from features.builds import BUILD_MANIFEST
 from features.embeddings import make_embedder
-from features.engine import FeatureEngine
 from features.queries import queries_from_frame
+from features.snapshot import FeatureSnapshot
 from models.bundle import BUNDLE_ARTIFACT, FEATURES_ARTIFACT, load_bundle
 from models.recommender import TeamRecommender
 
@@ -29,8 +29,10 @@ class PartnerTeamModel(PythonModel):
         manifest, ranker = load_bundle(Path(context.artifacts[BUNDLE_ARTIFACT]))
         features_dir = Path(context.artifacts[FEATURES_ARTIFACT])
         build = json.loads((features_dir / BUILD_MANIFEST).read_text())
-        engine = FeatureEngine.load(features_dir, make_embedder(manifest.embedder_kind), build["checksums"])
-        self.recommender = TeamRecommender(engine, ranker, manifest.recommender_config())
+        snapshot = FeatureSnapshot.load(
+            features_dir, make_embedder(manifest.embedder_kind), build["checksums"]
+        )
+        self.recommender = TeamRecommender(snapshot, ranker, manifest.recommender_config())
 
     def predict(
         self, context: PythonModelContext, model_input: pd.DataFrame, params: dict[str, Any] | None = None
@@ -46,22 +48,7 @@ class PartnerTeamModel(PythonModel):
         return pd.DataFrame(
             {
                 s.OPPORTUNITY_ID: frame[s.OPPORTUNITY_ID].astype(str),
-                "teams": [
-                    json.dumps(
-                        [
-                            {
-                                "rank": t.rank,
-                                "score": t.score,
-                                "win_probability": t.win_probability,
-                                "expected_value": t.expected_value,
-                                "members": t.members,
-                                "credit_shares": t.credit_shares,
-                            }
-                            for t in teams
-                        ]
-                    )
-                    for teams in ranked
-                ],
+                "teams": [json.dumps([t.to_record() for t in found.teams]) for found in ranked],
             }
         )
 

@@ -4,65 +4,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import lightgbm as lgb
 import numpy as np
 
 from models.calibration import WinCalibrator
+from models.config import RankerParams
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass
-class RankerParams:
-    """LightGBM hyperparameters for the lambdarank objective (seeded for reproducibility)."""
-
-    num_boost_round: int = 200
-    learning_rate: float = 0.05
-    num_leaves: int = 31
-    min_data_in_leaf: int = 20
-    feature_fraction: float = 0.9
-    bagging_fraction: float = 0.9
-    bagging_freq: int = 1
-    lambdarank_truncation_level: int = 20
-    # "lambdarank": grouped graded teams; "binary": win/loss of the teams that actually worked deals.
-    objective: Literal["lambdarank", "binary"] = "lambdarank"
-    seed: int = 7
-    # Feature-name suffixes the score may only increase with (e.g. more valid certifications never hurts):
-    # a directional guarantee the behaviour tests rely on, enforced by LightGBM's monotone constraints.
-    monotone_increasing: tuple[str, ...] = ("valid_certifications",)
-    # Fixed domain prior added to the learned margin: feature name or suffix -> weight, so
-    # score = margin + sum of weight x feature over the columns named `<suffix>` or `<role>_<suffix>`.
-    # History cannot teach what routing never varied (today's teams nearly always cover the region),
-    # so these effects come from the prior.
-    prior_weights: dict[str, float] = field(default_factory=dict)
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def lightgbm_params(self) -> dict[str, Any]:
-        ranking = self.objective == "lambdarank"
-        params: dict[str, Any] = {
-            "objective": self.objective,
-            "metric": "ndcg" if ranking else "binary_logloss",
-            "learning_rate": self.learning_rate,
-            "num_leaves": self.num_leaves,
-            "min_data_in_leaf": self.min_data_in_leaf,
-            "feature_fraction": self.feature_fraction,
-            "bagging_fraction": self.bagging_fraction,
-            "bagging_freq": self.bagging_freq,
-            "seed": self.seed,
-            "deterministic": True,
-            "force_row_wise": True,
-            "num_threads": 2,
-            "verbosity": -1,
-        }
-        if ranking:
-            params["eval_at"] = [1, 5]
-            params["lambdarank_truncation_level"] = self.lambdarank_truncation_level
-        params.update(self.extra)
-        return params
 
 
 class TeamRanker:
@@ -72,9 +23,10 @@ class TeamRanker:
     """
 
     def __init__(self, params: RankerParams | None = None) -> None:
-        self.params = params or RankerParams()
+        # None for a ranker that is only loaded to score (its booster and prior come from the bundle).
+        self.params = params
         self.calibrator_: WinCalibrator | None = None
-        self.prior_weights_: dict[str, float] = dict(self.params.prior_weights)
+        self.prior_weights_: dict[str, float] = dict(params.prior_weights) if params is not None else {}
         self._prior_cache: tuple[tuple[Any, ...], np.ndarray] | None = None
 
     def fit(
@@ -86,6 +38,8 @@ class TeamRanker:
         *,
         valid: tuple[np.ndarray, np.ndarray, Sequence[int]] | None = None,
     ) -> TeamRanker:
+        if self.params is None:
+            raise ValueError("a ranker needs RankerParams to be fitted")
         grouped = self.params.objective == "lambdarank"
         params = self.params.lightgbm_params()
         monotone = [

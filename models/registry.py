@@ -6,15 +6,18 @@ import json
 import logging
 import os
 import shutil
+import tempfile
+import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.settings import CHAMPION_ALIAS, REGISTERED_MODEL_NAME, Settings
 from features.builds import BUILD_MANIFEST
 from features.embeddings import make_embedder
-from features.engine import FeatureEngine
+from features.snapshot import FeatureSnapshot
 from models.bundle import BUNDLE_ARTIFACT, FEATURES_ARTIFACT, BundleError, BundleManifest, load_bundle
 from models.recommender import TeamRecommender
-from partnermatch.settings import CHAMPION_ALIAS, REGISTERED_MODEL_NAME, Settings
 
 logger = logging.getLogger(__name__)
 
@@ -28,8 +31,23 @@ class LoadedModel:
     recommender: TeamRecommender
 
 
-def download_version(settings: Settings, version: str | None = None) -> tuple[str, Path]:
-    """Download a registered version (default: the champion) into PM_HOME/bundles/v<N>, once."""
+# A staging folder older than this belongs to no running download (a crashed one left it).
+STALE_STAGING_SECONDS = 3600.0
+
+
+def download_version(
+    settings: Settings, version: str | None = None, refresh: bool = False
+) -> tuple[str, Path]:
+    """Download a registered version (default: the champion) into PM_HOME/bundles/v<N>, once.
+
+    `refresh` downloads it again even when cached (a cached copy failed verification).
+    """
+    version, target, _ = _materialise(settings, version, refresh)
+    return version, target
+
+
+def _materialise(settings: Settings, version: str | None, refresh: bool) -> tuple[str, Path, bool]:
+    """(version, folder, whether it was downloaded now rather than found in the cache)."""
     import mlflow  # imported here: MLflow stays out of module import and the request path
     from mlflow import MlflowClient
 
@@ -43,21 +61,59 @@ def download_version(settings: Settings, version: str | None = None) -> tuple[st
         except mlflow.exceptions.MlflowException as exc:
             raise BundleError(
                 f"no '{CHAMPION_ALIAS}' version of {REGISTERED_MODEL_NAME} in "
-                f"{settings.mlflow_tracking_uri}; run `partnermatch train` first"
+                f"{settings.mlflow_tracking_uri}; run `partnermatch train` first",
+                public=f"no '{CHAMPION_ALIAS}' version is registered",
             ) from exc
-    target = settings.bundle_cache_dir / f"v{version}"
-    if not (target / "artifacts").is_dir():
-        staging = settings.bundle_cache_dir / f".v{version}.tmp"
-        if staging.exists():
-            shutil.rmtree(staging)
-        staging.mkdir(parents=True)
-        mlflow.artifacts.download_artifacts(
-            artifact_uri=f"models:/{REGISTERED_MODEL_NAME}/{version}", dst_path=str(staging)
-        )
+    cache = settings.bundle_cache_dir
+    target = cache / f"v{version}"
+    if (target / "artifacts").is_dir() and not refresh:
+        return version, target, False
+    cache.mkdir(parents=True, exist_ok=True)
+    _remove_stale_staging(cache)
+    # A private staging folder per download, renamed into place when complete: two workers fetching the
+    # same version never write into one folder, and a failed download leaves nothing behind.
+    staging = Path(tempfile.mkdtemp(prefix=f".v{version}.", suffix=".tmp", dir=cache))
+    try:
+        try:
+            mlflow.artifacts.download_artifacts(
+                artifact_uri=f"models:/{REGISTERED_MODEL_NAME}/{version}", dst_path=str(staging)
+            )
+        except mlflow.exceptions.MlflowException as exc:
+            raise BundleError(
+                f"version {version} of {REGISTERED_MODEL_NAME} cannot be downloaded: {exc}",
+                public=f"version {version} cannot be fetched from the registry",
+            ) from exc
         if target.exists():
-            shutil.rmtree(target)
-        staging.rename(target)
-    return version, target
+            _discard(target)
+        try:
+            staging.rename(target)
+        except OSError:
+            # Another worker's download of the same version landed first: use that one.
+            if not (target / "artifacts").is_dir():
+                raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return version, target, True
+
+
+def _discard(folder: Path) -> None:
+    """Move a folder out of the way, then delete it (a reader of the old name never sees it half-deleted)."""
+    trash = folder.with_name(f".{folder.name}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        folder.rename(trash)
+    except FileNotFoundError:
+        return  # another worker discarded it already
+    shutil.rmtree(trash, ignore_errors=True)
+
+
+def _remove_stale_staging(cache: Path) -> None:
+    cutoff = time.time() - STALE_STAGING_SECONDS
+    for folder in cache.glob(".v*.tmp"):
+        try:
+            if folder.stat().st_mtime < cutoff:
+                shutil.rmtree(folder, ignore_errors=True)
+        except FileNotFoundError:
+            continue
 
 
 def load_model_dir(model_dir: Path, version: str) -> LoadedModel:
@@ -75,7 +131,7 @@ def load_model_dir(model_dir: Path, version: str) -> LoadedModel:
             f"found {build.get('build_id')}"
         )
     try:
-        engine = FeatureEngine.load(features_dir, make_embedder(manifest.embedder_kind), build["checksums"])
+        engine = FeatureSnapshot.load(features_dir, make_embedder(manifest.embedder_kind), build["checksums"])
     except ValueError as exc:
         raise BundleError(f"{model_dir}: feature build failed verification: {exc}") from exc
     return LoadedModel(
@@ -86,5 +142,14 @@ def load_model_dir(model_dir: Path, version: str) -> LoadedModel:
 
 
 def load_champion(settings: Settings, version: str | None = None) -> LoadedModel:
-    version, model_dir = download_version(settings, version)
+    """Load a registered version, from the bundle cache when it verifies; a corrupt cached copy is fetched
+    again from the registry (the registry's copy is refused like any other when it fails too)."""
+    version, model_dir, downloaded = _materialise(settings, version, refresh=False)
+    try:
+        return load_model_dir(model_dir, version)
+    except BundleError as exc:
+        if downloaded:
+            raise
+        logger.warning("cached bundle v%s failed verification, downloading it again: %s", version, exc)
+    version, model_dir, _ = _materialise(settings, version, refresh=True)
     return load_model_dir(model_dir, version)

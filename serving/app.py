@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import logging
+import math
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
+from sqlalchemy.engine import make_url
 
+from core.settings import ServingSettings, Settings, get_serving_settings, get_settings
 from features.index import set_search_threads
 from models.registry import load_champion
-from partnermatch.settings import Settings, get_settings
 from serving.auth import KeyVerifier
-from serving.config import ServingSettings, get_serving_settings
-from serving.dependencies import Replay
+from serving.dependencies import API_KEY_HEADER, IDEMPOTENCY_HEADER, Replay
 from serving.errors import install_error_handlers
 from serving.limits import make_rate_limiter
 from serving.metrics import ApiMetrics
@@ -23,6 +26,7 @@ from serving.middleware import ApiMiddleware
 from serving.model_holder import ModelHolder, ModelLoader
 from serving.persistence import ApiStore
 from serving.routers import feedback, health, model, partners, recommendations
+from serving.schemas import ErrorBody
 from serving.sync import EventFollower
 
 logger = logging.getLogger(__name__)
@@ -32,7 +36,41 @@ DESCRIPTION = """Top-k partner teams (one partner per role) for a co-selling opp
 Authenticate with an API key in the `X-API-Key` header (`partnermatch keys create`). Scopes: `read`
 (recommendations, model, partners), `write` (partner sync, outcomes, feedback), `admin` (reload).
 Errors are JSON `{code, message}`. Writes accept an `Idempotency-Key` header.
+
+Bodies are validated strictly: numbers are JSON numbers (`"k": "5"` and `"k": true` are refused), flags
+are JSON booleans and dates are `YYYY-MM-DD` strings. A rule that JSON Schema cannot state (e.g. a
+conflicting pair names two different partners) is answered 422 with the field it concerns.
+A batch spends one unit of the caller's rate limit per opportunity. A 503 carries `Retry-After`.
 """
+# Declared on every /v1 operation: each can answer these whatever its body.
+V1_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorBody, "description": "the request cannot be read (e.g. a malformed body)"},
+    401: {"model": ErrorBody, "description": f"no valid API key in the {API_KEY_HEADER} header"},
+    403: {"model": ErrorBody, "description": "the key lacks the route's scope"},
+    413: {"model": ErrorBody, "description": "the body exceeds the size limit"},
+    422: {"model": ErrorBody, "description": "the body breaks a validation rule"},
+    429: {"model": ErrorBody, "description": "rate limit exceeded; see Retry-After"},
+    503: {"model": ErrorBody, "description": "no model loaded or a dependency unavailable; see Retry-After"},
+}
+
+
+def store_url(settings: Settings, config: ServingSettings) -> str:
+    """The store URL with connect and TCP timeouts for PostgreSQL (an operator's own values are kept).
+
+    Without them an unreachable server holds a request for ~130 s (the kernel's SYN retries) and a
+    silently dropped connection for much longer; SQLite needs none.
+    """
+    url = make_url(settings.store_url)
+    if url.get_backend_name() != "postgresql":
+        return settings.store_url
+    timeout = config.dependency_timeout_seconds
+    # libpq reads whole seconds (at least 2); tcp_user_timeout is in milliseconds.
+    defaults = {
+        "connect_timeout": str(max(2, math.ceil(timeout))),
+        "tcp_user_timeout": str(int(timeout * 1000)),
+    }
+    query = {name: value for name, value in defaults.items() if name not in url.query}
+    return url.update_query_dict(query).render_as_string(hide_password=False)
 
 
 def create_app(
@@ -48,11 +86,14 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # One FAISS thread per worker: two threads ran up to 30x slower on 2 cores here.
         set_search_threads(1)
-        api_store = ApiStore.open(settings.store_url)
+        api_store = ApiStore.open(store_url(settings, config))
         app.state.api_store = api_store
         app.state.key_verifier = KeyVerifier(api_store, config.key_cache_seconds)
         app.state.rate_limiter = make_rate_limiter(
-            config.redis_url or settings.redis_url, config.rate_limit_per_minute
+            config.redis_url or settings.redis_url,
+            config.rate_limit_per_minute,
+            timeout=config.dependency_timeout_seconds,
+            outage=config.redis_outage,
         )
         holder = ModelHolder(settings, loader)
         app.state.holder = holder
@@ -79,6 +120,16 @@ def create_app(
     app.state.serving_settings = config
     app.state.metrics = metrics
     app.state.rank_slots = threading.BoundedSemaphore(config.rank_concurrency)
+    app.state.batch_slots = threading.BoundedSemaphore(config.batch_concurrency)
+    # No origin is allowed unless configured: browsers then refuse cross-site calls (preflights get 400).
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=config.cors_origins,
+        allow_methods=["GET", "POST", "PUT", "DELETE"],
+        allow_headers=[API_KEY_HEADER, IDEMPOTENCY_HEADER, "Content-Type", "X-Request-ID"],
+        expose_headers=["X-Request-ID", "Retry-After", "Idempotent-Replayed"],
+    )
+    # Added last, so outermost: its security headers and JSON 500 cover every response, CORS's too.
     app.add_middleware(ApiMiddleware, metrics=metrics, max_body_bytes=config.max_body_bytes)
     install_error_handlers(app)
 
@@ -86,6 +137,7 @@ def create_app(
     async def replay(_: Request, exc: Replay) -> JSONResponse:
         return JSONResponse(status_code=exc.status, content=exc.body, headers={"Idempotent-Replayed": "true"})
 
-    for module in (health, recommendations, partners, feedback, model):
-        app.include_router(module.router)
+    app.include_router(health.router)
+    for module in (recommendations, partners, feedback, model):
+        app.include_router(module.router, responses=V1_ERRORS)
     return app

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -11,16 +12,20 @@ from fastapi import Depends, Request, Security
 from fastapi.encoders import jsonable_encoder
 from fastapi.security import APIKeyHeader
 
+from core.settings import ServingSettings
 from serving.auth import ANONYMOUS, Caller, KeyVerifier, Scope
-from serving.config import ServingSettings
-from serving.errors import ApiError
+from serving.errors import ApiError, unavailable
 from serving.limits import RateLimiter
 from serving.model_holder import ModelHolder, Serving
 from serving.persistence import ApiStore
+from serving.schemas import BatchRequest
 
 API_KEY_HEADER = "X-API-Key"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 MAX_IDEMPOTENCY_KEY = 255
+# A batch waiting longer than this for a batch slot is answered 503 with Retry-After instead of holding
+# one of the server's threads.
+BATCH_WAIT_SECONDS = 30.0
 
 api_key_header = APIKeyHeader(name=API_KEY_HEADER, auto_error=False, description="pm_<key id>_<secret>")
 
@@ -35,14 +40,48 @@ def get_api_store(request: Request) -> ApiStore:
     return store
 
 
-def get_serving(request: Request) -> Serving:
-    """The model for this whole request: read once, so a concurrent swap cannot mix two versions."""
+@dataclass(frozen=True)
+class Authenticated:
+    """The caller behind a request and the identity its rate limit is counted under."""
+
+    caller: Caller
+    identity: str
+
+
+def authenticate(
+    request: Request, key: Annotated[str | None, Security(api_key_header)] = None
+) -> Authenticated:
+    """401 unless the request carries an active key (or auth is disabled); resolved once per request."""
+    config: ServingSettings = request.app.state.serving_settings
+    if config.auth_disabled:
+        return Authenticated(ANONYMOUS, f"ip:{request.client.host if request.client else 'unknown'}")
+    if not key:
+        raise ApiError(
+            401,
+            f"missing API key: send it in the {API_KEY_HEADER} header",
+            headers={"WWW-Authenticate": API_KEY_HEADER},
+        )
+    verifier: KeyVerifier = request.app.state.key_verifier
+    found = verifier.verify(key)
+    if found is None:
+        raise ApiError(401, "invalid or revoked API key", headers={"WWW-Authenticate": API_KEY_HEADER})
+    request.scope.setdefault("state", {})["key_id"] = found.key_id
+    return Authenticated(found, f"key:{found.key_id}")
+
+
+AuthDep = Annotated[Authenticated, Depends(authenticate)]
+
+
+def get_serving(request: Request, _: AuthDep) -> Serving:
+    """The model for this whole request: read once, so a concurrent swap cannot mix two versions.
+
+    It depends on `authenticate`, so an anonymous caller gets 401 before learning anything about the
+    model; the reason a model is missing stays in the server log (it names files and checksums).
+    """
     holder = get_holder(request)
     current = holder.current
     if current is None:
-        raise ApiError(
-            503, f"no model loaded: {holder.load_error or 'not started'}", code="model_unavailable"
-        )
+        raise unavailable(request, "no model is loaded; retry later", code="model_unavailable")
     request.state.model_version = current.version
     request.scope.setdefault("state", {})["model_version"] = current.version
     return current
@@ -53,46 +92,64 @@ ApiStoreDep = Annotated[ApiStore, Depends(get_api_store)]
 ServingDep = Annotated[Serving, Depends(get_serving)]
 
 
-def require(scope: Scope) -> Callable[..., Caller]:
-    """A dependency admitting callers whose key holds `scope` (401 no/invalid key, 403 scope, 429 limit)."""
+def _is_batch(request: Request) -> bool:
+    body_field = getattr(request.scope.get("route"), "body_field", None)
+    return body_field is not None and body_field.field_info.annotation is BatchRequest
 
-    def dependency(request: Request, key: Annotated[str | None, Security(api_key_header)] = None) -> Caller:
-        config: ServingSettings = request.app.state.serving_settings
+
+async def request_cost(request: Request) -> int:
+    """What a request spends of its caller's rate limit: one per opportunity it asks to rank.
+
+    A batch of 100 costs what 100 single requests cost, so batching cannot multiply a caller's load.
+    FastAPI has parsed the body already (the JSON is cached on the request); it is validated later.
+    """
+    if not _is_batch(request):
+        return 1
+    try:
+        body = await request.json()
+    except ValueError:
+        return 1
+    items = body.get("requests") if isinstance(body, dict) else None
+    return max(1, len(items)) if isinstance(items, list) else 1
+
+
+def require(scope: Scope) -> Callable[..., Iterator[Caller]]:
+    """A dependency admitting callers whose key holds `scope` (401 no/invalid key, 403 scope, 429 limit).
+
+    A batch also waits for one of the worker's batch slots while its endpoint runs, so queued batches
+    delay a plain request by at most the batches in progress (`batch_concurrency`), not all of them.
+    """
+
+    def dependency(
+        request: Request, auth: AuthDep, cost: Annotated[int, Depends(request_cost)]
+    ) -> Iterator[Caller]:
         limiter: RateLimiter = request.app.state.rate_limiter
-        if config.auth_disabled:
-            caller = ANONYMOUS
-            identity = f"ip:{request.client.host if request.client else 'unknown'}"
-        else:
-            if not key:
-                raise ApiError(
-                    401,
-                    f"missing API key: send it in the {API_KEY_HEADER} header",
-                    headers={"WWW-Authenticate": API_KEY_HEADER},
-                )
-            verifier: KeyVerifier = request.app.state.key_verifier
-            found = verifier.verify(key)
-            if found is None:
-                raise ApiError(
-                    401, "invalid or revoked API key", headers={"WWW-Authenticate": API_KEY_HEADER}
-                )
-            caller = found
-            identity = f"key:{caller.key_id}"
-        request.scope.setdefault("state", {})["key_id"] = caller.key_id
+        caller = auth.caller
         if scope.value not in caller.scopes:
             raise ApiError(403, f"this key lacks the '{scope.value}' scope")
-        decision = limiter.hit(identity)
+        decision = limiter.hit(auth.identity, cost)
         if not decision.allowed:
             raise ApiError(
                 429, "rate limit exceeded; retry later", headers={"Retry-After": str(decision.retry_after)}
             )
-        return caller
+        if not _is_batch(request):
+            yield caller
+            return
+        slots: threading.BoundedSemaphore = request.app.state.batch_slots
+        if not slots.acquire(timeout=BATCH_WAIT_SECONDS):
+            raise unavailable(request, "too many batches in progress; retry later", code="busy")
+        try:
+            yield caller
+        finally:
+            slots.release()
 
     return dependency
 
 
-ReadCaller = Annotated[Caller, Depends(require(Scope.READ))]
-WriteCaller = Annotated[Caller, Depends(require(Scope.WRITE))]
-AdminCaller = Annotated[Caller, Depends(require(Scope.ADMIN))]
+# scope="function": the batch slot is released when the endpoint returns, before the response is sent.
+ReadCaller = Annotated[Caller, Depends(require(Scope.READ), scope="function")]
+WriteCaller = Annotated[Caller, Depends(require(Scope.WRITE), scope="function")]
+AdminCaller = Annotated[Caller, Depends(require(Scope.ADMIN), scope="function")]
 
 
 class Replay(Exception):

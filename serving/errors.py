@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
+import redis
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from serving.limits import LimiterUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +47,21 @@ class ApiError(Exception):
         self.headers = headers
 
 
+DEFAULT_RETRY_AFTER = 5
+# A database that refuses, times out or drops the connection; SQLite's "database is locked" too.
+DATABASE_DOWN = (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError)
+
+
+def retry_after(request: Request) -> str:
+    config = getattr(request.app.state, "serving_settings", None)
+    return str(getattr(config, "retry_after_seconds", DEFAULT_RETRY_AFTER))
+
+
+def unavailable(request: Request, message: str, code: str = "unavailable") -> ApiError:
+    """A 503 that tells the client when to retry (the dependency or model may be back by then)."""
+    return ApiError(503, message, code=code, headers={"Retry-After": retry_after(request)})
+
+
 def error_response(
     status: int, message: str, code: str | None = None, headers: dict[str, str] | None = None, **extra: Any
 ) -> JSONResponse:
@@ -49,10 +69,19 @@ def error_response(
     return JSONResponse(status_code=status, content=jsonable_encoder(body), headers=headers)
 
 
+def _render(exc: ApiError) -> JSONResponse:
+    return error_response(exc.status, exc.message, exc.code, exc.headers)
+
+
+def first_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def api_error(_: Request, exc: ApiError) -> JSONResponse:
-        return error_response(exc.status, exc.message, exc.code, exc.headers)
+        return _render(exc)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -68,9 +97,28 @@ def install_error_handlers(app: FastAPI) -> None:
         details = [{k: v for k, v in e.items() if k in ("loc", "msg", "type")} for e in errors]
         return error_response(422, message, detail=details)
 
-    @app.exception_handler(Exception)
-    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
-        # Logged with the trace for operators; the caller only gets the stable code and the request id.
-        logger.exception("unhandled error on %s %s", request.method, request.url.path)
-        request_id = getattr(request.state, "request_id", None)
-        return error_response(500, f"internal error (request {request_id})")
+    async def database_error(request: Request, exc: Exception) -> JSONResponse:
+        # One line for operators (driver message, no trace); the client learns only that it may retry.
+        where = f"{request.method} {request.url.path}"
+        logger.warning("database unavailable on %s: %s", where, first_line(exc))
+        return _render(
+            unavailable(request, "the database is unavailable; retry later", "database_unavailable")
+        )
+
+    for outage in DATABASE_DOWN:
+        app.add_exception_handler(outage, database_error)
+
+    @app.exception_handler(redis.RedisError)
+    async def redis_error(request: Request, exc: redis.RedisError) -> JSONResponse:
+        logger.warning("Redis unavailable on %s %s: %s", request.method, request.url.path, first_line(exc))
+        return _render(unavailable(request, "a required service is unavailable; retry later"))
+
+    @app.exception_handler(LimiterUnavailable)
+    async def limiter_down(request: Request, _: LimiterUnavailable) -> JSONResponse:
+        return _render(unavailable(request, "the rate limiter is unavailable; retry later"))
+
+
+def internal_error_body(request_id: str) -> bytes:
+    """The body of a 500: the stable code and the request id, never the exception's text."""
+    body = {"code": "internal_error", "message": f"internal error (request {request_id})"}
+    return json.dumps(body).encode()

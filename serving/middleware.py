@@ -1,4 +1,4 @@
-"""ASGI middleware: request id, body size limit (413), per-route metrics and one JSON log line per request."""
+"""ASGI middleware: request id, body limit (413), security headers, JSON 500s, metrics, one log line."""
 
 from __future__ import annotations
 
@@ -11,12 +11,23 @@ from typing import Any
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from serving.errors import internal_error_body
 from serving.metrics import ApiMetrics
 
 logger = logging.getLogger(__name__)
 access_log = logging.getLogger("serving.access")
 
 REQUEST_ID_HEADER = b"x-request-id"
+# Sent on every response: the API is JSON for programs, never to be sniffed as HTML, framed or leak the
+# page it was called from.
+SECURITY_HEADERS = (
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"content-security-policy", b"frame-ancestors 'none'"),
+    (b"referrer-policy", b"no-referrer"),
+)
+# Answers under /v1 are per caller and change with the model: no browser or proxy may keep them.
+NO_STORE_PREFIX = "/v1/"
 
 
 class _TooLarge(HTTPException):
@@ -30,6 +41,16 @@ def _payload_too_large(limit: int) -> bytes:
     return json.dumps(
         {"code": "payload_too_large", "message": f"request body exceeds {limit} bytes"}
     ).encode()
+
+
+def _with_headers(headers: Any, request_id: str, no_store: bool) -> list[tuple[bytes, bytes]]:
+    """The response's headers plus the request id, the security headers and, under /v1, no-store."""
+    out = list(headers)
+    present = {name.lower() for name, _ in out}
+    extra = [*SECURITY_HEADERS, *([(b"cache-control", b"no-store")] if no_store else [])]
+    out += [(name, value) for name, value in extra if name not in present]
+    out.append((REQUEST_ID_HEADER, request_id.encode()))
+    return out
 
 
 class ApiMiddleware:
@@ -62,6 +83,8 @@ class ApiMiddleware:
 
         received = 0
         response_started = False
+        response_complete = False
+        no_store = str(scope.get("path", "")).startswith(NO_STORE_PREFIX)
 
         async def limited_receive() -> Message:
             nonlocal received
@@ -73,11 +96,13 @@ class ApiMiddleware:
             return message
 
         async def tracking_send(message: Message) -> None:
-            nonlocal status, response_started
+            nonlocal status, response_started, response_complete
             if message["type"] == "http.response.start":
                 status = int(message["status"])
                 response_started = True
-                message["headers"] = [*message.get("headers", []), (REQUEST_ID_HEADER, request_id.encode())]
+                message["headers"] = _with_headers(message.get("headers", []), request_id, no_store)
+            elif message["type"] == "http.response.body" and not message.get("more_body", False):
+                response_complete = True
             await send(message)
 
         try:
@@ -86,20 +111,31 @@ class ApiMiddleware:
             status = 413
             if not response_started:
                 await self._reject(send, request_id, limit)
+        except Exception:
+            # Answered here rather than by Starlette's ServerErrorMiddleware, which sends the 500 and then
+            # re-raises: uvicorn then closes the keep-alive connection and the client's next request on it
+            # fails with a reset. A finished response (e.g. a background task failed after it) is kept.
+            logger.exception(
+                "unhandled error on %s %s (request %s)", scope.get("method"), scope.get("path"), request_id
+            )
+            if not response_started:
+                status = 500
+                await self._send_json(send, 500, internal_error_body(request_id), request_id, no_store)
+            elif not response_complete:
+                raise  # half a body was sent: only closing the connection tells the client
         finally:
             self._record(scope, status, started, request_id)
 
     async def _reject(self, send: Send, request_id: str, limit: int) -> None:
-        body = _payload_too_large(limit)
+        await self._send_json(send, 413, _payload_too_large(limit), request_id, no_store=True)
+
+    async def _send_json(self, send: Send, status: int, body: bytes, request_id: str, no_store: bool) -> None:
+        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
         await send(
             {
                 "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (REQUEST_ID_HEADER, request_id.encode()),
-                ],
+                "status": status,
+                "headers": _with_headers(headers, request_id, no_store),
             }
         )
         await send({"type": "http.response.body", "body": body})

@@ -5,14 +5,16 @@ from __future__ import annotations
 import logging
 import math
 import threading
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Protocol
 
+from core.settings import Settings
 from features.records import OpportunityQuery
+from features.snapshot import FeatureSnapshot
 from models.bundle import BundleError
 from models.registry import LoadedModel
-from partnermatch.settings import Settings
 from serving.ranking import Ranker
 
 logger = logging.getLogger(__name__)
@@ -35,7 +37,19 @@ class Serving:
 
 
 class ReloadRefused(Exception):
-    """The candidate bundle failed verification; the previous model keeps serving."""
+    """The candidate bundle failed verification; the previous model keeps serving.
+
+    `str(exc)` is the detail for the log (paths, checksums); `public` is what a client may be told.
+    """
+
+    def __init__(self, detail: str, public: str) -> None:
+        super().__init__(detail)
+        self.public = public
+
+
+def public_reason(exc: Exception) -> str:
+    """Why a model could not be loaded, without filesystem paths or checksums."""
+    return exc.public if isinstance(exc, BundleError) else "the model could not be loaded"
 
 
 def smoke_test(model: LoadedModel) -> None:
@@ -43,7 +57,7 @@ def smoke_test(model: LoadedModel) -> None:
     query = OpportunityQuery(
         as_of=date.today(), description="verification request", required_skills=("cloud",)
     )
-    teams = model.recommender.recommend([query], k=1)[0]
+    teams = model.recommender.recommend([query], k=1)[0].teams
     if teams and not math.isfinite(teams[0].score):
         raise BundleError(f"version {model.version} returned a non-finite score")
 
@@ -60,7 +74,22 @@ class ModelHolder:
         self.loader = loader
         self.current: Serving | None = None
         self.load_error: str | None = None
+        self.load_exception: Exception | None = None
         self._reload_lock = threading.Lock()
+
+    def update(self, change: Callable[[FeatureSnapshot], FeatureSnapshot]) -> bool:
+        """Swap in a serving built from a new snapshot (`change` of the current one); False without a model.
+
+        Readers keep the serving they took; writers and reloads take turns, so no change is lost.
+        """
+        with self._reload_lock:
+            current = self.current
+            if current is None:
+                return False
+            recommender = current.model.recommender.with_snapshot(change(current.ranker.snapshot))
+            model = replace(current.model, recommender=recommender)
+            self.current = Serving(model=model, ranker=Ranker(recommender))
+            return True
 
     def _build(self, version: str | None) -> Serving:
         model = self.loader(self.settings, version)
@@ -71,10 +100,12 @@ class ModelHolder:
         try:
             self.current = self._build(None)
             self.load_error = None
+            self.load_exception = None
             logger.info("serving model version %s", self.current.version)
         except Exception as exc:  # noqa: BLE001 - a bad bundle must not stop liveness
             # Stay up and say why: liveness holds, readiness and recommendations answer 503.
             self.load_error = str(exc)
+            self.load_exception = exc
             logger.error("no model loaded: %s", exc)
 
     def reload(self, version: str | None = None) -> tuple[str | None, str]:
@@ -85,8 +116,9 @@ class ModelHolder:
                 candidate = self._build(version)
             except Exception as exc:  # noqa: BLE001 - whatever breaks, the old model keeps serving
                 logger.error("reload refused, still serving %s: %s", previous, exc)
-                raise ReloadRefused(str(exc)) from exc
+                raise ReloadRefused(str(exc), public_reason(exc)) from exc
             self.current = candidate  # the swap: one reference assignment
             self.load_error = None
+            self.load_exception = None
             logger.info("model swapped: %s -> %s", previous, candidate.version)
             return previous, candidate.version

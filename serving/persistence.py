@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Table, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from features import schema as s
@@ -55,6 +57,51 @@ class IdempotencyRecord:
     response: Any
 
 
+@dataclass(frozen=True)
+class IdempotencyClaim:
+    """A write sent with an Idempotency-Key: whose key, which key, and the request's fingerprint."""
+
+    key_id: str
+    key: str
+    route: str
+    request_sha256: str
+
+
+class IdempotencyKeyReused(Exception):
+    """The key was already used by this caller with a different request."""
+
+
+@dataclass(frozen=True)
+class Written:
+    """The answer to a write: new, or `replayed` from the first request that used the same key."""
+
+    status_code: int
+    response: Any
+    replayed: bool
+
+
+def request_sha256(route: str, body: bytes) -> str:
+    """A request's fingerprint: route and body, a JSON body in canonical form (keys sorted, no spacing).
+
+    The same JSON sent again with other whitespace or key order is the same request; a body that is not
+    JSON is hashed as sent.
+    """
+    try:
+        parsed = json.loads(body)
+    except ValueError:  # UnicodeDecodeError and JSONDecodeError both
+        payload = body
+    else:
+        payload = json.dumps(parsed, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    return hashlib.sha256(route.encode() + b"\n" + payload).hexdigest()
+
+
+# Tables a write route adds one row to, with the column stamped with the time of the write.
+_RECORD_TABLES: dict[str, tuple[Table, str]] = {
+    "feedback": (t.feedback, "created_at"),
+    "outcomes": (t.outcomes, "recorded_at"),
+}
+
+
 class ApiStore:
     """The API tables in the same database as the contract tables (migrated by the store's Alembic chain)."""
 
@@ -72,7 +119,7 @@ class ApiStore:
     # -- API keys ---------------------------------------------------------------------------------------
     def add_key(self, key_id: str, name: str, secret_sha256: str, scopes: Sequence[str]) -> ApiKeyRecord:
         now = _now()
-        with self.engine.begin() as conn:
+        with self.store.writing() as conn:
             conn.execute(
                 insert(t.api_keys),
                 {
@@ -97,7 +144,7 @@ class ApiStore:
 
     def revoke_key(self, key_id: str) -> bool:
         """Revoke an active key; False when there is no such active key."""
-        with self.engine.begin() as conn:
+        with self.store.writing() as conn:
             result = conn.execute(
                 update(t.api_keys)
                 .where(t.api_keys.c.key_id == key_id, t.api_keys.c.revoked_at.is_(None))
@@ -125,7 +172,7 @@ class ApiStore:
         self, key_id: str, idempotency_key: str, route: str, request_sha256: str, status: int, response: Any
     ) -> None:
         try:
-            with self.engine.begin() as conn:
+            with self.store.writing() as conn:
                 conn.execute(
                     insert(t.idempotency_records),
                     {
@@ -148,7 +195,7 @@ class ApiStore:
         if not entries:
             return
         now = _now()
-        with self.engine.begin() as conn:
+        with self.store.writing() as conn:
             conn.execute(insert(t.audit_log), [{**entry, "created_at": now} for entry in entries])
 
     def audit_entries(self, request_id: str | None = None) -> list[dict[str, Any]]:
@@ -158,10 +205,59 @@ class ApiStore:
         with self.engine.connect() as conn:
             return [dict(row) for row in conn.execute(query).mappings().all()]
 
+    def add_record(
+        self,
+        table: str,
+        row: Mapping[str, Any],
+        respond: Callable[[int], tuple[int, Any]],
+        claim: IdempotencyClaim | None = None,
+    ) -> Written:
+        """Add one row to `table` ("feedback" or "outcomes"); the answer is `respond(new row id)`.
+
+        With a claim, at most one row is ever added per (caller, key): the key is inserted first, in the
+        same transaction as the row, so a concurrent request with the same key waits for this one (its
+        insert conflicts on the key's primary key) and then gets the stored answer, or
+        IdempotencyKeyReused when its request differs. Looking the key up first and saving it after the
+        write let 8 simultaneous requests with one key add up to 8 rows (issue 11).
+        """
+        target, stamp = _RECORD_TABLES[table]
+        records = t.idempotency_records
+        try:
+            with self.store.writing() as conn:
+                if claim is not None:
+                    conn.execute(
+                        insert(records),
+                        {
+                            "key_id": claim.key_id,
+                            "idempotency_key": claim.key,
+                            "route": claim.route,
+                            "request_sha256": claim.request_sha256,
+                            "status_code": 0,  # replaced below, before anyone can read it
+                            "response": {},
+                            "created_at": _now(),
+                        },
+                    )
+                result = conn.execute(insert(target), {**row, stamp: _now()})
+                status, response = respond(int(result.inserted_primary_key[0]))  # type: ignore[index]
+                if claim is not None:
+                    conn.execute(
+                        update(records)
+                        .where(records.c.key_id == claim.key_id, records.c.idempotency_key == claim.key)
+                        .values(status_code=status, response=response)
+                    )
+        except IntegrityError:
+            if claim is None:
+                raise
+            found = self.find_idempotent(claim.key_id, claim.key)
+            if found is None:  # the key's row is never deleted, so the conflict was something else
+                raise
+            if found.request_sha256 != claim.request_sha256:
+                raise IdempotencyKeyReused(claim.key) from None
+            return Written(found.status_code, found.response, replayed=True)
+        return Written(status, response, replayed=False)
+
     def add_feedback(self, record: Mapping[str, Any]) -> int:
-        with self.engine.begin() as conn:
-            result = conn.execute(insert(t.feedback), {**record, "created_at": _now()})
-        return int(result.inserted_primary_key[0])  # type: ignore[index]
+        return int(self.add_record("feedback", record, lambda row_id: (201, row_id)).response)
 
     def add_outcome(
         self,
@@ -173,24 +269,19 @@ class ApiStore:
         deal_size: float | None,
         team: Sequence[Mapping[str, Any]],
     ) -> int:
-        with self.engine.begin() as conn:
-            result = conn.execute(
-                insert(t.outcomes),
-                {
-                    "recorded_at": _now(),
-                    "key_id": key_id,
-                    s.OPPORTUNITY_ID: opportunity_id,
-                    s.OUTCOME: outcome,
-                    s.CLOSED_AT: closed_at,
-                    s.DEAL_SIZE: deal_size,
-                    "team": [dict(m) for m in team],
-                },
-            )
-        return int(result.inserted_primary_key[0])  # type: ignore[index]
+        row = {
+            "key_id": key_id,
+            s.OPPORTUNITY_ID: opportunity_id,
+            s.OUTCOME: outcome,
+            s.CLOSED_AT: closed_at,
+            s.DEAL_SIZE: deal_size,
+            "team": [dict(m) for m in team],
+        }
+        return int(self.add_record("outcomes", row, lambda row_id: (201, row_id)).response)
 
     # -- events shared by the API workers ---------------------------------------------------------------
     def add_event(self, origin: str, kind: str, payload: Mapping[str, Any]) -> int:
-        with self.engine.begin() as conn:
+        with self.store.writing() as conn:
             result = conn.execute(
                 insert(t.serving_events),
                 {"created_at": _now(), "origin": origin, "kind": kind, "payload": dict(payload)},

@@ -7,18 +7,16 @@ batch command rank identically.
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from features.engine import PreparedOpportunity
+from features.prepared import PreparedOpportunity
 from features.records import OpportunityQuery
-from models.constraints import DroppedPartner, TeamConstraints
+from models.assembly import RankedTeam
 from models.recommender import TeamRecommender
-from models.teams import RankedTeam
+from models.rules import DroppedPartner, TeamConstraints
 
 # With diversity on, MMR picks k teams out of this many times k of the best-scored ones.
 MMR_POOL_FACTOR = 4
@@ -57,49 +55,12 @@ class RankResult:
     dropped: list[DroppedPartner] = field(default_factory=list)
 
 
-class ReadWriteLock:
-    """Many concurrent readers (requests) or one writer (an in-place partner update of the engine)."""
-
-    def __init__(self) -> None:
-        self._cond = threading.Condition()
-        self._readers = 0
-        self._writing = False
-
-    @contextmanager
-    def read(self) -> Iterator[None]:
-        with self._cond:
-            while self._writing:
-                self._cond.wait()
-            self._readers += 1
-        try:
-            yield
-        finally:
-            with self._cond:
-                self._readers -= 1
-                if self._readers == 0:
-                    self._cond.notify_all()
-
-    @contextmanager
-    def write(self) -> Iterator[None]:
-        with self._cond:
-            while self._writing or self._readers:
-                self._cond.wait()
-            self._writing = True
-        try:
-            yield
-        finally:
-            with self._cond:
-                self._writing = False
-                self._cond.notify_all()
-
-
 class Ranker:
-    """Answers RankSpecs with one loaded recommender; `lock` guards its engine against in-place updates."""
+    """Answers RankSpecs with one loaded recommender over one immutable feature snapshot."""
 
     def __init__(self, recommender: TeamRecommender) -> None:
         self.recommender = recommender
-        self.engine = recommender.engine
-        self.lock = ReadWriteLock()
+        self.snapshot = recommender.snapshot
 
     def check_roles(self, roles: Sequence[str] | None) -> tuple[str, ...]:
         try:
@@ -108,7 +69,7 @@ class Ranker:
             raise RankingError(str(exc)) from exc
 
     def knows(self, partner_id: str) -> bool:
-        return self.engine.knows(partner_id)
+        return self.snapshot.knows(partner_id)
 
     def check_known(self, partner_ids: Sequence[str]) -> None:
         unknown = sorted(pid for pid in set(partner_ids) if not self.knows(pid))
@@ -117,7 +78,7 @@ class Ranker:
 
     def prepare(self, queries: Sequence[OpportunityQuery]) -> list[PreparedOpportunity]:
         """Embed every query in one encoder call."""
-        return self.engine.prepare(queries)
+        return self.snapshot.prepare(queries)
 
     def rank(self, opp: PreparedOpportunity, spec: RankSpec) -> RankResult:
         wanted = spec.k if spec.diversity is None else min(MAX_POOL, spec.k * MMR_POOL_FACTOR)
@@ -147,7 +108,7 @@ class Ranker:
         for role in roles:
             pid = team.get(role)
             if pid is not None:
-                actual = self.engine.role_of(pid)
+                actual = self.snapshot.role_of(pid)
                 if actual is None:
                     raise RankingError(f"unknown partner {pid!r}")
                 if actual != role:

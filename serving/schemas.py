@@ -2,23 +2,55 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    JsonValue,
+    StrictBool,
+    StrictInt,
+    model_validator,
+)
 
 from features import schema as s
 from features.records import OpportunityQuery
 
-MAX_TEXT = 5000
-MAX_TAG = 120
-MAX_ID = 128
-MAX_LIST = 50
+# Bounds shared with ingest: features/schema.py holds them once for both doors.
+MAX_TEXT = s.MAX_TEXT
+MAX_TAG = s.MAX_TAG
+MAX_ID = s.MAX_ID
 MAX_PARTNER_IDS = 500
-# Dates outside this range are typos; history decay weights overflow far from the data.
-EARLIEST_DATE = date(1970, 1, 1)
-LATEST_DATE = date(2200, 1, 1)
+EARLIEST_DATE = s.EARLIEST_DATE
+LATEST_DATE = s.LATEST_DATE
+
+
+DATE_TEXT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def _date_text(value: object) -> object:
+    # JSON has no date type: only a `YYYY-MM-DD` string is a date; 0, true or a timestamp are not.
+    if isinstance(value, date) or (isinstance(value, str) and DATE_TEXT.fullmatch(value)):
+        return value
+    raise ValueError("must be a date written YYYY-MM-DD")
+
+
+# Dates outside this range are typos; pandas' timestamps cannot even hold years like 0001 or 2300.
+ContractDate = Annotated[date, Field(ge=EARLIEST_DATE, le=LATEST_DATE), BeforeValidator(_date_text)]
+
+
+def _not_far_ahead(value: date | None) -> date | None:
+    latest = s.latest_created_at()
+    if value is not None and value > latest:
+        raise ValueError(f"must be on or before {latest} ({s.MAX_CREATED_AHEAD_DAYS} days after today)")
+    return value
+
 
 PartnerId = Field(min_length=1, max_length=MAX_ID)
 Tag = Field(min_length=1, max_length=MAX_TAG)
@@ -50,11 +82,11 @@ class Opportunity(Strict):
     customer_id: str | None = Field(None, max_length=MAX_ID)
     customer_industry: str | None = Field(None, max_length=MAX_TAG)
     region: str | None = Field(None, max_length=MAX_TAG)
-    deal_size: float | None = Field(None, ge=0, le=1e12)
-    required_skills: list[str] = Field(default_factory=list, max_length=MAX_LIST)
+    deal_size: float | None = Field(None, ge=0, le=s.MAX_DEAL_SIZE, strict=True)
+    required_skills: list[str] = Field(default_factory=list, max_length=s.MAX_ITEMS[s.REQUIRED_SKILLS])
     description: str = Field("", max_length=MAX_TEXT)
-    created_at: date | None = Field(
-        None, ge=EARLIEST_DATE, le=LATEST_DATE, description="as-of date for history; default today"
+    created_at: Annotated[ContractDate | None, AfterValidator(_not_far_ahead)] = Field(
+        None, description="as-of date for history; default today (at most a year ahead)"
     )
     registered_partner_id: str | None = Field(None, max_length=MAX_ID)
 
@@ -82,9 +114,11 @@ class Constraints(Strict):
         default_factory=list, max_length=200, description="pairs of partner ids never put on one team"
     )
     min_tier: Tier | None = None
-    region_must_match: bool = False
+    region_must_match: StrictBool = False
     required_certifications: list[str] = Field(default_factory=list, max_length=20)
-    ignore_registration: bool = Field(False, description="do not keep the registered partner on every team")
+    ignore_registration: StrictBool = Field(
+        False, description="do not keep the registered partner on every team"
+    )
 
     @model_validator(mode="after")
     def pairs_of_two(self) -> Constraints:
@@ -125,16 +159,20 @@ class RecommendationRequest(Strict):
         },
     )
     opportunity: Opportunity
-    k: int = Field(5, ge=1, le=50)
+    k: StrictInt = Field(5, ge=1, le=50)
     roles: list[str] | None = Field(None, min_length=1, max_length=6)
     constraints: Constraints = Field(default_factory=Constraints)
     candidates: Candidates | None = None
-    explain: bool = Field(
+    explain: StrictBool = Field(
         False,
         description="add each team's top signed feature contributions; members' reasons come either way",
     )
     diversity: float | None = Field(
-        None, gt=0, le=1, description="MMR lambda: 1 = pure score, lower = more varied teams; off when absent"
+        None,
+        gt=0,
+        le=1,
+        strict=True,
+        description="MMR lambda: 1 = pure score, lower = more varied teams; off when absent",
     )
 
 
@@ -214,8 +252,8 @@ class ReplaceMemberRequest(Strict):
     opportunity: Opportunity
     team: dict[str, str] = Field(min_length=1, max_length=6)
     replace_role: str = Field(min_length=1, max_length=64)
-    k: int = Field(3, ge=1, le=50)
-    explain: bool = False
+    k: StrictInt = Field(3, ge=1, le=50)
+    explain: StrictBool = False
 
 
 class IncludePartnerRequest(Strict):
@@ -229,19 +267,19 @@ class IncludePartnerRequest(Strict):
     )
     opportunity: Opportunity
     partner_id: str = Field(min_length=1, max_length=MAX_ID)
-    k: int = Field(3, ge=1, le=50)
+    k: StrictInt = Field(3, ge=1, le=50)
     roles: list[str] | None = Field(None, min_length=1, max_length=6)
-    explain: bool = False
+    explain: StrictBool = False
 
 
 # -- partners -------------------------------------------------------------------------------------------
 
 
 class Certification(Strict):
-    certification: str = Field(min_length=1, max_length=255)
-    level: str | None = Field(None, max_length=64)
-    issued_at: date | None = None
-    expires_at: date | None = None
+    certification: str = Field(min_length=1, max_length=s.MAX_NAME)
+    level: str | None = Field(None, max_length=s.MAX_CODE)
+    issued_at: ContractDate | None = None
+    expires_at: ContractDate | None = None
 
 
 class PartnerIn(Strict):
@@ -266,16 +304,16 @@ class PartnerIn(Strict):
             ]
         },
     )
-    name: str = Field(min_length=1, max_length=255)
-    partner_type: str = Field(min_length=1, max_length=64, description="a role, e.g. services")
+    name: str = Field(min_length=1, max_length=s.MAX_NAME)
+    partner_type: str = Field(min_length=1, max_length=s.MAX_CODE, description="a role, e.g. services")
     tier: Tier = "registered"
-    regions: list[str] = Field(default_factory=list, max_length=MAX_LIST)
-    industries: list[str] = Field(default_factory=list, max_length=MAX_LIST)
-    skills: list[str] = Field(default_factory=list, max_length=200)
+    regions: list[str] = Field(default_factory=list, max_length=s.MAX_ITEMS[s.REGIONS])
+    industries: list[str] = Field(default_factory=list, max_length=s.MAX_ITEMS[s.INDUSTRIES])
+    skills: list[str] = Field(default_factory=list, max_length=s.MAX_ITEMS[s.SKILLS])
     description: str | None = Field(None, max_length=MAX_TEXT)
-    capacity: int | None = Field(None, ge=0, le=1_000_000)
-    psat: float | None = Field(None, ge=0, le=10)
-    joined_at: date | None = None
+    capacity: StrictInt | None = Field(None, ge=0, le=s.MAX_CAPACITY)
+    psat: float | None = Field(None, ge=s.MIN_PSAT, le=s.MAX_PSAT, strict=True)
+    joined_at: ContractDate | None = None
     status: PartnerStatus = "active"
     certifications: list[Certification] = Field(default_factory=list, max_length=100)
 
@@ -329,7 +367,7 @@ class PartnerWriteResult(BaseModel):
 class OutcomeTeamMember(Strict):
     partner_id: str = Field(min_length=1, max_length=MAX_ID)
     role: str = Field(min_length=1, max_length=64)
-    sourced: bool | None = None
+    sourced: StrictBool | None = None
 
 
 class OutcomeRequest(Strict):
@@ -347,8 +385,8 @@ class OutcomeRequest(Strict):
         },
     )
     outcome: Literal["won", "lost"]
-    closed_at: date | None = None
-    deal_size: float | None = Field(None, ge=0, le=1e12)
+    closed_at: ContractDate | None = None
+    deal_size: float | None = Field(None, ge=0, le=s.MAX_DEAL_SIZE, strict=True)
     team: list[OutcomeTeamMember] = Field(min_length=1, max_length=12)
 
 

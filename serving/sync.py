@@ -27,20 +27,17 @@ DEACTIVATE = "deactivate"
 RELOAD = "reload"
 
 
+def _certification_frame(items: Sequence[PartnerBulkItem]) -> pd.DataFrame:
+    return pd.DataFrame(
+        [{s.PARTNER_ID: item.partner_id, **c.model_dump()} for item in items for c in item.certifications],
+        columns=list(s.COLUMNS[s.CERTIFICATIONS]),
+    )
+
+
 def apply_partners(holder: ModelHolder, items: Sequence[PartnerBulkItem]) -> bool:
-    """Re-embed and re-index these partners in the served engine; False when no model is loaded."""
-    current = holder.current
-    if current is None:
-        return False
-    with current.ranker.lock.write():
-        for item in items:
-            row = item.model_dump(exclude={"certifications"})
-            certs = pd.DataFrame(
-                [{s.PARTNER_ID: item.partner_id, **c.model_dump()} for c in item.certifications],
-                columns=list(s.COLUMNS[s.CERTIFICATIONS]),
-            )
-            current.ranker.engine.upsert_partner(row, certs)
-    return True
+    """Serve a snapshot with these partners re-embedded and re-indexed; False when no model is loaded."""
+    rows = [item.model_dump(exclude={"certifications"}) for item in items]
+    return holder.update(lambda snapshot: snapshot.with_partners(rows, _certification_frame(items)))
 
 
 def apply_deactivation(holder: ModelHolder, partner_id: str) -> bool:
@@ -48,9 +45,7 @@ def apply_deactivation(holder: ModelHolder, partner_id: str) -> bool:
     current = holder.current
     if current is None or not current.ranker.knows(partner_id):
         return False
-    with current.ranker.lock.write():
-        current.ranker.engine.deactivate_partner(partner_id)
-    return True
+    return holder.update(lambda snapshot: snapshot.without_partner(partner_id))
 
 
 class EventFollower:

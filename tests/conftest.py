@@ -9,7 +9,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from partnermatch.settings import get_settings
+from core.settings import get_settings
 
 POSTGRES_HOST = "127.0.0.1:5432"
 POSTGRES_USERS = ("postgres", "root")

@@ -1,34 +1,17 @@
-"""Training configuration: hyperparameters and split choices, read from a TOML file with defaults."""
+"""Training configuration: every value in `default.toml`, overlaid by a run's own TOML, typed on load."""
 
 from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from models.ranker import RankerParams
-from models.recommender import RecommenderConfig
+from models.config import RankerParams, SearchConfig
 from training.dataset import SplitConfig
 from training.evaluation import EvaluationConfig
 
 DEFAULT_CONFIG_FILE = Path(__file__).with_name("default.toml")
-
-
-class RankerSection(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    num_boost_round: int = Field(200, ge=1, le=10000)
-    learning_rate: float = Field(0.05, gt=0, le=1)
-    num_leaves: int = Field(31, ge=2, le=4096)
-    min_data_in_leaf: int = Field(20, ge=1)
-    feature_fraction: float = Field(0.9, gt=0, le=1)
-    bagging_fraction: float = Field(0.9, gt=0, le=1)
-    bagging_freq: int = Field(1, ge=0)
-    lambdarank_truncation_level: int = Field(20, ge=1)
-    objective: Literal["lambdarank", "binary"] = "binary"
-    monotone_increasing: list[str] = Field(default_factory=lambda: ["valid_certifications"])
-    prior_weights: dict[str, float] = Field(default_factory=dict)
 
 
 class DataSection(BaseModel):
@@ -43,14 +26,6 @@ class DataSection(BaseModel):
     # Older names (one validation period): read as the test period.
     valid_fraction: float | None = Field(None, gt=0, lt=0.5)
     max_valid_opportunities: int | None = Field(None, ge=1)
-
-
-class SearchSection(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    max_candidates_per_role: int = Field(20, ge=1, le=1000)
-    prior_candidates_per_role: int = Field(10, ge=0, le=1000)
-    max_teams_scored: int = Field(2000, ge=1, le=20000)
-    beam_width: int = Field(10, ge=1, le=2000)
 
 
 class EvaluationSection(BaseModel):
@@ -74,10 +49,11 @@ class TrainConfig(BaseModel):
     """Everything that decides a training run, besides the data; `seed` makes it reproducible."""
 
     model_config = ConfigDict(extra="forbid")
-    seed: int = 7
-    ranker: RankerSection = RankerSection()
+    seed: int
+    # The seed is the run's: `from_file` copies it into the ranker's parameters.
+    ranker: RankerParams
     data: DataSection = DataSection()
-    search: SearchSection = SearchSection()
+    search: SearchConfig
     evaluation: EvaluationSection = EvaluationSection()
     gate: GateSection = GateSection()
 
@@ -94,12 +70,11 @@ class TrainConfig(BaseModel):
                     values[key] = {**values[key], **value}
                 else:
                     values[key] = value
+        values["ranker"] = {"seed": values.get("seed"), **values.get("ranker", {})}
         return cls.model_validate(values)
 
     def ranker_params(self) -> RankerParams:
-        values = self.ranker.model_dump()
-        values["monotone_increasing"] = tuple(values["monotone_increasing"])
-        return RankerParams(seed=self.seed, **values)
+        return self.ranker
 
     def split(self) -> SplitConfig:
         data = self.data.model_dump(exclude={"valid_fraction", "max_valid_opportunities"})
@@ -117,5 +92,5 @@ class TrainConfig(BaseModel):
             seed=self.seed,
         )
 
-    def recommender(self) -> RecommenderConfig:
-        return RecommenderConfig(**self.search.model_dump())
+    def recommender(self) -> SearchConfig:
+        return self.search

@@ -32,10 +32,11 @@ import numpy as np
 import pandas as pd
 
 from features import schema as s
-from features.engine import FeatureEngine
 from features.queries import actual_teams, queries_from_frame
-from models.recommender import RecommenderConfig, plan_candidates
-from models.teams import assemble_teams, team_key
+from features.snapshot import FeatureSnapshot
+from models.assembly import assemble_teams, team_key
+from models.candidates import plan_candidates
+from models.config import SearchConfig
 
 logger = logging.getLogger(__name__)
 
@@ -115,10 +116,10 @@ def time_split(opportunities: pd.DataFrame, config: SplitConfig) -> TimeSplit:
 
 
 def build_examples(
-    engine: FeatureEngine,
+    engine: FeatureSnapshot,
     opportunities: pd.DataFrame,
     deal_partners: pd.DataFrame,
-    recommender_config: RecommenderConfig,
+    recommender_config: SearchConfig,
     config: SplitConfig,
     progress: Callable[[int], None] | None = None,
 ) -> TeamExamples:
@@ -192,7 +193,7 @@ class ActualTeams:
 
 
 def actual_team_examples(
-    engine: FeatureEngine,
+    engine: FeatureSnapshot,
     opportunities: pd.DataFrame,
     deal_partners: pd.DataFrame,
     progress: Callable[[int], None] | None = None,

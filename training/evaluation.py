@@ -14,10 +14,10 @@ import numpy as np
 import pandas as pd
 
 from features import schema as s
-from features.engine import FeatureEngine, PreparedOpportunity
 from features.queries import actual_teams, queries_from_frame
+from features.snapshot import FeatureSnapshot, PreparedOpportunity
+from models.assembly import assemble_teams, team_key
 from models.recommender import TeamRecommender
-from models.teams import assemble_teams, team_key
 from training.metrics import (
     graded_ndcg,
     ndcg_of_single_target,
@@ -96,7 +96,7 @@ class EvaluationReport:
         return out
 
 
-def baseline_scorers(engine: FeatureEngine, seed: int) -> dict[str, Scorer]:
+def baseline_scorers(engine: FeatureSnapshot, seed: int) -> dict[str, Scorer]:
     """The five reference methods, each ranking the same candidate teams as the model."""
     names = {name: i for i, name in enumerate(engine.feature_names)}
     roles = engine.roles
@@ -203,8 +203,8 @@ def ranking_summary(ranks: Sequence[int], k: int) -> tuple[dict[str, float], np.
     }, ndcg
 
 
-def availability(engine: FeatureEngine) -> Callable[[date], Callable[[str], bool]]:
-    """Per day, whether a partner could take a deal then: known to the engine, active, below its capacity.
+def availability(snapshot: FeatureSnapshot) -> Callable[[date], Callable[[str], bool]]:
+    """Per day, whether a partner could take a deal then (`FeatureSnapshot.available`: the retrieval rule).
 
     Memoised per (partner, day) across days: the oracle asks about the same shortlisted partners many times.
     """
@@ -214,26 +214,12 @@ def availability(engine: FeatureEngine) -> Callable[[date], Callable[[str], bool
         def available(partner_id: str) -> bool:
             key = (partner_id, as_of)
             if key not in memo:
-                memo[key] = _available(engine, partner_id, as_of)
+                memo[key] = bool(snapshot.available([partner_id], as_of)[0])
             return memo[key]
 
         return available
 
     return on
-
-
-def _available(engine: FeatureEngine, partner_id: str, as_of: date) -> bool:
-    if not engine.knows(partner_id):
-        return False
-    profile = engine.partner(partner_id)
-    if profile[s.STATUS] != s.DEFAULT_PARTNER_STATUS:
-        return False
-    capacity = profile[s.CAPACITY]
-    if capacity is None or not np.isfinite(float(capacity)):
-        return True  # no capacity on record: unlimited
-    history = engine.history
-    open_deals = float(history.open_engagements(history.codes([partner_id]), as_of)[0])
-    return open_deals < float(capacity)
 
 
 def evaluate(
@@ -261,7 +247,7 @@ def evaluate(
     opportunity (won or lost), and the oracle restricted to partners available on the opportunity's date.
     """
     cfg = config or EvaluationConfig()
-    engine = recommender.engine
+    engine = recommender.snapshot
     roles = engine.roles
     worked = actual_teams(deal_partners, roles)
     known = engine.known_partner_ids()
@@ -458,7 +444,7 @@ def load_truth(directory: Path | None) -> Any | None:
     """The synthetic ground truth of an export folder, or None when there is none."""
     if directory is None:
         return None
-    from features.synthetic.truth import ARRAYS_FILE, TRUTH_DIR, GroundTruth
+    from synthetic.truth import ARRAYS_FILE, TRUTH_DIR, GroundTruth
 
     path = Path(directory)
     if not ((path / TRUTH_DIR / ARRAYS_FILE).exists() or (path / ARRAYS_FILE).exists()):

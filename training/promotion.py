@@ -6,9 +6,9 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.settings import Settings
 from features.store import Store
 from models.registry import load_champion
-from partnermatch.settings import Settings
 from training import tracking
 from training.config import GateSection, TrainConfig
 from training.dataset import time_split

@@ -17,8 +17,8 @@ from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 
 import models
+from core.settings import CHAMPION_ALIAS, REGISTERED_MODEL_NAME, Settings
 from models.bundle import BUNDLE_ARTIFACT, FEATURES_ARTIFACT
-from partnermatch.settings import CHAMPION_ALIAS, REGISTERED_MODEL_NAME, Settings
 
 logger = logging.getLogger(__name__)
 

@@ -14,17 +14,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from core.settings import Settings
 from features import schema as s
 from features.builds import save_feature_build
 from features.embedding_cache import CachedEmbedder
 from features.embeddings import make_embedder
-from features.engine import FeatureEngine
+from features.snapshot import FeatureSnapshot
 from features.store import Store
 from models.bundle import BUNDLE_ARTIFACT, FEATURES_ARTIFACT, BundleManifest, save_bundle
 from models.calibration import WinCalibrator
 from models.ranker import TeamRanker
 from models.recommender import TeamRecommender
-from partnermatch.settings import Settings
 from training import tracking
 from training.config import TrainConfig
 from training.dataset import TeamExamples, actual_team_examples, build_examples, group_offsets, time_split
@@ -96,7 +96,7 @@ def _no_progress(description: str, total: int) -> Callable[[int], None]:
 
 
 def fit_ranker(
-    engine: FeatureEngine,
+    engine: FeatureSnapshot,
     tables_train: pd.DataFrame,
     deal_partners: pd.DataFrame,
     config: TrainConfig,
@@ -157,7 +157,7 @@ def train(
         raise ValueError("the store is empty: ingest an export first (`partnermatch ingest DIR`)")
     embedder = CachedEmbedder(make_embedder(settings.embedder), store.engine)
     split = time_split(tables.opportunities, config.split())
-    engine = FeatureEngine.build(
+    engine = FeatureSnapshot.build(
         tables,
         embedder,
         roles=settings.roles,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 from rich.console import Console
 
-from partnermatch.settings import get_settings
+from core.settings import get_settings
 
 console = Console()
 
@@ -18,7 +18,7 @@ def demo_data(
     """Generate and ingest the demo ecosystem unless the store already holds partners."""
     from features.contract import load_export
     from features.store import Store
-    from features.synthetic import generate_ecosystem, write
+    from synthetic import generate_ecosystem, write
 
     settings = get_settings()
     store = Store(settings.store_url)

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from partnermatch.settings import get_settings
+from core.settings import get_settings
 
 console = Console()
 

@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 
 from features import schema as s
-from features.synthetic import generate_ecosystem, write
+from synthetic import generate_ecosystem, write
 
 
 class ExportFormatOption(StrEnum):

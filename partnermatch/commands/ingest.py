@@ -11,10 +11,10 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.exc import SQLAlchemyError
 
+from core.settings import get_settings
 from features import schema as s
 from features.contract import ContractError, load_export
 from features.store import IngestSummary, Store
-from partnermatch.settings import get_settings
 
 
 def _summary_table(summary: IngestSummary) -> Table:

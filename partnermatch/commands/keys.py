@@ -6,7 +6,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from partnermatch.settings import get_settings
+from core.settings import get_settings
 from serving.auth import ALL_SCOPES, create_key, parse_scopes
 from serving.persistence import ApiStore
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from partnermatch.settings import get_settings
+from core.settings import get_settings
 
 err = Console(stderr=True)
 
@@ -46,7 +46,6 @@ def recommend(
     except BundleError as exc:
         err.print(f"[red]no model to serve:[/red] {exc}")
         raise typer.Exit(1) from exc
-    engine = model.recommender.engine
     queries = queries_from_frame(open_rows, as_of=date.today())
     written = 0
     tmp = output.with_name(output.name + ".tmp")
@@ -54,22 +53,11 @@ def recommend(
         advance = bars("recommending", len(queries))
         for start in range(0, len(queries), batch_size):
             chunk = queries[start : start + batch_size]
-            for query, teams in zip(chunk, model.recommender.recommend(chunk, k=k), strict=True):
+            for query, found in zip(chunk, model.recommender.recommend(chunk, k=k), strict=True):
                 record = {
                     "opportunity_id": query.opportunity_id,
                     "model_version": model.version,
-                    "teams": [
-                        {
-                            "rank": t.rank,
-                            "score": t.score,
-                            "members": [
-                                {"partner_id": pid, "role": role, "name": engine.partner(pid).get("name")}
-                                for role, pid in t.members.items()
-                                if pid is not None
-                            ],
-                        }
-                        for t in teams
-                    ],
+                    "teams": [t.to_record() for t in found.teams],
                 }
                 sink.write(json.dumps(record) + "\n")
                 written += 1

@@ -9,10 +9,11 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 
-from partnermatch.settings import get_settings
+from core.settings import get_serving_settings, get_settings
 from serving.auth import Scope, create_key
-from serving.config import get_serving_settings
 from serving.metrics import MULTIPROC_ENV
 from serving.persistence import ApiStore
 
@@ -36,7 +37,9 @@ def _key_header() -> str:
 
     Opening the store also migrates it here, once, before several workers could race to do it.
     """
-    api_store = ApiStore.open(get_settings().store_url)
+    from serving.app import store_url  # the API's own timeouts; imported late: it pulls in FastAPI
+
+    api_store = ApiStore.open(store_url(get_settings(), get_serving_settings()))
     try:
         if get_serving_settings().auth_disabled:
             console.print("[yellow]warning:[/yellow] PM_AUTH_DISABLED=true: requests need no API key")
@@ -90,7 +93,16 @@ def serve(
     bind_host = host or settings.host
     bind_port = port or settings.port
     url = f"http://{bind_host}:{bind_port}"
-    header = _key_header()
+    try:
+        header = _key_header()
+    except SQLAlchemyError as exc:
+        # One line an operator can act on, not a driver traceback: which store, and what it said.
+        where = make_url(settings.store_url).render_as_string(hide_password=True)
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        console.print(
+            f"[red]error:[/red] cannot open the store at {where}: {reason}", highlight=False, soft_wrap=True
+        )
+        raise typer.Exit(1) from None
     metrics_folder = prepare_multiprocess_metrics(workers, settings.home)
     if metrics_folder is not None:
         console.print(f"/metrics aggregates every worker through {MULTIPROC_ENV}={metrics_folder}")

@@ -7,8 +7,8 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from core.settings import get_settings
 from partnermatch.progress import progress_bars
-from partnermatch.settings import get_settings
 
 console = Console()
 

@@ -43,8 +43,9 @@ def reload(
         previous, version = holder.reload(body.version if body else None)
     except ReloadRefused as exc:
         metrics.reloads.labels("refused").inc()
+        # The detail (paths, checksums) is in the server log; the client gets the reason without them.
         raise ApiError(
-            409, f"reload refused, previous model keeps serving: {exc}", code="reload_refused"
+            409, f"reload refused, previous model keeps serving: {exc.public}", code="reload_refused"
         ) from exc
     metrics.reloads.labels("swapped").inc()
     metrics.set_model(version)

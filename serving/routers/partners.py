@@ -1,8 +1,8 @@
 """Partner sync from a PRM: upsert, read and deactivate one partner, and a bulk upsert.
 
-Writes go through `features.store.Store` (the one writer of partners), then update the loaded
-FeatureEngine in place (re-embed that partner, update its role index) under the ranker's write lock, so
-the change is served at once; a new partner is served as cold start (no deal history) until retraining.
+Writes go through `features.store.Store` (the one writer of partners), then the served model swaps in a
+new FeatureSnapshot (that partner re-embedded, its role index updated), so the change is served at once
+and no request waits; a new partner is served as cold start (no deal history) until retraining.
 Other workers replay the change from the store's serving events (serving/sync.py).
 """
 
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from datetime import date
 from typing import Any
 
 import pandas as pd
@@ -138,12 +139,10 @@ def get_partner(
     holder: ModelHolder = request.app.state.holder
     current = holder.current
     served, cold = False, None
-    if current is not None:
-        with current.ranker.lock.read():
-            engine = current.ranker.engine
-            if current.ranker.knows(partner_id):
-                served = engine.partner(partner_id)[s.STATUS] == s.DEFAULT_PARTNER_STATUS
-                cold = bool(engine.history.codes([partner_id])[0] < 0)
+    if current is not None and current.ranker.knows(partner_id):
+        snapshot = current.ranker.snapshot
+        served = snapshot.partner(partner_id)[s.STATUS] == s.DEFAULT_PARTNER_STATUS
+        cold = bool(snapshot.cold_start([partner_id], date.today())[0])
     return PartnerOut(
         **{k: v for k, v in row.items() if k in PartnerOut.model_fields}, served=served, cold_start=cold
     )

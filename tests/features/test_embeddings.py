@@ -10,9 +10,9 @@ from sqlalchemy import Engine, create_engine
 
 from features.embedding_cache import CachedEmbedder
 from features.embeddings import HashingEmbedder, SentenceTransformerEmbedder, make_embedder
-from features.engine import FeatureEngine
+from features.snapshot import FeatureSnapshot
 from features.tables import metadata
-from tests.features.engine_fixtures import tables, with_description
+from tests.features.snapshot_fixtures import tables, with_description
 
 
 @pytest.fixture()
@@ -83,17 +83,17 @@ def test_cache_keeps_vectors_of_different_models_apart(sqlite_engine: Engine) ->
 def test_rebuilding_the_engine_reembeds_only_the_changed_partner(sqlite_engine: Engine) -> None:
     eco = tables()
     first = CachedEmbedder(HashingEmbedder(), sqlite_engine)
-    FeatureEngine.build(eco, first)
+    FeatureSnapshot.build(eco, first)
     # Profiles plus 9 distinct skill tags and 3 certification names, each embedded once.
     assert first.texts_encoded == len(eco.partners) + 12
 
     # A fresh process: nothing in memory, everything in the store.
     unchanged = CachedEmbedder(HashingEmbedder(), sqlite_engine)
-    FeatureEngine.build(eco, unchanged)
+    FeatureSnapshot.build(eco, unchanged)
     assert (unchanged.encoder_calls, unchanged.texts_encoded) == (0, 0)
 
     changed = CachedEmbedder(HashingEmbedder(), sqlite_engine)
-    FeatureEngine.build(with_description(eco, "S2", "SAP S/4HANA and SuccessFactors partner"), changed)
+    FeatureSnapshot.build(with_description(eco, "S2", "SAP S/4HANA and SuccessFactors partner"), changed)
     assert (changed.encoder_calls, changed.texts_encoded) == (1, 1)
 
 

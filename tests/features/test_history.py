@@ -11,7 +11,7 @@ import pytest
 
 from features import history as h
 from features.history import PartnerHistory
-from tests.features.engine_fixtures import T, tables, with_outcome
+from tests.features.snapshot_fixtures import T, tables, with_outcome
 
 
 @pytest.fixture(scope="module")

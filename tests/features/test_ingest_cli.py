@@ -10,12 +10,12 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from core.settings import get_settings
 from features import schema as s
 from features.contract import load_export
 from features.records import EcosystemTables
 from features.store import Store
 from partnermatch.commands.ingest import ingest
-from partnermatch.settings import get_settings
 from tests.features.conftest import WriteExport, tiny_tables, with_table
 
 

@@ -10,33 +10,33 @@ import pytest
 from features import schema as s
 from features.embedding_cache import CachedEmbedder
 from features.embeddings import DEFAULT_EMBEDDER, make_embedder
-from features.engine import FeatureEngine
-from tests.features.engine_fixtures import aws_query, tables
+from features.snapshot import FeatureSnapshot
+from tests.features.snapshot_fixtures import aws_query, tables
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-def engine(tmp_path_factory: pytest.TempPathFactory) -> FeatureEngine:
+def engine(tmp_path_factory: pytest.TempPathFactory) -> FeatureSnapshot:
     cache_dir: Path = tmp_path_factory.mktemp("models")
-    return FeatureEngine.build(
+    return FeatureSnapshot.build(
         tables(), CachedEmbedder(make_embedder(DEFAULT_EMBEDDER, cache_dir=cache_dir), None)
     )
 
 
-def skill_match(engine: FeatureEngine, need: str, partner_ids: list[str]) -> np.ndarray:
+def skill_match(engine: FeatureSnapshot, need: str, partner_ids: list[str]) -> np.ndarray:
     opp = engine.prepare([aws_query(required_skills=(need,))])[0]
     matrix = engine.team_features(opp, [{s.SERVICES: pid} for pid in partner_ids])
     return matrix[:, engine.feature_names.index("services_skill_match")]
 
 
-def test_a_datacentre_exit_need_matches_a_partner_claiming_aws_cloud_migration(engine: FeatureEngine) -> None:
+def test_a_datacentre_exit_need_matches_a_partner_claiming_aws_cloud_migration(engine: FeatureSnapshot) -> None:
     # S1 claims "aws" and "cloud migration"; S2 claims "sap s/4hana" and "finance".
     migration, sap = skill_match(engine, "datacentre exit to AWS", ["S1", "S2"])
     assert migration > sap
 
 
-def test_skill_phrases_are_embedded_once_and_then_served_from_the_cache(engine: FeatureEngine) -> None:
+def test_skill_phrases_are_embedded_once_and_then_served_from_the_cache(engine: FeatureSnapshot) -> None:
     embedder = engine.embedder
     assert isinstance(embedder, CachedEmbedder)
     skill_match(engine, "ERP finance rollout", ["S2"])
@@ -46,7 +46,7 @@ def test_skill_phrases_are_embedded_once_and_then_served_from_the_cache(engine: 
 
 
 def test_the_onnx_int8_encoder_exports_once_and_stays_close_to_fp32(
-    engine: FeatureEngine, tmp_path_factory: pytest.TempPathFactory
+    engine: FeatureSnapshot, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     cache_dir: Path = tmp_path_factory.mktemp("models")
     texts = ["AWS cloud migration", "SAP S/4HANA finance", "retail analytics", "network security"]

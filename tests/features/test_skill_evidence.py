@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from features.engine import _co_holding_groups, _phrase_mentions
+from features.snapshot import _co_holding_groups, _phrase_mentions
 from features.team_features import (
     FEATURE_NAMES,
     MEMBER_FEATURES,
@@ -89,10 +89,10 @@ def test_without_evidence_the_coverage_is_zero() -> None:
 def test_an_upserted_partners_description_is_scanned_like_every_other() -> None:
     from features import schema as s
     from features.embeddings import HashingEmbedder
-    from features.engine import FeatureEngine
-    from tests.features.engine_fixtures import tables
+    from features.snapshot import FeatureSnapshot
+    from tests.features.snapshot_fixtures import tables
 
-    engine = FeatureEngine.build(tables(), HashingEmbedder())
+    engine = FeatureSnapshot.build(tables(), HashingEmbedder())
     engine.upsert_partner(
         {
             s.PARTNER_ID: "S9",

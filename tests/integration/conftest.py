@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from core.settings import get_settings
 from partnermatch.cli import app
-from partnermatch.settings import get_settings
 
 SMALL_CONFIG = """
 seed = 7

@@ -14,8 +14,8 @@ import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
+from core.settings import get_settings
 from features import schema as s
-from partnermatch.settings import get_settings
 from serving.app import create_app
 from tests.integration.conftest import TrainedHome, run_cli, subprocess_env
 

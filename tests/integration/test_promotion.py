@@ -10,9 +10,9 @@ import pytest
 from mlflow import MlflowClient
 from typer.testing import CliRunner
 
+from core.settings import CHAMPION_ALIAS, REGISTERED_MODEL_NAME, get_settings
 from partnermatch.commands.evaluate import evaluate
 from partnermatch.commands.promote import promote, rollback
-from partnermatch.settings import CHAMPION_ALIAS, REGISTERED_MODEL_NAME, get_settings
 from tests.integration.conftest import run_cli
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-from partnermatch.settings import get_settings
+from core.settings import get_settings
 from serving.app import create_app
 from tests.integration.conftest import TrainedHome
 

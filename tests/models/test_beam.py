@@ -2,7 +2,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from models.teams import AssemblyPlan, beam_search, beam_stage_sizes, fit_options_to_budget
+from models.assembly import AssemblyPlan, beam_search, beam_stage_sizes, fit_options_to_budget
 
 ROLES = ("services", "influence", "reseller")
 

@@ -12,14 +12,14 @@ import pytest
 
 from features import schema as s
 from features.embeddings import make_embedder
-from features.engine import FeatureEngine
 from features.queries import queries_from_frame
 from features.records import EcosystemTables, OpportunityQuery
-from features.synthetic.ecosystem import generate_ecosystem
+from features.snapshot import FeatureSnapshot
 from models.bundle import BundleManifest, load_bundle, save_bundle
 from models.calibration import WinCalibrator
 from models.ranker import TeamRanker
 from models.recommender import RecommenderConfig, TeamRecommender
+from synthetic.ecosystem import generate_ecosystem
 from training.config import TrainConfig
 from training.dataset import actual_team_examples, time_split
 from training.train import fit_ranker
@@ -49,7 +49,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[EcosystemTables, 
     (root / "train.toml").write_text(CONFIG)
     config = TrainConfig.from_file(root / "train.toml")
     tables = generate_ecosystem(120, 900, seed=5).tables
-    engine = FeatureEngine.build(tables, make_embedder("hashing"))
+    engine = FeatureSnapshot.build(tables, make_embedder("hashing"))
     split = time_split(tables.opportunities, config.split())
     ranker, _ = fit_ranker(engine, split.train, tables.deal_partners, config)
     calibration = actual_team_examples(engine, split.calibration, tables.deal_partners)
@@ -68,7 +68,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[EcosystemTables, 
 
 
 def _recommender(tables: EcosystemTables, ranker: TeamRanker) -> TeamRecommender:
-    engine = FeatureEngine.build(tables, make_embedder("hashing"))
+    engine = FeatureSnapshot.build(tables, make_embedder("hashing"))
     return TeamRecommender(engine, ranker, RecommenderConfig(max_candidates_per_role=6, beam_width=10))
 
 

@@ -15,11 +15,10 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from core.settings import ServingSettings, Settings
 from models.registry import LoadedModel, download_version, load_model_dir
-from partnermatch.settings import Settings
 from serving.app import create_app
 from serving.auth import create_key
-from serving.config import ServingSettings
 from serving.persistence import ApiStore
 from tests.integration.conftest import TrainedHome, trained_home  # noqa: F401
 

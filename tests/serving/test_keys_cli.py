@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from core.settings import get_settings
 from partnermatch.commands.keys import app
-from partnermatch.settings import get_settings
 from serving.auth import KeyVerifier
 from serving.persistence import ApiStore
 

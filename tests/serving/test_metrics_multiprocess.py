@@ -246,8 +246,8 @@ def test_serve_lets_new_workers_load_their_model_for_the_configured_time(
     # several workers gave up on every new worker.
     import uvicorn
 
+    from core.settings import get_settings
     from partnermatch.commands import serve as serve_command
-    from partnermatch.settings import get_settings
 
     calls: list[dict[str, object]] = []
     monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: calls.append(kwargs))

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
+from core.settings import Settings
 from models.registry import LoadedModel, load_model_dir
-from partnermatch.settings import Settings
 from tests.serving.conftest import ApiFactory, ServedModel, corrupt_copy, request_body
 
 SERVING = Path(__file__).resolve().parents[2] / "serving"

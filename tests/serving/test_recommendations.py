@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from features import schema as s
-from models.constraints import RULE_MIN_TIER
+from models.rules import RULE_MIN_TIER
 from tests.serving.conftest import Api, request_body
 
 URL = "/v1/recommendations"

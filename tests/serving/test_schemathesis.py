@@ -10,10 +10,9 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from schemathesis.core.result import Ok
 
-from partnermatch.settings import Settings
+from core.settings import ServingSettings, Settings
 from serving.app import create_app
 from serving.auth import create_key
-from serving.config import ServingSettings
 from serving.persistence import ApiStore
 from tests.serving.conftest import ServedModel, fixed_loader
 

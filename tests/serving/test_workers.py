@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from core.settings import Settings
 from features import schema as s
 from models.registry import LoadedModel, load_model_dir
-from partnermatch.settings import Settings
 from serving.sync import EventFollower
 from tests.serving.conftest import Api, ApiFactory, ServedModel, request_body
 

@@ -8,11 +8,11 @@ import pytest
 
 from features import schema as s
 from features.embeddings import make_embedder
-from features.engine import FeatureEngine, PreparedOpportunity
 from features.queries import queries_from_frame
-from features.synthetic.ecosystem import SyntheticEcosystem, generate_ecosystem
+from features.snapshot import FeatureSnapshot, PreparedOpportunity
+from models.assembly import AssemblyPlan, assemble_teams, team_key
 from models.recommender import RecommenderConfig, TeamRecommender
-from models.teams import AssemblyPlan, assemble_teams, team_key
+from synthetic.ecosystem import SyntheticEcosystem, generate_ecosystem
 from training.config import GateSection, TrainConfig
 from training.dataset import SplitConfig, time_split
 from training.evaluation import (
@@ -81,7 +81,7 @@ def test_the_same_data_and_seed_give_the_same_model(objective: str, tmp_path) ->
     )
     config = TrainConfig.from_file(tmp_path / "c.toml")
     tables = generate_ecosystem(60, 400, seed=2).tables
-    engine = FeatureEngine.build(tables, make_embedder("hashing"))
+    engine = FeatureSnapshot.build(tables, make_embedder("hashing"))
     train = time_split(tables.opportunities, config.split()).train
     probe = np.random.default_rng(0).normal(size=(20, len(engine.feature_names))).astype(np.float32)
     first, _ = fit_ranker(engine, train, tables.deal_partners, config)
@@ -113,7 +113,7 @@ def small_model(tmp_path_factory: pytest.TempPathFactory, ecosystem: SyntheticEc
     path.write_text(SMALL_MODEL)
     config = TrainConfig.from_file(path)
     tables = ecosystem.tables
-    engine = FeatureEngine.build(tables, make_embedder("hashing"))
+    engine = FeatureSnapshot.build(tables, make_embedder("hashing"))
     split = time_split(tables.opportunities, config.split())
     ranker, _ = fit_ranker(engine, split.train, tables.deal_partners, config)
     recommender = TeamRecommender(engine, ranker, RecommenderConfig(max_candidates_per_role=4, beam_width=8))
@@ -238,7 +238,7 @@ class _Engine:
 
 def _availability(status: str, capacity: float | None, open_deals: float) -> bool:
     profile = {s.STATUS: status, s.CAPACITY: capacity}
-    engine = cast(FeatureEngine, _Engine({"p1": profile}, {"p1": open_deals}))
+    engine = cast(FeatureSnapshot, _Engine({"p1": profile}, {"p1": open_deals}))
     return availability(engine)(date(2024, 1, 1))("p1")
 
 
@@ -259,5 +259,5 @@ def test_an_inactive_partner_is_unavailable() -> None:
 
 
 def test_a_partner_the_engine_does_not_know_is_unavailable() -> None:
-    engine = cast(FeatureEngine, _Engine({}, {}))
+    engine = cast(FeatureSnapshot, _Engine({}, {}))
     assert not availability(engine)(date(2024, 1, 1))("p9")

@@ -8,8 +8,8 @@ import typer
 from typer.testing import CliRunner
 
 from features import schema as s
-from features.synthetic import GroundTruth
 from partnermatch.commands.generate import generate
+from synthetic import GroundTruth
 
 
 def _app() -> typer.Typer:

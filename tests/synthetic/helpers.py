@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from features import schema as s
-from features.synthetic import SyntheticEcosystem
+from synthetic import SyntheticEcosystem
 
 
 def historical_teams(eco: SyntheticEcosystem) -> tuple[list[str], list[dict[str, str | None]]]:

@@ -17,13 +17,13 @@ What each rule means (and what the engine already does):
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 
-import pandas as pd
+import numpy as np
 
 from features import schema as s
-from features.profiles import valid_certifications
+from features.catalog import REGION, PartnerCatalog
 
 RULE_EXCLUDED = "excluded"
 RULE_CONFLICT = "conflicts_with_locked_partner"
@@ -90,49 +90,26 @@ class DroppedPartner:
     detail: str = ""
 
 
-@dataclass
-class CertificationBook:
-    """Certification rows by partner, for the dated validity check."""
-
-    certifications: pd.DataFrame
-    _by_partner: dict[str, pd.DataFrame] = field(default_factory=dict, init=False, repr=False)
-
-    def __post_init__(self) -> None:
-        frame = self.certifications
-        if frame.empty:
-            return
-        self._by_partner = {str(pid): rows for pid, rows in frame.groupby(s.PARTNER_ID, sort=False)}
-
-    def valid_on(self, partner_id: str, as_of: date) -> set[str]:
-        rows = self._by_partner.get(partner_id)
-        if rows is None:
-            return set()
-        return {str(c) for c in valid_certifications(rows, as_of)[s.CERTIFICATION]}
-
-
 def partner_violation(
-    profile: Mapping[str, object],
+    catalog: PartnerCatalog,
+    partner_id: str,
     constraints: TeamConstraints,
     *,
     region: str | None,
     as_of: date,
-    certifications: CertificationBook | None,
 ) -> tuple[str, str] | None:
     """The first partner-level rule this partner breaks (rule, detail), or None when it is eligible."""
-    pid = str(profile[s.PARTNER_ID])
-    role = str(profile[s.PARTNER_TYPE])
-    if pid in constraints.exclude:
+    row = catalog.row_of[partner_id]
+    role = str(catalog.role[row])
+    if partner_id in constraints.exclude:
         return RULE_EXCLUDED, "on the request's exclusion list"
-    if constraints.min_tier is not None:
-        tier = str(profile.get(s.TIER) or s.DEFAULT_TIER)
-        if s.TIER_RANK.get(tier, 0) < s.TIER_RANK[constraints.min_tier]:
-            return RULE_MIN_TIER, f"tier {tier} is below {constraints.min_tier}"
-    if constraints.region_must_match and region:
-        regions = profile.get(s.REGIONS) or []
-        if region not in regions:  # type: ignore[operator]
-            return RULE_REGION, f"does not cover {region}"
+    if constraints.min_tier is not None and catalog.below_tier(np.asarray([row]), constraints.min_tier)[0]:
+        tier = str(catalog.partners[s.TIER].iat[row] or s.DEFAULT_TIER)
+        return RULE_MIN_TIER, f"tier {tier} is below {constraints.min_tier}"
+    if constraints.region_must_match and region and not catalog.covers(REGION, np.asarray([row]), region)[0]:
+        return RULE_REGION, f"does not cover {region}"
     if constraints.required_certifications and role in constraints.certified_roles:
-        held = certifications.valid_on(pid, as_of) if certifications is not None else set()
+        held = catalog.valid_certificate_names(partner_id, as_of)
         missing = [c for c in constraints.required_certifications if c not in held]
         if missing:
             return RULE_CERTIFICATION, f"no valid {', '.join(missing)} on {as_of.isoformat()}"

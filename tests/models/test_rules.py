@@ -7,23 +7,23 @@ import pytest
 
 from features import schema as s
 from features.embeddings import make_embedder
-from features.engine import FeatureEngine
 from features.records import OpportunityQuery
-from models.constraints import (
+from features.snapshot import FeatureSnapshot
+from models.ranker import RankerParams, TeamRanker
+from models.recommender import RecommenderConfig, TeamRecommender, credit_shares
+from models.rules import (
     RULE_CERTIFICATION,
     RULE_CONFLICT,
     RULE_EXCLUDED,
     RULE_MIN_TIER,
     TeamConstraints,
 )
-from models.ranker import RankerParams, TeamRanker
-from models.recommender import RecommenderConfig, TeamRecommender, credit_shares
-from tests.features.engine_fixtures import T, tables
+from tests.features.snapshot_fixtures import T, tables
 
 
 @pytest.fixture(scope="module")
 def recommender() -> TeamRecommender:
-    engine = FeatureEngine.build(tables(), make_embedder("hashing"))
+    engine = FeatureSnapshot.build(tables(), make_embedder("hashing"))
     rng = np.random.default_rng(0)
     x = rng.normal(size=(200, len(engine.feature_names)))
     ranker = TeamRanker(RankerParams(num_boost_round=5, min_data_in_leaf=5)).fit(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from features.synthetic import SyntheticEcosystem, generate_ecosystem
+from synthetic import SyntheticEcosystem, generate_ecosystem
 
 SMALL_PARTNERS = 400
 SMALL_OPPORTUNITIES = 4000

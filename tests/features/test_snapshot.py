@@ -1,4 +1,4 @@
-"""FeatureEngine: retrieval with hard filters, point-in-time team features, save/load."""
+"""FeatureSnapshot: retrieval with hard filters, point-in-time team features, save/load."""
 
 from __future__ import annotations
 
@@ -9,26 +9,26 @@ import pytest
 
 from features import schema as s
 from features.embeddings import HashingEmbedder
-from features.engine import FeatureEngine, PreparedOpportunity
+from features.snapshot import FeatureSnapshot, PreparedOpportunity
 from features.team_features import FEATURE_NAMES
-from tests.features.engine_fixtures import TEAMS, T, aws_query, tables, with_outcome
+from tests.features.snapshot_fixtures import TEAMS, T, aws_query, tables, with_outcome
 
 
 @pytest.fixture(scope="module")
-def engine() -> FeatureEngine:
-    return FeatureEngine.build(tables(), HashingEmbedder())
+def engine() -> FeatureSnapshot:
+    return FeatureSnapshot.build(tables(), HashingEmbedder())
 
 
 @pytest.fixture(scope="module")
-def opp(engine: FeatureEngine) -> PreparedOpportunity:
+def opp(engine: FeatureSnapshot) -> PreparedOpportunity:
     return engine.prepare([aws_query()])[0]
 
 
-def features_of(engine: FeatureEngine, opp: PreparedOpportunity) -> np.ndarray:
+def features_of(engine: FeatureSnapshot, opp: PreparedOpportunity) -> np.ndarray:
     return engine.team_features(opp, TEAMS)
 
 
-def column(engine: FeatureEngine, matrix: np.ndarray, name: str) -> np.ndarray:
+def column(engine: FeatureSnapshot, matrix: np.ndarray, name: str) -> np.ndarray:
     return matrix[:, engine.feature_names.index(name)]
 
 
@@ -46,21 +46,21 @@ def test_prepare_embeds_one_vector_per_required_skill(engine, opp) -> None:
 
 
 def test_same_inputs_give_identical_features(opp) -> None:
-    first = FeatureEngine.build(tables(), HashingEmbedder())
-    second = FeatureEngine.build(tables(), HashingEmbedder())
+    first = FeatureSnapshot.build(tables(), HashingEmbedder())
+    second = FeatureSnapshot.build(tables(), HashingEmbedder())
     np.testing.assert_array_equal(features_of(first, opp), features_of(second, opp))
 
 
 def test_changing_an_outcome_closed_after_as_of_leaves_every_team_feature_unchanged(engine, opp) -> None:
     # O5 and O3 close after T; flipping them must be invisible at T.
-    changed = FeatureEngine.build(
+    changed = FeatureSnapshot.build(
         with_outcome(with_outcome(tables(), "O5", "lost"), "O3", "lost"), HashingEmbedder()
     )
     np.testing.assert_array_equal(features_of(engine, opp), features_of(changed, opp))
 
 
 def test_changing_an_outcome_closed_before_as_of_changes_team_features(engine, opp) -> None:
-    changed = FeatureEngine.build(with_outcome(tables(), "O1", "lost"), HashingEmbedder())
+    changed = FeatureSnapshot.build(with_outcome(tables(), "O1", "lost"), HashingEmbedder())
     before = column(engine, features_of(engine, opp), "services_win_rate")
     after = column(changed, features_of(changed, opp), "services_win_rate")
     assert after[0] < before[0]
@@ -141,7 +141,7 @@ def test_known_partner_ids_include_inactive_partners(engine) -> None:
 
 def test_saved_and_loaded_engine_gives_the_same_candidates_and_features(engine, opp, tmp_path: Path) -> None:
     checksums = engine.save(tmp_path)
-    loaded = FeatureEngine.load(tmp_path, HashingEmbedder(), checksums)
+    loaded = FeatureSnapshot.load(tmp_path, HashingEmbedder(), checksums)
     assert loaded.roles == engine.roles
     np.testing.assert_array_equal(features_of(loaded, opp), features_of(engine, opp))
     for role in engine.roles:
@@ -153,17 +153,17 @@ def test_loading_refuses_a_tampered_file(engine, tmp_path: Path) -> None:
     with (tmp_path / "vectors.npy").open("ab") as fh:
         fh.write(b"\0")
     with pytest.raises(ValueError, match="sha256"):
-        FeatureEngine.load(tmp_path, HashingEmbedder(), checksums)
+        FeatureSnapshot.load(tmp_path, HashingEmbedder(), checksums)
 
 
 def test_loading_refuses_a_different_embedder(engine, tmp_path: Path) -> None:
     engine.save(tmp_path)
     with pytest.raises(ValueError, match="embedded with"):
-        FeatureEngine.load(tmp_path, HashingEmbedder(dim=64))
+        FeatureSnapshot.load(tmp_path, HashingEmbedder(dim=64))
 
 
 def test_an_engine_can_serve_a_subset_of_roles(opp) -> None:
-    engine = FeatureEngine.build(tables(), HashingEmbedder(), roles=[s.SERVICES])
+    engine = FeatureSnapshot.build(tables(), HashingEmbedder(), roles=[s.SERVICES])
     matrix = engine.team_features(opp, [{s.SERVICES: "S1"}])
     assert matrix.shape == (1, len(engine.feature_names))
     with pytest.raises(ValueError, match="unknown role"):
@@ -174,7 +174,7 @@ def test_upserting_a_new_partner_embeds_only_it_and_makes_it_a_candidate() -> No
     from features.embedding_cache import CachedEmbedder
 
     cached = CachedEmbedder(HashingEmbedder(), None)
-    engine = FeatureEngine.build(tables(), cached)
+    engine = FeatureSnapshot.build(tables(), cached)
     before = cached.texts_encoded
     engine.upsert_partner(
         {
@@ -192,7 +192,7 @@ def test_upserting_a_new_partner_embeds_only_it_and_makes_it_a_candidate() -> No
 
 
 def test_deactivating_a_partner_removes_it_from_candidates_but_keeps_its_features() -> None:
-    engine = FeatureEngine.build(tables(), HashingEmbedder())
+    engine = FeatureSnapshot.build(tables(), HashingEmbedder())
     opp = engine.prepare([aws_query()])[0]
     engine.deactivate_partner("S1")
     assert "S1" not in engine.candidates(opp, s.SERVICES, 10)
@@ -201,7 +201,7 @@ def test_deactivating_a_partner_removes_it_from_candidates_but_keeps_its_feature
 
 
 def test_conflict_pairs_count_flagged_member_pairs_and_are_zero_by_default() -> None:
-    engine = FeatureEngine.build(tables(), HashingEmbedder())
+    engine = FeatureSnapshot.build(tables(), HashingEmbedder())
     opp = engine.prepare([aws_query()])[0]
     assert column(engine, engine.team_features(opp, TEAMS), "conflict_pairs").tolist() == [0, 0, 0, 0]
     engine.conflicts = frozenset({frozenset({"S1", "R1"})})
@@ -247,7 +247,7 @@ def test_team_features_with_a_member_that_was_not_remembered_are_computed_in_ful
 
 
 def test_a_prepared_opportunity_still_scores_after_an_upsert_adds_new_phrases() -> None:
-    engine = FeatureEngine.build(tables(), HashingEmbedder())
+    engine = FeatureSnapshot.build(tables(), HashingEmbedder())
     early = engine.prepare([aws_query()])[0]
     engine.upsert_partner(
         {s.PARTNER_ID: "S9", s.PARTNER_TYPE: s.SERVICES, s.SKILLS: ["edge computing"], s.DESCRIPTION: "Edge"}

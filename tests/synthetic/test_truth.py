@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from features import schema as s
-from features.synthetic import GroundTruth, SyntheticEcosystem, write
-from tests.features.synthetic.helpers import active_team_rows, historical_teams
+from synthetic import GroundTruth, SyntheticEcosystem, write
+from tests.synthetic.helpers import active_team_rows, historical_teams
 
 
 def test_oracle_team_wins_at_least_as_often_as_the_historical_team(eco: SyntheticEcosystem) -> None:

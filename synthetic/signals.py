@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from features.synthetic.latent import N_INDUSTRIES, N_SKILLS, PartnerLatent
+from synthetic.latent import N_INDUSTRIES, N_SKILLS, PartnerLatent
 
 
 @dataclass(frozen=True)

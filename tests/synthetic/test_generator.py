@@ -10,8 +10,8 @@ import pytest
 
 from features import schema as s
 from features.contract import load_export
-from features.synthetic import SyntheticEcosystem, generate_ecosystem, write
-from features.synthetic.vocabulary import SKILLS
+from synthetic import SyntheticEcosystem, generate_ecosystem, write
+from synthetic.vocabulary import SKILLS
 
 
 def _files(directory: Path) -> dict[str, bytes]:

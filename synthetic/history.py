@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from features.synthetic.latent import MAX_NEEDS, N_REGIONS, OpportunityLatent, PartnerLatent
+from synthetic.latent import MAX_NEEDS, N_REGIONS, OpportunityLatent, PartnerLatent
 
 CANDIDATES_PER_ROLE = 6  # partners the routing desk looks at per role before picking one
 ROLE_PRESENCE = np.array([0.97, 0.55, 0.75])  # how often today's teams staff each role

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from features.synthetic.latent import MAX_NEEDS, N_SKILLS, OpportunityLatent, PartnerLatent
-from features.synthetic.vocabulary import (
+from synthetic.latent import MAX_NEEDS, N_SKILLS, OpportunityLatent, PartnerLatent
+from synthetic.vocabulary import (
     INDUSTRIES,
     INDUSTRY_LABELS,
     NAME_CORES,

@@ -1,4 +1,4 @@
-from models.teams import AssemblyPlan, assemble_teams, candidates_per_role
+from models.assembly import AssemblyPlan, assemble_teams, candidates_per_role
 
 
 def test_candidates_per_role_keeps_the_product_within_the_team_budget() -> None:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import numpy as np
 
-from models.constraints import DroppedPartner
+from models.rules import DroppedPartner
 
 Team = Mapping[str, str | None]  # role -> partner id (None = role left empty)
 # Scores a batch of teams in one call (features + native LightGBM); higher is better.
@@ -28,8 +29,20 @@ class FeatureContribution:
 
 
 @dataclass(frozen=True)
+class TeamMember:
+    """One member of a suggested team, with what a person needs to judge it."""
+
+    partner_id: str
+    role: str
+    name: str
+    cold_start: bool
+    credit_share: float | None
+    reasons: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class RankedTeam:
-    """One suggested team: ranker score, calibrated win probability, value and credit split."""
+    """One suggested team: ranker score, calibrated win probability, value, credit split and members."""
 
     rank: int
     score: float
@@ -38,8 +51,20 @@ class RankedTeam:
     expected_value: float | None = None
     credit_shares: dict[str, float] = field(default_factory=dict)
     contributions: list[FeatureContribution] = field(default_factory=list)
-    # The team's feature row, in the engine's `feature_names` order (for plain-sentence reasons).
+    # The team's feature row, in the snapshot's `feature_names` order.
     features: np.ndarray | None = field(default=None, repr=False, compare=False)
+    # Members in role order with names, cold-start flags and plain-sentence reasons.
+    details: tuple[TeamMember, ...] = ()
+
+    def to_record(self) -> dict[str, Any]:
+        """The team as plain JSON values: the one serialisation batch output and the MLflow model share."""
+        return {
+            "rank": self.rank,
+            "score": self.score,
+            "win_probability": self.win_probability,
+            "expected_value": self.expected_value,
+            "members": [asdict(m) | {"reasons": list(m.reasons)} for m in self.details],
+        }
 
 
 @dataclass(frozen=True)

@@ -12,10 +12,10 @@ import pandas as pd
 
 from features import schema as s
 from features.records import EcosystemTables
-from features.synthetic import history, latent, signals, text
-from features.synthetic.export import ExportFormat, write_tables
-from features.synthetic.truth import GroundTruth, WinModel
-from features.synthetic.vocabulary import CERT_LEVELS, INDUSTRIES, REGIONS, SKILLS
+from synthetic import history, latent, signals, text
+from synthetic.export import ExportFormat, write_tables
+from synthetic.truth import GroundTruth, WinModel
+from synthetic.vocabulary import CERT_LEVELS, INDUSTRIES, REGIONS, SKILLS
 
 log = logging.getLogger(__name__)
 

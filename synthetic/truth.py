@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from features.schema import DEFAULT_ROLES
-from features.synthetic.latent import Synergy
+from synthetic.latent import Synergy
 
 TRUTH_DIR = "truth"
 ARRAYS_FILE = "truth.npz"

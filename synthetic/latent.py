@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from features.synthetic.vocabulary import INDUSTRIES, REGIONS, SKILLS
+from synthetic.vocabulary import INDUSTRIES, REGIONS, SKILLS
 
 N_SKILLS = len(SKILLS)
 N_INDUSTRIES = len(INDUSTRIES)

@@ -1,0 +1,1 @@
+"""The ground floor: settings every layer may read (only entry points do)."""

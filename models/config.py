@@ -1,0 +1,80 @@
+"""The model's configuration family: ranker hyperparameters and the search budget per request.
+
+Typed and bounded here; their values live in one place, `training/default.toml` (read by
+`training.config.TrainConfig`), and a trained bundle records the ones it was evaluated with.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from features import schema as s
+
+
+class RankerParams(BaseModel):
+    """LightGBM hyperparameters (seeded for reproducibility) and the fixed scoring prior."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    num_boost_round: int = Field(ge=1, le=10000)
+    learning_rate: float = Field(gt=0, le=1)
+    num_leaves: int = Field(ge=2, le=4096)
+    min_data_in_leaf: int = Field(ge=1)
+    feature_fraction: float = Field(gt=0, le=1)
+    bagging_fraction: float = Field(gt=0, le=1)
+    bagging_freq: int = Field(ge=0)
+    lambdarank_truncation_level: int = Field(ge=1)
+    # "lambdarank": grouped graded teams; "binary": win/loss of the teams that actually worked deals.
+    objective: Literal["lambdarank", "binary"]
+    seed: int
+    # Feature-name suffixes the score may only increase with (e.g. more valid certifications never hurts):
+    # a directional guarantee the behaviour tests rely on, enforced by LightGBM's monotone constraints.
+    monotone_increasing: tuple[str, ...]
+    # Fixed domain prior added to the learned margin: feature name or suffix -> weight, so
+    # score = margin + sum of weight x feature over the columns named `<suffix>` or `<role>_<suffix>`.
+    # History cannot teach what routing never varied (today's teams nearly always cover the region),
+    # so these effects come from the prior.
+    prior_weights: dict[str, float]
+    # Any other LightGBM parameter, passed through as is.
+    extra: dict[str, Any] = Field(default_factory=dict)
+
+    def lightgbm_params(self) -> dict[str, Any]:
+        ranking = self.objective == "lambdarank"
+        params: dict[str, Any] = {
+            "objective": self.objective,
+            "metric": "ndcg" if ranking else "binary_logloss",
+            "learning_rate": self.learning_rate,
+            "num_leaves": self.num_leaves,
+            "min_data_in_leaf": self.min_data_in_leaf,
+            "feature_fraction": self.feature_fraction,
+            "bagging_fraction": self.bagging_fraction,
+            "bagging_freq": self.bagging_freq,
+            "seed": self.seed,
+            "deterministic": True,
+            "force_row_wise": True,
+            "num_threads": 2,
+            "verbosity": -1,
+        }
+        if ranking:
+            params["eval_at"] = [1, 5]
+            params["lambdarank_truncation_level"] = self.lambdarank_truncation_level
+        params.update(self.extra)
+        return params
+
+
+class SearchConfig(BaseModel):
+    """Search budget per request; `required_roles` are never left empty when a candidate exists."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    max_candidates_per_role: int = Field(ge=1, le=1000)
+    # Of those, up to this many come from the quality prior (region, skill fit, PSAT, tier), interleaved
+    # with the text-similarity ones, so the pool holds teams text retrieval alone misses.
+    prior_candidates_per_role: int = Field(ge=0, le=1000)
+    max_teams_scored: int = Field(ge=1, le=20000)
+    beam_width: int = Field(ge=1, le=2000)
+    # Not tuned, so not in default.toml: rules of the programme rather than budget.
+    keep_registered_partner: bool = True
+    required_roles: tuple[str, ...] = (s.SERVICES,)

@@ -1,0 +1,150 @@
+"""Answering recommendation requests: request to rank spec, one model version per call, audit trail."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+
+from fastapi import BackgroundTasks, Request
+
+from models.rules import TeamConstraints
+from serving.errors import ApiError
+from serving.model_holder import Serving
+from serving.persistence import ApiStore
+from serving.presenters import audit_teams, recommendation_response
+from serving.ranking import RankingError, RankSpec
+from serving.schemas import RecommendationRequest, RecommendationResponse
+
+
+def request_id_of(request: Request) -> str:
+    return str(request.scope.get("state", {}).get("request_id", ""))
+
+
+def filters_applied(req: RecommendationRequest) -> tuple[str, ...]:
+    """The request's rules in words, echoed in the response."""
+    c = req.constraints
+    out = []
+    if c.exclude:
+        out.append(f"exclude: {len(c.exclude)} partner(s)")
+    if c.include:
+        out.append(f"include: {', '.join(c.include)}")
+    if c.conflicting_pairs:
+        out.append(f"conflicting_pairs: {len(c.conflicting_pairs)}")
+    if c.min_tier:
+        out.append(f"min_tier: {c.min_tier}")
+    if c.region_must_match:
+        out.append("region_must_match")
+    if c.required_certifications:
+        out.append(f"required_certifications: {', '.join(c.required_certifications)}")
+    if c.ignore_registration:
+        out.append("ignore_registration")
+    if req.candidates is not None:
+        out.append("candidates: partner_ids" if req.candidates.partner_ids else "candidates: teams")
+    return tuple(out)
+
+
+def _spec(serving: Serving, req: RecommendationRequest) -> RankSpec:
+    c = req.constraints
+    candidates = req.candidates
+    serving.ranker.check_known(c.include)
+    try:
+        constraints = TeamConstraints(
+            exclude=frozenset(c.exclude),
+            include=frozenset(c.include),
+            conflicting_pairs=TeamConstraints.pairs(c.conflicting_pairs),
+            min_tier=c.min_tier,
+            required_certifications=tuple(c.required_certifications),
+            region_must_match=c.region_must_match,
+            ignore_registration=c.ignore_registration,
+            allowed=frozenset(candidates.partner_ids) if candidates and candidates.partner_ids else None,
+        )
+    except ValueError as exc:
+        raise RankingError(str(exc)) from exc
+    return RankSpec(
+        roles=serving.ranker.check_roles(req.roles),
+        k=req.k,
+        constraints=constraints,
+        candidate_teams=tuple(candidates.teams) if candidates and candidates.teams else None,
+        diversity=req.diversity,
+        explain=req.explain,
+        filters_applied=filters_applied(req),
+    )
+
+
+def rank_many(
+    request: Request, serving: Serving, reqs: Sequence[RecommendationRequest]
+) -> list[RecommendationResponse | ApiError]:
+    """Rank several requests with one model version and one embedding call; each may fail on its own."""
+    request_id = request_id_of(request)
+    out: list[RecommendationResponse | ApiError] = []
+    specs: dict[int, RankSpec] = {}
+    for i, req in enumerate(reqs):
+        try:
+            specs[i] = _spec(serving, req)
+            out.append(ApiError(500, "not ranked"))
+        except RankingError as exc:
+            out.append(ApiError(422, str(exc)))
+    order = list(specs)
+    slots: threading.BoundedSemaphore = request.app.state.rank_slots
+    # `serving` is one immutable model and snapshot: a partner update swaps in a new one, never waits.
+    with slots:
+        prepared = serving.ranker.prepare([reqs[i].opportunity.to_query() for i in order])
+        for i, opp in zip(order, prepared, strict=True):
+            try:
+                result = serving.ranker.rank(opp, specs[i])
+            except RankingError as exc:
+                out[i] = ApiError(422, str(exc))
+                continue
+            out[i] = recommendation_response(request_id, serving.version, result, reqs[i].explain)
+    return out
+
+
+def audit(
+    api_store: ApiStore,
+    key_id: str | None,
+    route: str,
+    reqs: Sequence[RecommendationRequest],
+    responses: Sequence[RecommendationResponse | ApiError],
+    request_id: str,
+    version: str,
+) -> None:
+    api_store.write_audit(
+        [
+            {
+                "request_id": request_id,
+                "key_id": key_id,
+                "route": route,
+                "model_version": version,
+                "request": req.model_dump(mode="json"),
+                "teams": audit_teams(resp.teams) if isinstance(resp, RecommendationResponse) else [],
+            }
+            for req, resp in zip(reqs, responses, strict=True)
+        ]
+    )
+
+
+def answer(
+    request: Request,
+    serving: Serving,
+    api_store: ApiStore,
+    caller_key: str | None,
+    background: BackgroundTasks,
+    reqs: Sequence[RecommendationRequest],
+) -> RecommendationResponse:
+    [response] = rank_many(request, serving, reqs)
+    if isinstance(response, ApiError):
+        raise response
+    # Written after the response is sent: the audit trail never adds to the request's latency.
+    background.add_task(
+        audit,
+        api_store,
+        caller_key,
+        request.url.path,
+        reqs,
+        [response],
+        response.request_id,
+        serving.version,
+    )
+    return response
+
+
