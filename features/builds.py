@@ -22,23 +22,29 @@ def new_build_id() -> str:
     return datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
 
 
-def save_feature_build(engine: FeatureSnapshot, root: Path, build_id: str | None = None) -> str:
-    """Save the engine into a fresh folder, then publish it as the latest build atomically."""
+def save_feature_build(
+    snapshot: FeatureSnapshot, root: Path, build_id: str | None = None, snapshot_at: datetime | None = None
+) -> str:
+    """Save the snapshot into a fresh folder, then publish it as the latest build atomically.
+
+    `snapshot_at` is when the store was read: partner changes stamped from then on are not in the build.
+    """
     build_id = build_id or new_build_id()
     final_dir = root / build_id
     staging = root / f".{build_id}.tmp"
     if staging.exists():
         shutil.rmtree(staging)
     staging.mkdir(parents=True)
-    checksums = engine.save(staging)
+    checksums = snapshot.save(staging)
     manifest = {
         "build_id": build_id,
-        "embedder_id": engine.embedder_id,
-        "feature_version": engine.feature_version,
-        "feature_names": list(engine.feature_names),
-        "roles": list(engine.roles),
+        "embedder_id": snapshot.embedder_id,
+        "feature_version": snapshot.feature_version,
+        "feature_names": list(snapshot.feature_names),
+        "roles": list(snapshot.roles),
         "checksums": checksums,
         "created_at": datetime.now(UTC).isoformat(),
+        "snapshot_at": snapshot_at.isoformat() if snapshot_at is not None else None,
     }
     (staging / BUILD_MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True))
     staging.rename(final_dir)

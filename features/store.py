@@ -249,11 +249,26 @@ class Store:
                 certs = normalise_table(s.CERTIFICATIONS, certifications)
                 ids = rows[s.PARTNER_ID].tolist()
                 for start in range(0, len(ids), BATCH_ROWS):
+                    chunk = ids[start:start + BATCH_ROWS]
+                    # A partner whose certificates alone changed is a changed partner too: served models
+                    # replay the partners stamped after their snapshot (serving/sync.py).
+                    conn.execute(update(t.partners).where(t.partners.c[s.PARTNER_ID].in_(chunk))
+                                 .where(t.partners.c[UPDATED_AT] < now).values({UPDATED_AT: now}))
                     conn.execute(delete(t.certifications)
-                                 .where(t.certifications.c[s.PARTNER_ID].in_(ids[start:start + BATCH_ROWS])))
+                                 .where(t.certifications.c[s.PARTNER_ID].in_(chunk)))
                 for batch in _records(certs):
                     conn.execute(insert(t.certifications), batch)
         return written
+
+    def partners_changed_since(self, since: datetime) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """Partners stamped at or after `since` (inserted, updated, deactivated), and their certificates."""
+        with self.engine.connect() as conn:
+            partners = pd.read_sql(select(t.partners).where(t.partners.c[UPDATED_AT] >= since), conn)
+            ids = partners[s.PARTNER_ID].tolist()
+            certs = pd.read_sql(
+                select(t.certifications).where(t.certifications.c[s.PARTNER_ID].in_(ids)), conn
+            )
+        return normalise_table(s.PARTNERS, partners.drop(columns=[UPDATED_AT])), certs
 
     def deactivate_partner(self, partner_id: str) -> bool:
         """Mark a partner inactive; False if no such partner."""

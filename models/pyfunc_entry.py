@@ -13,6 +13,7 @@ import mlflow
 import pandas as pd
 from mlflow.pyfunc import PythonModel, PythonModelContext
 
+from core.settings import get_settings
 from features import schema as s
 from features.builds import BUILD_MANIFEST
 from features.embeddings import make_embedder
@@ -30,7 +31,9 @@ class PartnerTeamModel(PythonModel):
         features_dir = Path(context.artifacts[FEATURES_ARTIFACT])
         build = json.loads((features_dir / BUILD_MANIFEST).read_text())
         snapshot = FeatureSnapshot.load(
-            features_dir, make_embedder(manifest.embedder_kind), build["checksums"]
+            features_dir,
+            make_embedder(manifest.embedder_kind, cache_dir=get_settings().model_cache_dir),
+            build["checksums"],
         )
         self.recommender = TeamRecommender(snapshot, ranker, manifest.recommender_config())
 

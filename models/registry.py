@@ -10,6 +10,7 @@ import tempfile
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from core.settings import CHAMPION_ALIAS, REGISTERED_MODEL_NAME, Settings
@@ -29,6 +30,8 @@ class LoadedModel:
     version: str
     manifest: BundleManifest
     recommender: TeamRecommender
+    # When the store was read for its feature build: later partner changes are replayed onto it.
+    snapshot_at: datetime | None = None
 
 
 # A staging folder older than this belongs to no running download (a crashed one left it).
@@ -116,7 +119,7 @@ def _remove_stale_staging(cache: Path) -> None:
             continue
 
 
-def load_model_dir(model_dir: Path, version: str) -> LoadedModel:
+def load_model_dir(model_dir: Path, version: str, embedder_cache: Path | None = None) -> LoadedModel:
     """Verify and load a downloaded model folder: bundle checksums, then the feature build's."""
     bundle_dir = model_dir / "artifacts" / BUNDLE_ARTIFACT
     features_dir = model_dir / "artifacts" / FEATURES_ARTIFACT
@@ -131,13 +134,18 @@ def load_model_dir(model_dir: Path, version: str) -> LoadedModel:
             f"found {build.get('build_id')}"
         )
     try:
-        engine = FeatureSnapshot.load(features_dir, make_embedder(manifest.embedder_kind), build["checksums"])
+        engine = FeatureSnapshot.load(
+            features_dir, make_embedder(manifest.embedder_kind, cache_dir=embedder_cache), build["checksums"]
+        )
     except ValueError as exc:
         raise BundleError(f"{model_dir}: feature build failed verification: {exc}") from exc
+    stamp = build.get("snapshot_at") or build.get("created_at")
     return LoadedModel(
         version=version,
         manifest=manifest,
         recommender=TeamRecommender(engine, ranker, manifest.recommender_config()),
+        # Builds before `snapshot_at` was recorded: their creation time (UTC), as the store's naive clock.
+        snapshot_at=_naive_local(datetime.fromisoformat(stamp)) if stamp else None,
     )
 
 
@@ -146,10 +154,15 @@ def load_champion(settings: Settings, version: str | None = None) -> LoadedModel
     again from the registry (the registry's copy is refused like any other when it fails too)."""
     version, model_dir, downloaded = _materialise(settings, version, refresh=False)
     try:
-        return load_model_dir(model_dir, version)
+        return load_model_dir(model_dir, version, settings.model_cache_dir)
     except BundleError as exc:
         if downloaded:
             raise
         logger.warning("cached bundle v%s failed verification, downloading it again: %s", version, exc)
     version, model_dir, _ = _materialise(settings, version, refresh=True)
-    return load_model_dir(model_dir, version)
+    return load_model_dir(model_dir, version, settings.model_cache_dir)
+
+
+def _naive_local(moment: datetime) -> datetime:
+    """A timestamp on the store's clock (naive local time, as its updated_at stamps)."""
+    return moment.astimezone().replace(tzinfo=None) if moment.tzinfo is not None else moment

@@ -7,6 +7,7 @@ import math
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -27,7 +28,7 @@ from serving.model_holder import ModelHolder, ModelLoader
 from serving.persistence import ApiStore
 from serving.routers import feedback, health, model, partners, recommendations
 from serving.schemas import ErrorBody
-from serving.sync import EventFollower
+from serving.sync import EventFollower, with_store_changes
 
 logger = logging.getLogger(__name__)
 
@@ -95,7 +96,7 @@ def create_app(
             timeout=config.dependency_timeout_seconds,
             outage=config.redis_outage,
         )
-        holder = ModelHolder(settings, loader)
+        holder = ModelHolder(settings, loader, partial(with_store_changes, store=api_store.store))
         app.state.holder = holder
         holder.load_initial()
         metrics.set_model(holder.current.version if holder.current else None)

@@ -69,9 +69,16 @@ class ModelHolder:
     during a swap; the old model is dropped when its last request finishes.
     """
 
-    def __init__(self, settings: Settings, loader: ModelLoader) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        loader: ModelLoader,
+        refresh: Callable[[LoadedModel], LoadedModel] | None = None,
+    ) -> None:
         self.settings = settings
         self.loader = loader
+        # Applied to every loaded bundle before it serves (the store's partner changes since its snapshot).
+        self.refresh = refresh
         self.current: Serving | None = None
         self.load_error: str | None = None
         self.load_exception: Exception | None = None
@@ -93,6 +100,8 @@ class ModelHolder:
 
     def _build(self, version: str | None) -> Serving:
         model = self.loader(self.settings, version)
+        if self.refresh is not None:
+            model = self.refresh(model)
         smoke_test(model)
         return Serving(model=model, ranker=Ranker(model.recommender))
 

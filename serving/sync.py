@@ -9,13 +9,19 @@ one poll interval. The store, not a broker, carries the events: it is already sh
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import uuid
 from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
 
 import pandas as pd
 
 from features import schema as s
+from features.snapshot import FeatureSnapshot
+from features.store import Store
+from models.registry import LoadedModel
 from serving.model_holder import ModelHolder, ReloadRefused
 from serving.persistence import ApiStore, ServingEvent
 from serving.schemas import PartnerBulkItem
@@ -46,6 +52,49 @@ def apply_deactivation(holder: ModelHolder, partner_id: str) -> bool:
     if current is None or not current.ranker.knows(partner_id):
         return False
     return holder.update(lambda snapshot: snapshot.without_partner(partner_id))
+
+
+def _differs(snapshot: FeatureSnapshot, partner: dict[str, Any], certifications: pd.DataFrame) -> bool:
+    """Whether the store's row of a partner differs from what the snapshot serves (profile or certificates)."""
+    pid = str(partner[s.PARTNER_ID])
+    if not snapshot.knows(pid):
+        return True
+    served = snapshot.partner(pid)
+    for column in s.COLUMNS[s.PARTNERS]:
+        mine, theirs = served.get(column), partner.get(column)
+        if column in s.LIST_COLUMNS[s.PARTNERS]:
+            mine, theirs = list(mine or []), list(theirs or [])
+        if not (mine == theirs or (_missing(mine) and _missing(theirs))):
+            return True
+    held = snapshot.catalog.certifications
+    held = held[held[s.PARTNER_ID] == pid]
+    listed = certifications[certifications[s.PARTNER_ID].astype(str) == pid]
+    return sorted(held[s.CERTIFICATION].astype(str)) != sorted(listed[s.CERTIFICATION].astype(str))
+
+
+def _missing(value: object) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NaT
+
+
+def with_store_changes(model: LoadedModel, store: Store) -> LoadedModel:
+    """The bundle plus every partner change the store holds since the bundle's snapshot.
+
+    A model loaded at start or on reload serves the partners as the store has them now: partners added,
+    changed or deactivated through the API after training are not lost (only those stamped since the
+    snapshot are read and compared, so a start at 100k partners stays fast).
+    """
+    if model.snapshot_at is None:
+        return model
+    partners, certifications = store.partners_changed_since(model.snapshot_at)
+    snapshot = model.recommender.snapshot
+    rows = [{str(k): v for k, v in row.items()} for row in partners.to_dict("records")]
+    changed = [row for row in rows if _differs(snapshot, row, certifications)]
+    if not changed:
+        return model
+    ids = {str(row[s.PARTNER_ID]) for row in changed}
+    logger.info("replaying %d partner change(s) stored since the model's snapshot", len(changed))
+    updated = snapshot.with_partners(changed, certifications[certifications[s.PARTNER_ID].isin(ids)])
+    return replace(model, recommender=model.recommender.with_snapshot(updated))
 
 
 class EventFollower:

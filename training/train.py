@@ -152,10 +152,15 @@ def train(
     started = time.perf_counter()
     store = Store(settings.store_url)
     store.migrate()
+    # The store's own clock (naive local time, as its updated_at stamps): what changes after this is
+    # replayed onto the model when it is served.
+    snapshot_at = datetime.now().replace(microsecond=0)
     tables = store.load_tables()
     if tables.partners.empty:
         raise ValueError("the store is empty: ingest an export first (`partnermatch ingest DIR`)")
-    embedder = CachedEmbedder(make_embedder(settings.embedder), store.engine)
+    embedder = CachedEmbedder(
+        make_embedder(settings.embedder, cache_dir=settings.model_cache_dir), store.engine
+    )
     split = time_split(tables.opportunities, config.split())
     engine = FeatureSnapshot.build(
         tables,
@@ -163,9 +168,10 @@ def train(
         roles=settings.roles,
         show_progress=True,
         associations_until=split.calibration_start.date(),
+        index_exact_max=settings.index_exact_max,
     )
     features_root = settings.home / "features"
-    build_id = save_feature_build(engine, features_root)
+    build_id = save_feature_build(engine, features_root, snapshot_at=snapshot_at)
 
     fit_started = time.perf_counter()
     ranker, metrics = fit_ranker(engine, split.train, tables.deal_partners, config, progress)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from features.snapshot import _co_holding_groups, _phrase_mentions
+from features.vocabulary import phrase_mentions, skill_groups
 from features.team_features import (
     FEATURE_NAMES,
     MEMBER_FEATURES,
@@ -22,22 +22,22 @@ def test_phrase_mentions_finds_known_phrases_as_whole_words_longest_first() -> N
         "a siem platform",
         "holds the aws migration competency",
     ]
-    offsets, codes = _phrase_mentions(texts, phrases)
+    offsets, codes = phrase_mentions(texts, phrases)
     found = [sorted(codes[offsets[i] : offsets[i + 1]].tolist()) for i in range(len(texts))]
     # "landing zone" inside "aws landing zone" is not a second mention; "siemens" is not "siem".
     assert found == [[0, 2], [2], [3], [4]]
 
 
 def test_phrase_mentions_without_phrases_is_empty() -> None:
-    offsets, codes = _phrase_mentions(["anything"], [])
+    offsets, codes = phrase_mentions(["anything"], [])
     assert offsets.tolist() == [0, 0] and codes.size == 0
 
 
-def test_co_holding_groups_split_phrases_that_different_partners_hold() -> None:
+def test_skill_groups_split_phrases_that_different_partners_hold() -> None:
     # Phrases 0-2 are held together by partners 0-5, phrases 3-5 by partners 6-11; phrase 6 by nobody.
-    pairs = [(p, c) for p in range(12) for c in ([0, 1, 2] if p < 6 else [3, 4, 5])]
-    owner, code = (np.array(v) for v in zip(*pairs, strict=True))
-    groups = _co_holding_groups(owner, code, 12, 7)
+    codes = np.array([c for p in range(12) for c in ([0, 1, 2] if p < 6 else [3, 4, 5])])
+    offsets = np.arange(0, len(codes) + 1, 3)
+    groups = skill_groups([(offsets, codes)], 12, 7)
     assert groups[0] == groups[1] == groups[2] >= 0
     assert groups[3] == groups[4] == groups[5] >= 0
     assert groups[0] != groups[3]
@@ -92,20 +92,22 @@ def test_an_upserted_partners_description_is_scanned_like_every_other() -> None:
     from features.snapshot import FeatureSnapshot
     from tests.features.snapshot_fixtures import tables
 
-    engine = FeatureSnapshot.build(tables(), HashingEmbedder())
-    engine.upsert_partner(
-        {
-            s.PARTNER_ID: "S9",
-            s.PARTNER_TYPE: s.SERVICES,
-            s.SKILLS: ["finance"],
-            s.DESCRIPTION: "Known for cloud migration and managed cloud",
-        }
+    snapshot = FeatureSnapshot.build(tables(), HashingEmbedder())
+    updated = snapshot.with_partners(
+        [
+            {
+                s.PARTNER_ID: "S9",
+                s.PARTNER_TYPE: s.SERVICES,
+                s.SKILLS: ["finance"],
+                s.DESCRIPTION: "Known for cloud migration and managed cloud",
+            }
+        ]
     )
-    # The upsert re-derived every partner from the mention cache; a full scan must agree with it.
-    texts = engine._partners[s.DESCRIPTION].tolist()
-    fresh_offsets, fresh_codes = _phrase_mentions(texts, engine._phrase_names)
-    np.testing.assert_array_equal(engine._described_offsets, fresh_offsets)
-    np.testing.assert_array_equal(engine._described_codes, fresh_codes)
-    row = engine._row_of["S9"]
-    mine = engine._described_codes[engine._described_offsets[row] : engine._described_offsets[row + 1]]
-    assert sorted(engine._phrase_names[c] for c in mine) == ["cloud migration", "managed cloud"]
+    # The update re-derived every partner from the mention cache; a full scan must agree with it.
+    catalog, names = updated.catalog, updated.vocabulary.names
+    fresh_offsets, fresh_codes = phrase_mentions(catalog.partners[s.DESCRIPTION].tolist(), names)
+    np.testing.assert_array_equal(catalog.described_offsets, fresh_offsets)
+    np.testing.assert_array_equal(catalog.described_codes, fresh_codes)
+    row = catalog.row_of["S9"]
+    mine = catalog.described_codes[catalog.described_offsets[row] : catalog.described_offsets[row + 1]]
+    assert sorted(names[c] for c in mine) == ["cloud migration", "managed cloud"]

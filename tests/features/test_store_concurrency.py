@@ -1,4 +1,4 @@
-"""The store under concurrent writers and readers, on SQLite (WAL, busy timeout, BEGIN IMMEDIATE) and PostgreSQL."""
+"""The store under concurrent writers and readers, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 

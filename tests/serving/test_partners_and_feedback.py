@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from features import schema as s
-from tests.serving.conftest import Api, request_body
+from tests.serving.conftest import Api, ApiFactory, request_body
 
 PARTNER: dict[str, Any] = {
     "name": "Northwind Cloud Services",
@@ -139,3 +139,42 @@ def test_feedback_is_stored_with_its_reason_code(fresh_api: Api) -> None:
 def test_feedback_with_an_unknown_reason_code_is_rejected(fresh_api: Api) -> None:
     feedback = {"partner_id": "P1", "action": "rejected", "reason_code": "vibes"}
     assert fresh_api.client.post("/v1/feedback", json=feedback, headers=fresh_api.write).status_code == 422
+
+
+def _top_services_partner(api: Api) -> dict[str, Any]:
+    first = api.client.post("/v1/recommendations", json=request_body(), headers=api.read).json()["teams"][0]
+    return next(m for m in first["members"] if m["role"] == s.SERVICES)
+
+
+def _suggested(api: Api) -> set[str]:
+    body = api.client.post("/v1/recommendations", json=request_body(k=5), headers=api.read).json()
+    return {m["partner_id"] for t in body["teams"] for m in t["members"]}
+
+
+def test_a_deleted_partner_stays_unsuggested_after_a_restart(make_api: ApiFactory) -> None:
+    first = make_api(fresh=True)
+    top = _top_services_partner(first)
+    first.client.put(
+        f"/v1/partners/{top['partner_id']}", json={**PARTNER, "name": top["name"]}, headers=first.write
+    )
+    first.client.delete(f"/v1/partners/{top['partner_id']}", headers=first.write)
+    restarted = make_api(fresh=True, database=first)
+    assert top["partner_id"] not in _suggested(restarted)
+
+
+def test_a_deleted_partner_stays_unsuggested_after_a_reload(fresh_api: Api) -> None:
+    top = _top_services_partner(fresh_api)
+    pid = top["partner_id"]
+    fresh_api.client.put(
+        f"/v1/partners/{pid}", json={**PARTNER, "name": top["name"]}, headers=fresh_api.write
+    )
+    fresh_api.client.delete(f"/v1/partners/{pid}", headers=fresh_api.write)
+    assert fresh_api.client.post("/v1/admin/reload", json={}, headers=fresh_api.admin).status_code == 200
+    assert pid not in _suggested(fresh_api)
+
+
+def test_a_partner_added_through_the_api_is_served_after_a_restart(make_api: ApiFactory) -> None:
+    first = make_api(fresh=True)
+    first.client.put("/v1/partners/NEW-R", json=PARTNER, headers=first.write)
+    restarted = make_api(fresh=True, database=first)
+    assert restarted.client.get("/v1/partners/NEW-R", headers=restarted.read).json()["served"]

@@ -6,7 +6,14 @@ from collections.abc import Iterator
 
 import pytest
 
-from serving.persistence import ApiStore
+from serving.persistence import (
+    ApiStore,
+    IdempotencyClaim,
+    IdempotencyKeyReused,
+    Written,
+    request_sha256,
+)
+from tests.features.test_store_concurrency import run_together
 
 
 @pytest.fixture()
@@ -50,3 +57,43 @@ def test_events_are_read_back_in_order_after_a_given_id(api_store: ApiStore) -> 
     api_store.add_event("w2", "deactivate", {"partner_id": "P1"})
     assert [e.kind for e in api_store.events_after(start)] == ["reload", "deactivate"]
     assert [e.origin for e in api_store.events_after(first)] == ["w2"]
+
+
+FEEDBACK_ROW = {"key_id": "k1", "partner_id": "P1", "action": "accepted", "reason_code": "good_fit"}
+
+
+def answer(row_id: int) -> tuple[int, dict[str, int]]:
+    return 201, {"id": row_id}
+
+
+def test_simultaneous_writes_with_one_idempotency_key_add_one_record(api_store: ApiStore) -> None:
+    results: list[Written] = []
+
+    def post(n: int) -> None:
+        claim = IdempotencyClaim("k1", "one-key", "POST /v1/feedback", f"{n % 2:064d}")
+        results.append(api_store.add_record("feedback", {**FEEDBACK_ROW, "comment": str(n)}, answer, claim))
+
+    errors = run_together([lambda n=n: post(n) for n in range(8)])
+    assert len(api_store.rows("feedback")) == 1
+    assert all(isinstance(e, IdempotencyKeyReused) for e in errors)
+    assert [r.replayed for r in results].count(False) == 1
+
+
+def test_a_replayed_write_answers_the_first_response(api_store: ApiStore) -> None:
+    claim = IdempotencyClaim("k1", "key", "POST /v1/feedback", "a" * 64)
+    first = api_store.add_record("feedback", FEEDBACK_ROW, answer, claim)
+    again = api_store.add_record("feedback", FEEDBACK_ROW, answer, claim)
+    assert (again.replayed, again.response) == (True, first.response)
+
+
+def test_a_key_reused_with_another_request_is_refused(api_store: ApiStore) -> None:
+    first, other = (IdempotencyClaim("k1", "key", "POST /x", digest * 64) for digest in "ab")
+    api_store.add_record("feedback", FEEDBACK_ROW, answer, first)
+    with pytest.raises(IdempotencyKeyReused):
+        api_store.add_record("feedback", FEEDBACK_ROW, answer, other)
+
+
+def test_the_request_fingerprint_ignores_json_whitespace_and_key_order() -> None:
+    compact = request_sha256("POST /v1/feedback", b'{"a":1,"b":[1,2]}')
+    spaced = request_sha256("POST /v1/feedback", b'{ "b": [1, 2],\n  "a": 1 }')
+    assert compact == spaced != request_sha256("POST /v1/feedback", b'{"a":2,"b":[1,2]}')
