@@ -24,13 +24,13 @@ import pandas as pd
 from sqlalchemy import create_engine
 
 from features import schema as s
+from features.catalog import clean_certifications, clean_partners
 from features.embedding_cache import CachedEmbedder
 from features.embeddings import Embedder, SentenceTransformerEmbedder
 from features.history import PartnerHistory
 from features.index import FLAT, HNSW, RoleIndex, set_search_threads
 from features.onnx_embedder import FP32, INT8, OnnxMiniLMEmbedder
 from features.profiles import partner_profile_texts
-from features.snapshot import _clean_certifications, _clean_partners
 from features.tables import metadata
 from synthetic import generate_ecosystem
 
@@ -41,7 +41,7 @@ log = logging.getLogger("bench.feature_pipeline")
 def _profile_texts(n_partners: int, n_opportunities: int, seed: int) -> tuple[list[str], list[str]]:
     eco = generate_ecosystem(n_partners, n_opportunities, seed=seed)
     profiles = partner_profile_texts(
-        _clean_partners(eco.tables.partners), _clean_certifications(eco.tables.certifications), None
+        clean_partners(eco.tables.partners), clean_certifications(eco.tables.certifications)
     ).tolist()
     opps = eco.tables.opportunities
     queries = [

@@ -2,7 +2,7 @@
 
 For open opportunities: milliseconds per request of `FeatureSnapshot.candidates` (3 roles) and of a whole
 recommendation (k=5) with each index kind, the overlap of the retrieved candidates, and the share of
-requests whose top-5 teams are identical. Both kinds are built here from the engine's own vectors, so
+requests whose top-5 teams are identical. Both kinds are built here from the snapshot's own vectors, so
 the comparison does not depend on which kind the home was trained with. Same process, same requests,
 kinds alternated over several rounds.
 
@@ -23,6 +23,7 @@ from core.settings import Settings
 from features import schema as s
 from features.index import FLAT, FLAT16, RoleIndex, set_search_threads
 from features.queries import queries_from_frame
+from features.snapshot import FeatureSnapshot
 from models.registry import load_champion
 from serving.persistence import ApiStore
 
@@ -31,34 +32,50 @@ CANDIDATES = 20  # what the recommender asks retrieval for per role (default sea
 ROUNDS = 3
 
 
-def role_indexes(engine: Any, kind: str) -> dict[str, RoleIndex]:
-    out = {}
-    for role, index in engine.indexes.items():
+def with_index_kind(snapshot: FeatureSnapshot, kind: str) -> FeatureSnapshot:
+    """The same snapshot with every role index rebuilt as `kind` from the snapshot's own vectors."""
+    indexes = {}
+    for role, index in snapshot.indexes.items():
         ids = [str(p) for p, alive in zip(index.partner_ids, index.alive, strict=True) if alive]
-        rows = [engine._row_of[p] for p in ids]
-        out[role] = RoleIndex.build(ids, engine._vectors[rows], kind=kind)
-    return out
+        indexes[role] = RoleIndex.build(ids, snapshot.vectors[snapshot.catalog.rows(ids)], kind=kind)
+    vocabulary = snapshot.vocabulary
+    return FeatureSnapshot.fit(
+        roles=snapshot.roles,
+        embedder=snapshot.embedder,
+        partners=snapshot.catalog.partners,
+        certifications=snapshot.catalog.certifications,
+        vectors=snapshot.vectors,
+        indexes=indexes,
+        history=snapshot.history,
+        associations=vocabulary.associations,
+        phrases=vocabulary.phrase_map(),
+        conflicts=snapshot.conflicts,
+        previous=vocabulary,
+    )
 
 
 def bench_home(home: Path, requests: int) -> dict[str, Any]:
     settings = Settings(home=home, embedder="hashing")
-    recommender = load_champion(settings).recommender
-    engine = recommender.engine
+    champion = load_champion(settings).recommender
     frame = ApiStore.open(settings.store_url).store.load_tables().opportunities
-    prepared = engine.prepare(queries_from_frame(frame[frame[s.OUTCOME] == s.OPEN].head(requests)))
-    kinds = {kind: role_indexes(engine, kind) for kind in (FLAT, FLAT16)}
+    queries = queries_from_frame(frame[frame[s.OUTCOME] == s.OPEN].head(requests))
+    kinds = {
+        kind: champion.with_snapshot(with_index_kind(champion.snapshot, kind)) for kind in (FLAT, FLAT16)
+    }
+    # Prepared by each snapshot itself, so the requests carry that snapshot's tag associations.
+    prepared_by = {kind: recommender.snapshot.prepare(queries) for kind, recommender in kinds.items()}
     seconds: dict[str, dict[str, list[float]]] = {k: {"candidates": [], "recommend": []} for k in kinds}
     candidates: dict[str, list[list[list[str]]]] = {}
     teams: dict[str, list[list[Any]]] = {}
     for _ in range(ROUNDS):
-        for kind, indexes in kinds.items():
-            engine.indexes = indexes
+        for kind, recommender in kinds.items():
+            snapshot, roles, prepared = recommender.snapshot, recommender.snapshot.roles, prepared_by[kind]
             started = time.perf_counter()
-            candidates[kind] = [[engine.candidates(o, r, CANDIDATES) for r in engine.roles] for o in prepared]
+            candidates[kind] = [[snapshot.candidates(o, r, CANDIDATES) for r in roles] for o in prepared]
             seconds[kind]["candidates"].append(time.perf_counter() - started)
             started = time.perf_counter()
             teams[kind] = [
-                [sorted(t.members.items()) for t in recommender.recommend_prepared(o, engine.roles, 5).teams]
+                [sorted(t.members.items()) for t in recommender.recommend_prepared(o, roles, 5).teams]
                 for o in prepared
             ]
             seconds[kind]["recommend"].append(time.perf_counter() - started)
@@ -69,11 +86,11 @@ def bench_home(home: Path, requests: int) -> dict[str, Any]:
     ]
     return {
         "home": str(home),
-        "partners": len(engine.known_partner_ids()),
-        "partners_per_role": {role: len(index) for role, index in engine.indexes.items()},
-        "requests": len(prepared),
+        "partners": len(champion.snapshot.known_partner_ids()),
+        "partners_per_role": {role: len(index) for role, index in champion.snapshot.indexes.items()},
+        "requests": len(queries),
         "ms_per_request_best_of_rounds": {
-            kind: {stage: round(1000 * min(v) / len(prepared), 2) for stage, v in stages.items()}
+            kind: {stage: round(1000 * min(v) / len(queries), 2) for stage, v in stages.items()}
             for kind, stages in seconds.items()
         },
         "candidate_overlap_mean": float(np.mean(overlap)),

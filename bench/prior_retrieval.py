@@ -15,55 +15,57 @@ from typing import Any
 
 import numpy as np
 
-import features.snapshot as engine_module
+import features.prior as prior_module
 from bench.report import home_arguments, machine, publish
 from core.settings import Settings
 from features import schema as s
 from features.index import set_search_threads
 from features.queries import queries_from_frame
-from models.recommender import RecommenderConfig
 from models.registry import load_champion
 from serving.persistence import ApiStore
 
 RESULTS = Path(__file__).parent / "results" / "prior-retrieval.json"
-N = 3 * RecommenderConfig().prior_candidates_per_role  # what the recommender asks the prior for
 
 
 def bench_home(home: Path, requests: int) -> dict[str, Any]:
     settings = Settings(home=home, embedder="hashing")
-    engine = load_champion(settings).recommender.engine
+    recommender = load_champion(settings).recommender
+    snapshot = recommender.snapshot
+    search = recommender.config
+    # What the recommender asks the prior for (models/candidates.py `_prior_kept`).
+    n = 3 * min(search.prior_candidates_per_role, search.max_candidates_per_role)
     frame = ApiStore.open(settings.store_url).store.load_tables().opportunities
     frame = frame[frame[s.OUTCOME] == s.OPEN].head(requests)
-    prepared = engine.prepare(queries_from_frame(frame))
-    exact_max = engine_module.PRIOR_EXACT_MAX
+    prepared = snapshot.prepare(queries_from_frame(frame))
+    exact_max = prior_module.PRIOR_EXACT_MAX
     results: dict[str, dict[tuple[int, str], list[str]]] = {}
     seconds: dict[str, float] = {}
     try:
         for mode, limit in (("exact", 10**12), ("shortlist", 0)):
-            engine_module.PRIOR_EXACT_MAX = limit  # type: ignore[misc]
-            for opp in prepared[:5]:  # warm caches (membership masks, role layouts)
-                for role in engine.roles:
-                    engine.prior_candidates(opp, role, N)
+            prior_module.PRIOR_EXACT_MAX = limit  # type: ignore[misc]
+            for opp in prepared[:5]:  # warm caches (coverage masks)
+                for role in snapshot.roles:
+                    snapshot.prior_candidates(opp, role, n)
             out: dict[tuple[int, str], list[str]] = {}
             started = time.perf_counter()
             for i, opp in enumerate(prepared):
-                for role in engine.roles:
-                    out[(i, role)] = engine.prior_candidates(opp, role, N)
+                for role in snapshot.roles:
+                    out[(i, role)] = snapshot.prior_candidates(opp, role, n)
             seconds[mode] = time.perf_counter() - started
             results[mode] = out
     finally:
-        engine_module.PRIOR_EXACT_MAX = exact_max  # type: ignore[misc]
+        prior_module.PRIOR_EXACT_MAX = exact_max  # type: ignore[misc]
     recalls = [
         len(set(results["shortlist"][key]) & set(results["exact"][key])) / max(len(results["exact"][key]), 1)
         for key in results["exact"]
     ]
-    role_sizes = {role: len(engine.indexes[role]) for role in engine.roles}
+    role_sizes = {role: len(snapshot.indexes[role]) for role in snapshot.roles}
     return {
         "home": str(home),
-        "partners": len(engine.known_partner_ids()),
+        "partners": len(snapshot.known_partner_ids()),
         "active_partners_per_role": role_sizes,
         "requests": len(prepared),
-        "n": N,
+        "n": n,
         "recall_at_n_mean": float(np.mean(recalls)),
         "recall_at_n_min": float(np.min(recalls)),
         "exact_ms_per_request": 1000 * seconds["exact"] / len(prepared),
@@ -77,8 +79,8 @@ def main() -> None:
     set_search_threads(1)
     report = {
         "machine": machine(),
-        "prior_exact_max": engine_module.PRIOR_EXACT_MAX,
-        "posting_phrases": engine_module.PRIOR_POSTING_PHRASES,
+        "prior_exact_max": prior_module.PRIOR_EXACT_MAX,
+        "posting_phrases": prior_module.PRIOR_POSTING_PHRASES,
         "homes": [bench_home(home, args.requests) for home in args.home],
     }
     publish(report, args.out)

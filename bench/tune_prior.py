@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,8 @@ from core.settings import get_settings
 from features import schema as s
 from features.index import set_search_threads
 from features.queries import queries_from_frame
+from models.config import SearchConfig
+from models.recommender import TeamRecommender
 from models.registry import load_champion
 from serving.persistence import ApiStore
 from training.config import TrainConfig
@@ -43,24 +44,27 @@ def main() -> None:
     set_search_threads(1)
     settings = get_settings()
     config = TrainConfig.from_file(args.config)
-    recommender = load_champion(settings).recommender
+    champion = load_champion(settings).recommender
+    snapshot, ranker = champion.snapshot, champion.ranker
     truth = load_truth(args.truth)
+    if truth is None:
+        raise SystemExit(f"{args.truth} holds no synthetic truth/ folder")
     opportunities = ApiStore.open(settings.store_url).store.load_tables().opportunities
     calibration = time_split(opportunities, config.split()).calibration.tail(args.deals)
-    prepared = recommender.engine.prepare(queries_from_frame(calibration))
+    prepared = snapshot.prepare(queries_from_frame(calibration))
     ids = [str(o) for o in calibration[s.OPPORTUNITY_ID]]
-    base_weights = dict(recommender.ranker.prior_weights_)
+    base_weights = dict(ranker.prior_weights_)
     base_search = config.recommender()
     rows: list[dict[str, Any]] = []
     for spec in ["baseline:{}", *args.variant]:
         name, _, raw = spec.partition(":")
         overrides = json.loads(raw or "{}")
-        recommender.ranker.prior_weights_ = {**base_weights, **overrides.get("prior", {})}
-        recommender.config = replace(base_search, **overrides.get("search", {}))
+        ranker.prior_weights_ = {**base_weights, **overrides.get("prior", {})}
+        search = SearchConfig.model_validate({**base_search.model_dump(), **overrides.get("search", {})})
+        recommender = TeamRecommender(snapshot, ranker, search)
         tops = []
         for opp in prepared:
-            opp.memo.clear()
-            teams = recommender.recommend_prepared(opp, recommender.engine.roles, 1).teams
+            teams = recommender.recommend_prepared(opp, snapshot.roles, 1).teams
             tops.append(teams[0].members if teams else {})
         probs = truth.win_probability(ids, tops)
         top1 = float(np.mean(probs))

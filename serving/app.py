@@ -55,6 +55,28 @@ V1_ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
+def document_roles(openapi: dict[str, Any], roles: tuple[str, ...]) -> None:
+    """State in the schema what validation does with roles: the configured set is an enum, and the role a
+    what-if replaces must be one of the team's (rules pydantic's generated schema cannot carry)."""
+    enum = {"enum": list(roles)}
+    for name, schema in openapi.get("components", {}).get("schemas", {}).items():
+        props = schema.get("properties", {})
+        model = name.split("-")[0]
+        if model in ("RecommendationRequest", "IncludePartnerRequest"):
+            for branch in props["roles"].get("anyOf", []):
+                if branch.get("type") == "array":
+                    branch["items"] = {**branch.get("items", {}), **enum}
+        elif model in ("PartnerIn", "PartnerBulkItem"):
+            props["partner_type"].update(enum)
+        elif model == "ReplaceMemberRequest":
+            props["team"]["propertyNames"] = enum
+            props["replace_role"].update(enum)
+            schema["anyOf"] = [
+                {"properties": {"replace_role": {"const": role}, "team": {"required": [role]}}}
+                for role in roles
+            ]
+
+
 def store_url(settings: Settings, config: ServingSettings) -> str:
     """The store URL with connect and TCP timeouts for PostgreSQL (an operator's own values are kept).
 
@@ -141,4 +163,13 @@ def create_app(
     app.include_router(health.router)
     for module in (recommendations, partners, feedback, model):
         app.include_router(module.router, responses=V1_ERRORS)
+
+    generate_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document_roles(generate_openapi(), tuple(settings.roles))
+        return app.openapi_schema or generate_openapi()
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app

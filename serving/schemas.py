@@ -15,7 +15,6 @@ from pydantic import (
     Field,
     JsonValue,
     StrictBool,
-    StrictInt,
     model_validator,
 )
 
@@ -34,6 +33,16 @@ LATEST_DATE = s.LATEST_DATE
 DATE_TEXT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
+def _json_integer(value: object) -> object:
+    # JSON Schema's integer is a number without a fraction (5 or 5.0); "5" and true are not numbers.
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("must be a JSON integer")
+    return value
+
+
+JsonInt = Annotated[int, BeforeValidator(_json_integer)]
+
+
 def _date_text(value: object) -> object:
     # JSON has no date type: only a `YYYY-MM-DD` string is a date; 0, true or a timestamp are not.
     if isinstance(value, date) or (isinstance(value, str) and DATE_TEXT.fullmatch(value)):
@@ -42,7 +51,32 @@ def _date_text(value: object) -> object:
 
 
 # Dates outside this range are typos; pandas' timestamps cannot even hold years like 0001 or 2300.
-ContractDate = Annotated[date, Field(ge=EARLIEST_DATE, le=LATEST_DATE), BeforeValidator(_date_text)]
+ContractDate = Annotated[
+    date,
+    Field(
+        ge=EARLIEST_DATE,
+        le=LATEST_DATE,
+        description=f"YYYY-MM-DD, from {EARLIEST_DATE} to {LATEST_DATE}",
+    ),
+    BeforeValidator(_date_text),
+]
+# A list cell of the contract: not blank and without the `;` that separates cells' items. (Rust's `\s`,
+# which pydantic uses, lacks the separators \x1c-\x1f that Python's str.strip() removes: named here.)
+TagText = Annotated[str, Field(min_length=1, max_length=MAX_TAG, pattern=r"^[^;]*[^;\s\x1c-\x1f][^;]*$")]
+PartnerIdText = Annotated[str, Field(min_length=1, max_length=MAX_ID)]
+
+
+def given_fields(names: tuple[str, ...], exactly_one: bool, examples: list[Any] | None = None) -> Any:
+    """A `json_schema_extra` stating which optional fields must be given (present and not null), a rule
+    pydantic's generated schema cannot express; the model's validator enforces the same rule."""
+
+    def extra(schema: dict[str, Any]) -> None:
+        branches = [{"required": [name], "properties": {name: {"not": {"type": "null"}}}} for name in names]
+        schema["oneOf" if exactly_one else "anyOf"] = branches
+        if examples:
+            schema["examples"] = examples
+
+    return extra
 
 
 def _not_far_ahead(value: date | None) -> date | None:
@@ -110,9 +144,11 @@ class Constraints(Strict):
     include: list[str] = Field(
         default_factory=list, max_length=6, description="on every team, in their own role (one per role)"
     )
-    conflicting_pairs: list[list[str]] = Field(
-        default_factory=list, max_length=200, description="pairs of partner ids never put on one team"
-    )
+    conflicting_pairs: list[
+        Annotated[
+            list[PartnerIdText], Field(min_length=2, max_length=2, json_schema_extra={"uniqueItems": True})
+        ]
+    ] = Field(default_factory=list, max_length=200, description="pairs of partner ids never put on one team")
     min_tier: Tier | None = None
     region_must_match: StrictBool = False
     required_certifications: list[str] = Field(default_factory=list, max_length=20)
@@ -130,6 +166,8 @@ class Constraints(Strict):
 
 class Candidates(Strict):
     """Only re-rank these: partner ids (teams are assembled from them) or explicit teams (role → id)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra=given_fields(("partner_ids", "teams"), True))
 
     partner_ids: list[str] | None = Field(None, min_length=1, max_length=MAX_PARTNER_IDS)
     teams: list[dict[str, str | None]] | None = Field(None, min_length=1, max_length=2000)
@@ -159,7 +197,7 @@ class RecommendationRequest(Strict):
         },
     )
     opportunity: Opportunity
-    k: StrictInt = Field(5, ge=1, le=50)
+    k: JsonInt = Field(5, ge=1, le=50)
     roles: list[str] | None = Field(None, min_length=1, max_length=6)
     constraints: Constraints = Field(default_factory=Constraints)
     candidates: Candidates | None = None
@@ -252,7 +290,7 @@ class ReplaceMemberRequest(Strict):
     opportunity: Opportunity
     team: dict[str, str] = Field(min_length=1, max_length=6)
     replace_role: str = Field(min_length=1, max_length=64)
-    k: StrictInt = Field(3, ge=1, le=50)
+    k: JsonInt = Field(3, ge=1, le=50)
     explain: StrictBool = False
 
 
@@ -267,7 +305,7 @@ class IncludePartnerRequest(Strict):
     )
     opportunity: Opportunity
     partner_id: str = Field(min_length=1, max_length=MAX_ID)
-    k: StrictInt = Field(3, ge=1, le=50)
+    k: JsonInt = Field(3, ge=1, le=50)
     roles: list[str] | None = Field(None, min_length=1, max_length=6)
     explain: StrictBool = False
 
@@ -307,11 +345,11 @@ class PartnerIn(Strict):
     name: str = Field(min_length=1, max_length=s.MAX_NAME)
     partner_type: str = Field(min_length=1, max_length=s.MAX_CODE, description="a role, e.g. services")
     tier: Tier = "registered"
-    regions: list[str] = Field(default_factory=list, max_length=s.MAX_ITEMS[s.REGIONS])
-    industries: list[str] = Field(default_factory=list, max_length=s.MAX_ITEMS[s.INDUSTRIES])
-    skills: list[str] = Field(default_factory=list, max_length=s.MAX_ITEMS[s.SKILLS])
+    regions: list[TagText] = Field(default_factory=list, max_length=s.MAX_ITEMS[s.REGIONS])
+    industries: list[TagText] = Field(default_factory=list, max_length=s.MAX_ITEMS[s.INDUSTRIES])
+    skills: list[TagText] = Field(default_factory=list, max_length=s.MAX_ITEMS[s.SKILLS])
     description: str | None = Field(None, max_length=MAX_TEXT)
-    capacity: StrictInt | None = Field(None, ge=0, le=s.MAX_CAPACITY)
+    capacity: Annotated[int, Field(ge=0, le=s.MAX_CAPACITY), BeforeValidator(_json_integer)] | None = None
     psat: float | None = Field(None, ge=s.MIN_PSAT, le=s.MAX_PSAT, strict=True)
     joined_at: ContractDate | None = None
     status: PartnerStatus = "active"
@@ -405,8 +443,10 @@ class FeedbackReason(StrEnum):
 class FeedbackRequest(Strict):
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={
-            "examples": [
+        json_schema_extra=given_fields(
+            ("partner_id", "team"),
+            exactly_one=False,
+            examples=[
                 {
                     "request_id": "6f1c0d8e2b7a4c1f9e3d5a7b8c9d0e1f",
                     "opportunity_id": "opp-new-1",
@@ -415,13 +455,13 @@ class FeedbackRequest(Strict):
                     "reason_code": "channel_conflict",
                     "comment": "The reseller already works with a competitor here.",
                 }
-            ]
-        },
+            ],
+        ),
     )
     request_id: str | None = Field(None, max_length=64)
     opportunity_id: str | None = Field(None, min_length=1, max_length=MAX_ID)
     partner_id: str | None = Field(None, min_length=1, max_length=MAX_ID)
-    team: dict[str, str] | None = Field(None, max_length=6)
+    team: dict[str, str] | None = Field(None, min_length=1, max_length=6)
     action: Literal["accepted", "rejected"]
     reason_code: FeedbackReason
     comment: str | None = Field(None, max_length=2000)

@@ -1,4 +1,4 @@
-"""Tiny typed ecosystem for the feature-engine tests; T = 2023-07-01 splits past from future deals.
+"""Tiny typed ecosystem for the feature snapshot tests; T = 2023-07-01 splits past from future deals.
 
 Deals (created → closed, outcome, industry/region, team):
   O1 2023-01-01 → 2023-03-01 won  retail/emea           S1 (sourced), I1, R1
@@ -121,6 +121,40 @@ def with_description(eco: EcosystemTables, partner_id: str, description: str) ->
     partners = eco.partners.copy()
     partners.loc[partners[s.PARTNER_ID] == partner_id, s.DESCRIPTION] = description
     return replace(eco, partners=partners)
+
+
+def with_partner(eco: EcosystemTables, partner_id: str, **fields: object) -> EcosystemTables:
+    """The tables with these columns of one partner replaced (e.g. status, capacity)."""
+    partners = eco.partners.copy()
+    at = partners.index[partners[s.PARTNER_ID] == partner_id]
+    for column, value in fields.items():
+        if column == s.CAPACITY:
+            partners[column] = partners[column].astype("Float64")
+        partners.loc[at, column] = value
+    return replace(eco, partners=partners)
+
+
+def with_open_deals(eco: EcosystemTables, partner_id: str, n: int, created: str) -> EcosystemTables:
+    """The tables plus `n` deals created on `created`, still open, staffed with the partner as services."""
+    ids = [f"OPEN-{partner_id}-{i}" for i in range(n)]
+    opps = pd.DataFrame(
+        {
+            s.OPPORTUNITY_ID: ids,
+            s.CUSTOMER_ID: ids,
+            s.CREATED_AT: _dates([created] * n),
+            s.CLOSED_AT: _dates([None] * n),
+            s.OUTCOME: [s.OPEN] * n,
+        }
+    )
+    seats = pd.DataFrame(
+        {s.OPPORTUNITY_ID: ids, s.PARTNER_ID: [partner_id] * n, s.ROLE: [s.SERVICES] * n, s.SOURCED: False}
+    )
+    seats[s.SOURCED] = seats[s.SOURCED].astype("boolean")
+    return replace(
+        eco,
+        opportunities=pd.concat([eco.opportunities, opps], ignore_index=True),
+        deal_partners=pd.concat([eco.deal_partners, seats], ignore_index=True),
+    )
 
 
 def aws_query(**overrides: object) -> OpportunityQuery:

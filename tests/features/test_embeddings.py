@@ -80,7 +80,7 @@ def test_cache_keeps_vectors_of_different_models_apart(sqlite_engine: Engine) ->
     assert other.texts_encoded == 1
 
 
-def test_rebuilding_the_engine_reembeds_only_the_changed_partner(sqlite_engine: Engine) -> None:
+def test_rebuilding_the_snapshot_reembeds_only_the_changed_partner(sqlite_engine: Engine) -> None:
     eco = tables()
     first = CachedEmbedder(HashingEmbedder(), sqlite_engine)
     FeatureSnapshot.build(eco, first)

@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 from features import schema as s
-from features.embeddings import HashingEmbedder
 from features.associations import TagAssociation
+from features.embeddings import HashingEmbedder
 from features.prepared import PreparedOpportunity
 from features.snapshot import FeatureSnapshot
 from tests.features.snapshot_fixtures import TEAMS, aws_query, tables
@@ -110,7 +110,9 @@ def test_associations_ignore_deals_created_after_the_cutoff() -> None:
     opps = pd.concat([eco.opportunities, late], ignore_index=True)
     seats = pd.DataFrame({s.OPPORTUNITY_ID: ["X1", "X2", "X3"], s.PARTNER_ID: ["S1"] * 3, s.ROLE: s.SERVICES})
     eco = replace(eco, opportunities=opps, deal_partners=pd.concat([eco.deal_partners, seats]))
-    snapshot = FeatureSnapshot.build(eco, HashingEmbedder(), associations_until=pd.Timestamp("2029-01-01").date())
+    snapshot = FeatureSnapshot.build(
+        eco, HashingEmbedder(), associations_until=pd.Timestamp("2029-01-01").date()
+    )
     assert snapshot.vocabulary.associations.rows(["datacentre exit"], ["cloud migration"]).sum() == 0
 
 
@@ -133,7 +135,9 @@ def test_a_shortlisted_prior_starts_with_holders_of_the_most_promising_phrase(
     assert sorted(shortlisted) == sorted(exact)
 
 
-def test_prior_scores_are_the_weighted_member_features_of_each_partner(snapshot: FeatureSnapshot, opp) -> None:
+def test_prior_scores_are_the_weighted_member_features_of_each_partner(
+    snapshot: FeatureSnapshot, opp
+) -> None:
     # The prior re-computes member features in one pass over all partners; it must agree with them.
     from features.prior import MATCHING_CERTIFICATIONS_CAP, PRIOR_WEIGHTS
 

@@ -17,41 +17,43 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-def engine(tmp_path_factory: pytest.TempPathFactory) -> FeatureSnapshot:
+def snapshot(tmp_path_factory: pytest.TempPathFactory) -> FeatureSnapshot:
     cache_dir: Path = tmp_path_factory.mktemp("models")
     return FeatureSnapshot.build(
         tables(), CachedEmbedder(make_embedder(DEFAULT_EMBEDDER, cache_dir=cache_dir), None)
     )
 
 
-def skill_match(engine: FeatureSnapshot, need: str, partner_ids: list[str]) -> np.ndarray:
-    opp = engine.prepare([aws_query(required_skills=(need,))])[0]
-    matrix = engine.team_features(opp, [{s.SERVICES: pid} for pid in partner_ids])
-    return matrix[:, engine.feature_names.index("services_skill_match")]
+def skill_match(snapshot: FeatureSnapshot, need: str, partner_ids: list[str]) -> np.ndarray:
+    opp = snapshot.prepare([aws_query(required_skills=(need,))])[0]
+    matrix = snapshot.team_features(opp, [{s.SERVICES: pid} for pid in partner_ids])
+    return matrix[:, snapshot.feature_names.index("services_skill_match")]
 
 
-def test_a_datacentre_exit_need_matches_a_partner_claiming_aws_cloud_migration(engine: FeatureSnapshot) -> None:
+def test_a_datacentre_exit_need_matches_a_partner_claiming_aws_cloud_migration(
+    snapshot: FeatureSnapshot,
+) -> None:
     # S1 claims "aws" and "cloud migration"; S2 claims "sap s/4hana" and "finance".
-    migration, sap = skill_match(engine, "datacentre exit to AWS", ["S1", "S2"])
+    migration, sap = skill_match(snapshot, "datacentre exit to AWS", ["S1", "S2"])
     assert migration > sap
 
 
-def test_skill_phrases_are_embedded_once_and_then_served_from_the_cache(engine: FeatureSnapshot) -> None:
-    embedder = engine.embedder
+def test_skill_phrases_are_embedded_once_and_then_served_from_the_cache(snapshot: FeatureSnapshot) -> None:
+    embedder = snapshot.embedder
     assert isinstance(embedder, CachedEmbedder)
-    skill_match(engine, "ERP finance rollout", ["S2"])
+    skill_match(snapshot, "ERP finance rollout", ["S2"])
     calls = embedder.encoder_calls
-    skill_match(engine, "ERP finance rollout", ["S1", "S2"])
+    skill_match(snapshot, "ERP finance rollout", ["S1", "S2"])
     assert embedder.encoder_calls == calls
 
 
 def test_the_onnx_int8_encoder_exports_once_and_stays_close_to_fp32(
-    engine: FeatureSnapshot, tmp_path_factory: pytest.TempPathFactory
+    snapshot: FeatureSnapshot, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     cache_dir: Path = tmp_path_factory.mktemp("models")
     texts = ["AWS cloud migration", "SAP S/4HANA finance", "retail analytics", "network security"]
     fp32, int8 = (
-        engine.embedder.encode(texts),
+        snapshot.embedder.encode(texts),
         make_embedder("minilm-int8", cache_dir=cache_dir).encode(texts),
     )
     assert len(list(cache_dir.glob("*.onnx"))) == 2

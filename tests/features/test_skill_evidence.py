@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from features.vocabulary import phrase_mentions, skill_groups
 from features.team_features import (
     FEATURE_NAMES,
     MEMBER_FEATURES,
@@ -12,6 +11,7 @@ from features.team_features import (
     TeamInputs,
     assemble,
 )
+from features.vocabulary import phrase_mentions, skill_groups
 
 
 def test_phrase_mentions_finds_known_phrases_as_whole_words_longest_first() -> None:

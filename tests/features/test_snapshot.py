@@ -139,7 +139,9 @@ def test_known_partner_ids_include_inactive_partners(snapshot) -> None:
     assert snapshot.known_partner_ids() == {"S1", "S2", "S3", "S4", "I1", "I2", "R1", "R2"}
 
 
-def test_a_saved_and_loaded_snapshot_gives_the_same_candidates_and_features(snapshot, opp, tmp_path: Path) -> None:
+def test_a_saved_and_loaded_snapshot_gives_the_same_candidates_and_features(
+    snapshot, opp, tmp_path: Path
+) -> None:
     checksums = snapshot.save(tmp_path)
     loaded = FeatureSnapshot.load(tmp_path, HashingEmbedder(), checksums)
     assert loaded.roles == snapshot.roles
@@ -245,9 +247,8 @@ def test_team_shape_features_read_roles_tiers_and_cold_starts(snapshot, opp) -> 
 def test_skill_match_prefers_the_partner_whose_tags_name_the_skill(snapshot) -> None:
     opp = snapshot.prepare([aws_query(required_skills=("sap s/4hana",))])[0]
     matrix = snapshot.team_features(opp, [{s.SERVICES: "S1"}, {s.SERVICES: "S2"}])
-    assert (
-        column(snapshot, matrix, "services_skill_match")[1] > column(snapshot, matrix, "services_skill_match")[0]
-    )
+    skill_match = column(snapshot, matrix, "services_skill_match")
+    assert skill_match[1] > skill_match[0]
 
 
 def test_team_features_are_the_same_when_computed_from_a_member_block(snapshot, opp) -> None:
@@ -268,7 +269,14 @@ def test_a_prepared_opportunity_still_scores_after_an_upsert_adds_new_phrases() 
     snapshot = FeatureSnapshot.build(tables(), HashingEmbedder())
     early = snapshot.prepare([aws_query()])[0]
     updated = snapshot.with_partners(
-        [{s.PARTNER_ID: "S9", s.PARTNER_TYPE: s.SERVICES, s.SKILLS: ["edge computing"], s.DESCRIPTION: "Edge"}]
+        [
+            {
+                s.PARTNER_ID: "S9",
+                s.PARTNER_TYPE: s.SERVICES,
+                s.SKILLS: ["edge computing"],
+                s.DESCRIPTION: "Edge",
+            }
+        ]
     )
     late = updated.prepare([aws_query()])[0]
     teams = [*TEAMS, {s.SERVICES: "S9"}]

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 
 import pandas as pd
 
 from features import schema as s
+from features.contract import load_export
 from features.store import Store
 from serving.persistence import ApiStore
 from tests.features.conftest import WriteExport, tiny_tables
@@ -18,7 +20,7 @@ def partner(partner_id: str, name: str) -> pd.DataFrame:
     return pd.DataFrame({s.PARTNER_ID: [partner_id], s.NAME: [name], s.PARTNER_TYPE: ["services"]})
 
 
-def run_together(tasks: list[Callable[[], object]]) -> list[BaseException]:
+def run_together(tasks: Sequence[Callable[[], object]]) -> list[BaseException]:
     """Start every task at the same moment; returns the exceptions they raised."""
     barrier = threading.Barrier(len(tasks))
     errors: list[BaseException] = []
@@ -38,8 +40,6 @@ def run_together(tasks: list[Callable[[], object]]) -> list[BaseException]:
 def test_concurrent_partner_writers_beside_readers_and_audit_writes_all_succeed(
     store: Store, write: WriteExport
 ) -> None:
-    from features.contract import load_export
-
     store.ingest(load_export(write(tiny_tables())))
     api = ApiStore(store)
 
@@ -64,7 +64,10 @@ def test_concurrent_partner_writers_beside_readers_and_audit_writes_all_succeed(
 
 
 def test_concurrent_upserts_of_one_new_partner_id_all_succeed_and_store_one_row(store: Store) -> None:
-    errors = run_together([lambda n=n: store.upsert_partners(partner("PNEW", f"v{n}")) for n in range(6)])
+    def upsert(n: int) -> None:
+        store.upsert_partners(partner("PNEW", f"v{n}"))
+
+    errors = run_together([partial(upsert, n) for n in range(6)])
     assert errors == []
     partners = store.load_tables().partners
     assert list(partners[s.PARTNER_ID]) == ["PNEW"]

@@ -18,8 +18,9 @@ from features.snapshot import FeatureSnapshot
 from models.bundle import BundleManifest, load_bundle, save_bundle
 from models.calibration import WinCalibrator
 from models.ranker import TeamRanker
-from models.recommender import RecommenderConfig, TeamRecommender
+from models.recommender import TeamRecommender
 from synthetic.ecosystem import generate_ecosystem
+from tests.configs import search_config
 from training.config import TrainConfig
 from training.dataset import actual_team_examples, time_split
 from training.train import fit_ranker
@@ -49,18 +50,18 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[EcosystemTables, 
     (root / "train.toml").write_text(CONFIG)
     config = TrainConfig.from_file(root / "train.toml")
     tables = generate_ecosystem(120, 900, seed=5).tables
-    engine = FeatureSnapshot.build(tables, make_embedder("hashing"))
+    snapshot = FeatureSnapshot.build(tables, make_embedder("hashing"))
     split = time_split(tables.opportunities, config.split())
-    ranker, _ = fit_ranker(engine, split.train, tables.deal_partners, config)
-    calibration = actual_team_examples(engine, split.calibration, tables.deal_partners)
+    ranker, _ = fit_ranker(snapshot, split.train, tables.deal_partners, config)
+    calibration = actual_team_examples(snapshot, split.calibration, tables.deal_partners)
     ranker.calibrate(WinCalibrator.fit(ranker.score(calibration.features), calibration.won))
     manifest = BundleManifest(
-        feature_names=list(engine.feature_names),
-        feature_version=engine.feature_version,
+        feature_names=list(snapshot.feature_names),
+        feature_version=snapshot.feature_version,
         feature_build_id="test",
-        embedder_id=engine.embedder_id,
+        embedder_id=snapshot.embedder_id,
         embedder_kind="hashing",
-        roles=list(engine.roles),
+        roles=list(snapshot.roles),
         trained_at="2026-01-01T00:00:00",
     )
     _, loaded = load_bundle(save_bundle(Path(root / "bundle"), ranker, manifest))
@@ -68,8 +69,8 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[EcosystemTables, 
 
 
 def _recommender(tables: EcosystemTables, ranker: TeamRanker) -> TeamRecommender:
-    engine = FeatureSnapshot.build(tables, make_embedder("hashing"))
-    return TeamRecommender(engine, ranker, RecommenderConfig(max_candidates_per_role=6, beam_width=10))
+    snapshot = FeatureSnapshot.build(tables, make_embedder("hashing"))
+    return TeamRecommender(snapshot, ranker, search_config(max_candidates_per_role=6, beam_width=10))
 
 
 def _open_queries(tables: EcosystemTables, n: int) -> list[OpportunityQuery]:
@@ -81,8 +82,8 @@ def test_every_recommended_team_carries_a_win_probability(
     trained: tuple[EcosystemTables, TeamRanker],
 ) -> None:
     tables, ranker = trained
-    teams = _recommender(tables, ranker).recommend(_open_queries(tables, 3), k=5)
-    probabilities = [t.win_probability for ranked in teams for t in ranked]
+    recommendations = _recommender(tables, ranker).recommend(_open_queries(tables, 3), k=5)
+    probabilities = [t.win_probability for found in recommendations for t in found.teams]
     assert probabilities and all(p is not None and 0.0 <= p <= 1.0 for p in probabilities)
 
 
@@ -99,8 +100,8 @@ def test_a_paraphrased_description_keeps_the_top_services_partner(
         )
         for q in queries
     ]
-    before = [teams[0].members[s.SERVICES] for teams in recommender.recommend(queries, k=1)]
-    after = [teams[0].members[s.SERVICES] for teams in recommender.recommend(paraphrased, k=1)]
+    before = [found.teams[0].members[s.SERVICES] for found in recommender.recommend(queries, k=1)]
+    after = [found.teams[0].members[s.SERVICES] for found in recommender.recommend(paraphrased, k=1)]
     assert np.mean([a == b for a, b in zip(before, after, strict=True)]) >= 0.8
 
 
@@ -110,7 +111,7 @@ def test_a_required_certification_does_not_lower_its_team(
     tables, ranker = trained
     query = _open_queries(tables, 1)[0]
     recommender = _recommender(tables, ranker)
-    ranked = recommender.recommend([query], k=10)[0]
+    ranked = recommender.recommend([query], k=10)[0].teams
     team = ranked[-1].members
     partner = team[s.SERVICES]
     assert partner is not None
@@ -125,10 +126,10 @@ def test_a_required_certification_does_not_lower_its_team(
     )
     certified = replace(tables, certifications=pd.concat([tables.certifications, extra], ignore_index=True))
     teams = [t.members for t in ranked]
-    opp = recommender.engine.prepare([query])[0]
+    opp = recommender.snapshot.prepare([query])[0]
     before = recommender.score_teams(opp, teams)
     after_recommender = _recommender(certified, ranker)
-    after = after_recommender.score_teams(after_recommender.engine.prepare([query])[0], teams)
+    after = after_recommender.score_teams(after_recommender.snapshot.prepare([query])[0], teams)
     position = len(teams) - 1
     rank_before = int(np.sum(before > before[position]))
     rank_after = int(np.sum(after > after[position]))
@@ -219,5 +220,5 @@ def test_the_obviously_right_services_partner_ranks_first(
 ) -> None:
     base, ranker = trained
     tables, query = _obvious_ecosystem(base)
-    top = _recommender(tables, ranker).recommend([query], k=1)[0][0]
+    top = _recommender(tables, ranker).recommend([query], k=1)[0].teams[0]
     assert top.members[s.SERVICES] == "GOOD"

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from models.bundle import MODEL_FILE, BundleError, BundleManifest, load_bundle, save_bundle
-from models.ranker import RankerParams, TeamRanker
-from models.recommender import RecommenderConfig
+from models.ranker import TeamRanker
+from tests.configs import ranker_params, search_config
 
 FEATURES = ("f0", "f1", "f2")
 
@@ -14,7 +14,16 @@ def _fitted_ranker() -> TeamRanker:
     rng = np.random.default_rng(0)
     x = rng.normal(size=(200, 3))
     y = (x[:, 0] > 0).astype(int) + (x[:, 1] > 1).astype(int)
-    params = RankerParams(num_boost_round=10, min_data_in_leaf=5)
+    # The ranker this test was written for: lambdarank over groups, without the shipped prior.
+    params = ranker_params(
+        num_boost_round=10,
+        min_data_in_leaf=5,
+        objective="lambdarank",
+        learning_rate=0.05,
+        num_leaves=31,
+        monotone_increasing=("valid_certifications",),
+        prior_weights={},
+    )
     return TeamRanker(params).fit(x, y, [10] * 20, FEATURES)
 
 
@@ -58,12 +67,15 @@ def test_ranker_training_is_reproducible_with_the_same_seed() -> None:
 
 def test_a_bundle_carries_the_search_settings_it_was_evaluated_with(tmp_path: Path) -> None:
     manifest = _manifest()
-    manifest.search = {"max_candidates_per_role": 7, "prior_candidates_per_role": 3, "beam_width": 4}
+    manifest.search = search_config(
+        max_candidates_per_role=7, prior_candidates_per_role=3, beam_width=4
+    ).model_dump()
     save_bundle(tmp_path, _fitted_ranker(), manifest)
     loaded, _ = load_bundle(tmp_path)
     config = loaded.recommender_config()
     assert (config.max_candidates_per_role, config.prior_candidates_per_role, config.beam_width) == (7, 3, 4)
 
 
-def test_a_bundle_without_search_settings_serves_with_the_defaults() -> None:
-    assert _manifest().recommender_config() == RecommenderConfig()
+def test_a_bundle_without_search_settings_is_refused() -> None:
+    with pytest.raises(BundleError, match="no search settings"):
+        _manifest().recommender_config()

@@ -1,4 +1,4 @@
-"""Rules of engagement on the tiny hand-written ecosystem (tests/features/engine_fixtures.py)."""
+"""Rules of engagement on the tiny hand-written ecosystem (tests/features/snapshot_fixtures.py)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from features import schema as s
 from features.embeddings import make_embedder
 from features.records import OpportunityQuery
 from features.snapshot import FeatureSnapshot
-from models.ranker import RankerParams, TeamRanker
-from models.recommender import RecommenderConfig, TeamRecommender, credit_shares
+from models.ranker import TeamRanker
+from models.recommender import Recommendation, TeamRecommender
 from models.rules import (
     RULE_CERTIFICATION,
     RULE_CONFLICT,
@@ -18,18 +18,27 @@ from models.rules import (
     RULE_MIN_TIER,
     TeamConstraints,
 )
+from tests.configs import ranker_params, search_config
 from tests.features.snapshot_fixtures import T, tables
 
 
 @pytest.fixture(scope="module")
 def recommender() -> TeamRecommender:
-    engine = FeatureSnapshot.build(tables(), make_embedder("hashing"))
+    snapshot = FeatureSnapshot.build(tables(), make_embedder("hashing"))
     rng = np.random.default_rng(0)
-    x = rng.normal(size=(200, len(engine.feature_names)))
-    ranker = TeamRanker(RankerParams(num_boost_round=5, min_data_in_leaf=5)).fit(
-        x, (x[:, 0] > 0).astype(int), [10] * 20, engine.feature_names
+    x = rng.normal(size=(200, len(snapshot.feature_names)))
+    # The ranker these tests were written for: lambdarank over groups, uncalibrated, without the prior.
+    params = ranker_params(
+        num_boost_round=5,
+        min_data_in_leaf=5,
+        objective="lambdarank",
+        learning_rate=0.05,
+        num_leaves=31,
+        monotone_increasing=("valid_certifications",),
+        prior_weights={},
     )
-    return TeamRecommender(engine, ranker, RecommenderConfig(max_candidates_per_role=5))
+    ranker = TeamRanker(params).fit(x, (x[:, 0] > 0).astype(int), [10] * 20, snapshot.feature_names)
+    return TeamRecommender(snapshot, ranker, search_config(max_candidates_per_role=5))
 
 
 def _query(registered: str | None = "S1") -> OpportunityQuery:
@@ -47,8 +56,8 @@ def _query(registered: str | None = "S1") -> OpportunityQuery:
 
 def _teams(
     recommender: TeamRecommender, constraints: TeamConstraints | None = None, registered: str | None = "S1"
-):  # type: ignore[no-untyped-def]
-    return recommender.recommend_detailed([_query(registered)], k=50, constraints=constraints)[0]
+) -> Recommendation:
+    return recommender.recommend([_query(registered)], k=50, constraints=constraints)[0]
 
 
 def test_the_registered_partner_stays_on_every_team(recommender: TeamRecommender) -> None:
@@ -118,16 +127,3 @@ def test_credit_shares_of_a_team_sum_to_one(recommender: TeamRecommender) -> Non
 def test_including_and_excluding_the_same_partner_is_rejected() -> None:
     with pytest.raises(ValueError, match="both included and excluded"):
         TeamConstraints(include=frozenset({"S1"}), exclude=frozenset({"S1"}))
-
-
-def test_credit_shares_follow_each_members_own_positive_feature_contributions() -> None:
-    names = ["services_skill_match", "services_win_rate", "influence_skill_match", "team_coverage"]
-    contrib = np.array([1.0, 2.0, -0.5, 10.0, 0.3])  # last: the bias, never attributed
-    shares = credit_shares({"services": "S1", "influence": "I1", "reseller": None}, names, contrib)
-    assert shares == {"S1": 1.0, "I1": 0.0}
-
-
-def test_credit_is_split_evenly_when_no_member_contributes_positively() -> None:
-    names = ["services_skill_match", "influence_skill_match"]
-    shares = credit_shares({"services": "S1", "influence": "I1"}, names, np.array([-1.0, -2.0, 0.0]))
-    assert shares == {"S1": 0.5, "I1": 0.5}

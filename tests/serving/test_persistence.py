@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import partial
 
 import pytest
 
@@ -73,7 +74,7 @@ def test_simultaneous_writes_with_one_idempotency_key_add_one_record(api_store: 
         claim = IdempotencyClaim("k1", "one-key", "POST /v1/feedback", f"{n % 2:064d}")
         results.append(api_store.add_record("feedback", {**FEEDBACK_ROW, "comment": str(n)}, answer, claim))
 
-    errors = run_together([lambda n=n: post(n) for n in range(8)])
+    errors = run_together([partial(post, n) for n in range(8)])
     assert len(api_store.rows("feedback")) == 1
     assert all(isinstance(e, IdempotencyKeyReused) for e in errors)
     assert [r.replayed for r in results].count(False) == 1

@@ -43,7 +43,7 @@ def test_an_excluded_partner_is_never_suggested(api: Api) -> None:
 
 def test_min_tier_keeps_only_partners_at_or_above_it_and_reports_the_dropped(api: Api) -> None:
     body = api.client.post(URL, json=request_body(constraints={"min_tier": "gold"}), headers=api.read).json()
-    engine = api.app.state.holder.current.model.recommender.engine
+    engine = api.app.state.holder.current.model.recommender.snapshot
     tiers = {engine.partner(pid)[s.TIER] for team in body["teams"] for pid in ids(team).values()}
     assert tiers <= {"gold", "platinum"}
     assert body["filters_applied"] == ["min_tier: gold"]

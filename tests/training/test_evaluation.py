@@ -1,6 +1,5 @@
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date
-from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -11,8 +10,11 @@ from features.embeddings import make_embedder
 from features.queries import queries_from_frame
 from features.snapshot import FeatureSnapshot, PreparedOpportunity
 from models.assembly import AssemblyPlan, assemble_teams, team_key
-from models.recommender import RecommenderConfig, TeamRecommender
+from models.recommender import TeamRecommender
 from synthetic.ecosystem import SyntheticEcosystem, generate_ecosystem
+from tests.configs import search_config
+from tests.features.snapshot_fixtures import tables as tiny_tables
+from tests.features.snapshot_fixtures import with_open_deals, with_partner
 from training.config import GateSection, TrainConfig
 from training.dataset import SplitConfig, time_split
 from training.evaluation import (
@@ -81,11 +83,11 @@ def test_the_same_data_and_seed_give_the_same_model(objective: str, tmp_path) ->
     )
     config = TrainConfig.from_file(tmp_path / "c.toml")
     tables = generate_ecosystem(60, 400, seed=2).tables
-    engine = FeatureSnapshot.build(tables, make_embedder("hashing"))
+    snapshot = FeatureSnapshot.build(tables, make_embedder("hashing"))
     train = time_split(tables.opportunities, config.split()).train
-    probe = np.random.default_rng(0).normal(size=(20, len(engine.feature_names))).astype(np.float32)
-    first, _ = fit_ranker(engine, train, tables.deal_partners, config)
-    second, _ = fit_ranker(engine, train, tables.deal_partners, config)
+    probe = np.random.default_rng(0).normal(size=(20, len(snapshot.feature_names))).astype(np.float32)
+    first, _ = fit_ranker(snapshot, train, tables.deal_partners, config)
+    second, _ = fit_ranker(snapshot, train, tables.deal_partners, config)
     assert np.array_equal(first.score(probe), second.score(probe))
 
 
@@ -113,10 +115,10 @@ def small_model(tmp_path_factory: pytest.TempPathFactory, ecosystem: SyntheticEc
     path.write_text(SMALL_MODEL)
     config = TrainConfig.from_file(path)
     tables = ecosystem.tables
-    engine = FeatureSnapshot.build(tables, make_embedder("hashing"))
+    snapshot = FeatureSnapshot.build(tables, make_embedder("hashing"))
     split = time_split(tables.opportunities, config.split())
-    ranker, _ = fit_ranker(engine, split.train, tables.deal_partners, config)
-    recommender = TeamRecommender(engine, ranker, RecommenderConfig(max_candidates_per_role=4, beam_width=8))
+    ranker, _ = fit_ranker(snapshot, split.train, tables.deal_partners, config)
+    recommender = TeamRecommender(snapshot, ranker, search_config(max_candidates_per_role=4, beam_width=8))
     return recommender, split.test, tables.deal_partners
 
 
@@ -159,12 +161,12 @@ def test_the_models_ranking_metrics_leave_out_its_own_beam_teams(
 
 def test_the_true_win_comparison_still_sees_the_models_beam_teams(small_model: SmallModel) -> None:
     recommender, test, deal_partners = small_model
-    roles = recommender.engine.roles
+    roles = recommender.snapshot.roles
     truth = _RecordingTruth(roles)
     evaluate(recommender, test, deal_partners, SMALL_POOL, truth=truth)
     evaluated = test[test[s.OPPORTUNITY_ID].astype(str).isin(truth.ids)]
     beam_only: set[tuple[str | None, ...]] = set()
-    for opp in recommender.engine.prepare(queries_from_frame(evaluated)):
+    for opp in recommender.snapshot.prepare(queries_from_frame(evaluated)):
         plan, teams, scores, _ = recommender.search(opp, roles)
         best = team_key(teams[int(np.argmax(scores))], roles)
         if best not in {team_key(t, roles) for t in assemble_teams(plan, SMALL_POOL.pool_size)}:
@@ -208,56 +210,30 @@ def test_the_oracle_of_available_partners_wins_no_more_often_than_the_unconstrai
     assert truth_report.truth["oracle_available_mean"] <= truth_report.truth["oracle_mean"] + 1e-12
 
 
-class _History:
-    """Partner codes and open deal counts of a fake engine: one code per partner, fixed counts."""
-
-    def __init__(self, open_deals: Mapping[str, float]) -> None:
-        self.ids = list(open_deals)
-        self.open_deals = [open_deals[p] for p in self.ids]
-
-    def codes(self, partner_ids: Sequence[str]) -> np.ndarray:
-        return np.array([self.ids.index(p) for p in partner_ids])
-
-    def open_engagements(self, codes: np.ndarray, as_of: date) -> np.ndarray:
-        return np.array([self.open_deals[c] for c in codes], dtype=np.float64)
-
-
-class _Engine:
-    """The part of a feature engine that availability reads: profiles and open engagements."""
-
-    def __init__(self, profiles: Mapping[str, Mapping[str, object]], open_deals: Mapping[str, float]) -> None:
-        self.profiles = profiles
-        self.history = _History(open_deals)
-
-    def knows(self, partner_id: str) -> bool:
-        return partner_id in self.profiles
-
-    def partner(self, partner_id: str) -> dict[str, object]:
-        return dict(self.profiles[partner_id])
-
-
-def _availability(status: str, capacity: float | None, open_deals: float) -> bool:
-    profile = {s.STATUS: status, s.CAPACITY: capacity}
-    engine = cast(FeatureSnapshot, _Engine({"p1": profile}, {"p1": open_deals}))
-    return availability(engine)(date(2024, 1, 1))("p1")
+def _availability(status: str, capacity: float | None, open_deals: int) -> bool:
+    """Whether the evaluation counts services partner S2 available on 2024-01-01 (no other open deals)."""
+    eco = with_partner(tiny_tables(), "S2", **{s.STATUS: status, s.CAPACITY: capacity})
+    eco = with_open_deals(eco, "S2", open_deals, created="2023-12-01")
+    snapshot = FeatureSnapshot.build(eco, make_embedder("hashing"))
+    return availability(snapshot)(date(2024, 1, 1))("S2")
 
 
 def test_a_partner_with_as_many_open_deals_as_its_capacity_is_unavailable() -> None:
-    assert not _availability(s.DEFAULT_PARTNER_STATUS, 3.0, 3.0)
+    assert not _availability(s.DEFAULT_PARTNER_STATUS, 3.0, 3)
 
 
 def test_a_partner_below_its_capacity_is_available() -> None:
-    assert _availability(s.DEFAULT_PARTNER_STATUS, 3.0, 2.0)
+    assert _availability(s.DEFAULT_PARTNER_STATUS, 3.0, 2)
 
 
 def test_a_partner_without_a_capacity_is_available_however_busy() -> None:
-    assert _availability(s.DEFAULT_PARTNER_STATUS, None, 50.0)
+    assert _availability(s.DEFAULT_PARTNER_STATUS, None, 50)
 
 
 def test_an_inactive_partner_is_unavailable() -> None:
-    assert not _availability("inactive", None, 0.0)
+    assert not _availability("inactive", None, 0)
 
 
-def test_a_partner_the_engine_does_not_know_is_unavailable() -> None:
-    engine = cast(FeatureSnapshot, _Engine({}, {}))
-    assert not availability(engine)(date(2024, 1, 1))("p9")
+def test_a_partner_the_snapshot_does_not_know_is_unavailable() -> None:
+    snapshot = FeatureSnapshot.build(tiny_tables(), make_embedder("hashing"))
+    assert not availability(snapshot)(date(2024, 1, 1))("p9")
