@@ -123,14 +123,14 @@ def with_description(eco: EcosystemTables, partner_id: str, description: str) ->
     return replace(eco, partners=partners)
 
 
-def with_partner(eco: EcosystemTables, partner_id: str, **fields: object) -> EcosystemTables:
-    """The tables with these columns of one partner replaced (e.g. status, capacity)."""
+def with_status_and_capacity(
+    eco: EcosystemTables, partner_id: str, status: str, capacity: float | None
+) -> EcosystemTables:
+    """The tables with one partner's status and capacity (None: unknown) replaced."""
     partners = eco.partners.copy()
-    at = partners.index[partners[s.PARTNER_ID] == partner_id]
-    for column, value in fields.items():
-        if column == s.CAPACITY:
-            partners[column] = partners[column].astype("Float64")
-        partners.loc[at, column] = value
+    mine = partners[s.PARTNER_ID] == partner_id
+    partners[s.STATUS] = partners[s.STATUS].where(~mine, status)
+    partners[s.CAPACITY] = partners[s.CAPACITY].astype("Float64").where(~mine, capacity)
     return replace(eco, partners=partners)
 
 

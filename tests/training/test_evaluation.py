@@ -14,7 +14,7 @@ from models.recommender import TeamRecommender
 from synthetic.ecosystem import SyntheticEcosystem, generate_ecosystem
 from tests.configs import search_config
 from tests.features.snapshot_fixtures import tables as tiny_tables
-from tests.features.snapshot_fixtures import with_open_deals, with_partner
+from tests.features.snapshot_fixtures import with_open_deals, with_status_and_capacity
 from training.config import GateSection, TrainConfig
 from training.dataset import SplitConfig, time_split
 from training.evaluation import (
@@ -212,7 +212,7 @@ def test_the_oracle_of_available_partners_wins_no_more_often_than_the_unconstrai
 
 def _availability(status: str, capacity: float | None, open_deals: int) -> bool:
     """Whether the evaluation counts services partner S2 available on 2024-01-01 (no other open deals)."""
-    eco = with_partner(tiny_tables(), "S2", **{s.STATUS: status, s.CAPACITY: capacity})
+    eco = with_status_and_capacity(tiny_tables(), "S2", status, capacity)
     eco = with_open_deals(eco, "S2", open_deals, created="2023-12-01")
     snapshot = FeatureSnapshot.build(eco, make_embedder("hashing"))
     return availability(snapshot)(date(2024, 1, 1))("S2")
