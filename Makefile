@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint bench clean
+.PHONY: install run test lint bench fuzz clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,6 +22,12 @@ run: install
 
 test: install
 	$(BIN)/pytest -q
+
+# schemathesis over the OpenAPI schema: all checks, positive and negative data, every operation, 200 examples
+# each; counts in bench/results/fuzz.json (PM_API_TEST_HOME may name a trained hashing home to skip training).
+fuzz: install
+	PM_FUZZ_EXAMPLES=200 PM_FUZZ_REPORT=bench/results/fuzz.json $(BIN)/pytest -q \
+		tests/serving/test_schemathesis.py
 
 lint: install
 	$(BIN)/ruff check .

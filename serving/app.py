@@ -66,6 +66,10 @@ def document_roles(openapi: dict[str, Any], roles: tuple[str, ...]) -> None:
             for branch in props["roles"].get("anyOf", []):
                 if branch.get("type") == "array":
                     branch["items"] = {**branch.get("items", {}), **enum}
+        elif model == "Candidates":
+            for branch in props["teams"].get("anyOf", []):
+                if branch.get("type") == "array":
+                    branch["items"] = {**branch.get("items", {}), "propertyNames": enum}
         elif model in ("PartnerIn", "PartnerBulkItem"):
             props["partner_type"].update(enum)
         elif model == "ReplaceMemberRequest":

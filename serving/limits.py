@@ -131,7 +131,13 @@ class RedisRateLimiter:
         return decision
 
     def healthy(self) -> bool:
-        """Redis answers PING (checked by readiness; a failure also starts the retry pause)."""
+        """Redis answers PING (checked by readiness; a failure also starts the retry pause).
+
+        During the pause after a failure it answers False without asking, so a readiness probe does not
+        wait for an unreachable Redis's timeout each time.
+        """
+        if time.monotonic() < self._down_until:
+            return False
         try:
             return bool(self.client.ping())
         except redis.RedisError as exc:

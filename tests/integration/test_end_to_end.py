@@ -114,7 +114,8 @@ def test_readiness_fails_when_no_model_is_registered(tmp_path: Path, monkeypatch
     with TestClient(create_app()) as client:
         assert client.get("/health/live").status_code == 200
         assert client.get("/health/ready").status_code == 503
-        assert client.post("/v1/recommendations", json=REQUEST).status_code == 503
+        # Auth runs before the model check: an anonymous caller learns nothing about the model's state.
+        assert client.post("/v1/recommendations", json=REQUEST).status_code == 401
     get_settings.cache_clear()
 
 

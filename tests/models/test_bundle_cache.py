@@ -19,7 +19,7 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture()
 def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
-    """A home of its own (empty bundle cache) on the trained home's registry; PM_API_TEST_HOME may name one."""
+    """A home of its own (empty bundle cache) on the trained registry; PM_API_TEST_HOME may name one."""
     prepared = os.environ.get("PM_API_TEST_HOME")
     trained: TrainedHome | None = None if prepared else request.getfixturevalue("trained_home")
     source = Path(prepared) if prepared else trained.home  # type: ignore[union-attr]

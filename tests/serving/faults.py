@@ -1,4 +1,4 @@
-"""A TCP proxy in front of a real PostgreSQL or Redis that can be switched to refuse or to hang connections."""
+"""A TCP proxy in front of a real PostgreSQL or Redis, switched to refuse or to hang connections."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ class FaultProxy:
 
     def __init__(self, target_host: str, target_port: int) -> None:
         self.target = (target_host, target_port)
-        self.mode: Mode = "refused"
+        self.mode: Mode = "refused"  # until the listener below is up
         self._lock = threading.Lock()
         self._connections: list[socket.socket] = []
         self._listener: socket.socket | None = None
@@ -32,6 +32,8 @@ class FaultProxy:
         self.set("up")
 
     def set(self, mode: Mode) -> None:
+        if mode == self.mode:
+            return  # no change: open connections stay open
         with self._lock:
             self._close_listener()
             for conn in self._connections:

@@ -26,7 +26,9 @@ def live(make_api: ApiFactory) -> Iterator[str]:
     api: Api = make_api()
     app: FastAPI = api.app
     app.add_api_route("/boom", _boom)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off"))
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     while not server.started:

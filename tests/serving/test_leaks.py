@@ -1,12 +1,12 @@
-"""What clients learn when something is wrong: never a filesystem path or checksum, and nothing before auth."""
+"""What clients learn when something is wrong: no filesystem path or checksum, and nothing before auth."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
-from models.registry import LoadedModel, load_model_dir
 from core.settings import Settings
+from models.registry import LoadedModel, load_model_dir
 from tests.serving.conftest import ApiFactory, ServedModel, corrupt_copy, request_body
 
 URL = "/v1/recommendations"

@@ -49,7 +49,7 @@ def test_a_corrupt_bundle_at_start_leaves_the_process_live_but_not_ready(
     api = make_api(loader=load)
     assert api.client.get("/health/live").status_code == 200
     ready = api.client.get("/health/ready")
-    assert ready.status_code == 503 and "checksum" in ready.json()["message"]
+    assert ready.status_code == 503 and "failed verification" in ready.json()["message"]
     response = api.client.post("/v1/recommendations", json=request_body(), headers=api.read)
     assert response.status_code == 503 and response.json()["code"] == "model_unavailable"
 

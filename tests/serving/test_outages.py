@@ -136,7 +136,11 @@ def test_serve_against_a_dead_database_exits_with_a_one_line_error(tmp_path: Pat
         COLUMNS="300",
     )
     done = subprocess.run(
-        [sys.executable, "-m", "partnermatch.cli", "serve"], env=env, capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "partnermatch.cli", "serve"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     output = (done.stdout + done.stderr).strip()
     assert done.returncode == 1

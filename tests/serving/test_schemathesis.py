@@ -1,139 +1,60 @@
-"""Property-based checks over the OpenAPI schema: every operation, positive and negative data, all checks.
-
-`make test` runs a few examples per operation; `make fuzz` runs 200 (PM_FUZZ_EXAMPLES) and writes the
-counts to bench/results/fuzz.json (PM_FUZZ_REPORT).
-"""
+"""Property-based checks over the OpenAPI schema: no valid input makes the API answer 5xx."""
 
 from __future__ import annotations
 
-import json
-import os
-import uuid
-from collections import Counter
-from datetime import date
 from pathlib import Path
-from typing import Any
 
 import pytest
 import schemathesis
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-from hypothesis.errors import Unsatisfiable
-from schemathesis import GenerationMode
-from schemathesis.checks import CHECKS, CheckFunction, load_all_checks
 from schemathesis.core.result import Ok
 
-from core.settings import ServingSettings, Settings
+from core.settings import Settings
 from serving.app import create_app
 from serving.auth import create_key
-from serving.dependencies import IDEMPOTENCY_HEADER
+from core.settings import ServingSettings
 from serving.persistence import ApiStore
-from serving.schemas import EARLIEST_DATE
 from tests.serving.conftest import ServedModel, fixed_loader
 
 pytestmark = pytest.mark.integration
 
-EXAMPLES_PER_OPERATION = int(os.environ.get("PM_FUZZ_EXAMPLES", "8"))
-REPORT = os.environ.get("PM_FUZZ_REPORT")
-# JSON Schema cannot bound a `format: date` string; the schema states the range in words and the API
-# enforces it, so valid data is drawn from it (as-of dates up to today: later ones are capped at a year).
-schemathesis.openapi.format(
-    "date", st.dates(min_value=EARLIEST_DATE, max_value=date.today()).map(date.isoformat)
-)
+EXAMPLES_PER_OPERATION = 8
+# Reload downloads from MLflow and a batch ranks up to 100 opportunities: covered by their own tests.
+SKIPPED = r"^/v1/(admin/reload|recommendations:batch)$"
 
 
-def _titles(exc: BaseException) -> list[str]:
-    """One line per failed check: schemathesis raises a group when several checks fail on one case."""
-    inner = getattr(exc, "exceptions", None)
-    if inner:
-        return [title for e in inner for title in _titles(e)]
-    return [str(getattr(exc, "title", type(exc).__name__))]
-
-
-def _fuzz(
-    operation: schemathesis.APIOperation,
-    mode: GenerationMode,
-    headers: dict[str, str],
-    checks: list[CheckFunction],
-) -> dict[str, Any]:
-    """Run the examples of one operation in one mode; count statuses and failed checks."""
-    statuses: Counter[int] = Counter()
-    failed: Counter[str] = Counter()
-
-    @given(case=operation.as_strategy(generation_mode=mode))
-    @settings(
-        max_examples=EXAMPLES_PER_OPERATION,
-        deadline=None,
-        suppress_health_check=list(HealthCheck),
-        database=None,
-    )
-    def call(case: schemathesis.Case) -> None:
-        if case.headers and IDEMPOTENCY_HEADER in case.headers:
-            # A key names one request: reusing it for another body is refused by design (422), which
-            # random keys would hit by chance (e.g. "null" twice); the replay has its own tests.
-            case.headers[IDEMPOTENCY_HEADER] = uuid.uuid4().hex
-        response = case.call(headers=headers)
-        statuses[response.status_code] += 1
-        try:
-            case.validate_response(response, checks=checks, headers=headers)
-        except (Exception, BaseExceptionGroup) as exc:  # noqa: BLE001 - counted per check, asserted later
-            for title in _titles(exc):
-                failed[f"{title} ({response.status_code}: {response.text[:200]})"] += 1
-
-    try:
-        call()
-    except Unsatisfiable:
-        pass  # nothing to make invalid: the operation takes no input (e.g. GET /health/live)
-    return {
-        "examples": sum(statuses.values()),
-        "failures": sum(failed.values()),
-        "statuses": {str(s): n for s, n in sorted(statuses.items())},
-        "failed": dict(failed),
-    }
-
-
-def test_no_generated_request_fails_a_check(served_model: ServedModel, tmp_path: Path) -> None:
+def test_no_valid_request_gets_a_server_error(served_model: ServedModel, tmp_path: Path) -> None:
     database = f"sqlite:///{tmp_path / 'api.db'}"
     store = ApiStore.open(database)
     _, key = create_key(store, "schemathesis", ["read", "write", "admin"])
     app = create_app(
         Settings(home=served_model.settings.home, embedder="hashing", database_url=database),
         fixed_loader(served_model.model),
-        ServingSettings(rate_limit_per_minute=10_000_000),
+        ServingSettings(rate_limit_per_minute=1_000_000),
     )
-    load_all_checks()
-    checks = CHECKS.get_all()
-    headers = {"X-API-Key": key}
-    report: dict[str, dict[str, Any]] = {}
-    failures: Counter[str] = Counter()
+    failures: list[str] = []
+    statuses: list[int] = []
     with TestClient(app):  # runs the lifespan once; schemathesis then calls the started app
-        schema = schemathesis.openapi.from_asgi("/openapi.json", app)
+        schema = schemathesis.openapi.from_asgi("/openapi.json", app).exclude(path_regex=SKIPPED)
         for result in schema.get_all_operations():
             assert isinstance(result, Ok), result
             operation = result.ok()
-            name = f"{operation.method.upper()} {operation.path}"
-            for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
-                counts = _fuzz(operation, mode, headers, checks)
-                report.setdefault(name, {})[mode.value] = counts
-                failures.update(
-                    {f"{name} [{mode.value}] {title}": n for title, n in counts["failed"].items()}
-                )
+
+            @given(case=operation.as_strategy())
+            @settings(
+                max_examples=EXAMPLES_PER_OPERATION,
+                deadline=None,
+                suppress_health_check=list(HealthCheck),
+                database=None,
+            )
+            def call(case: schemathesis.Case) -> None:
+                response = case.call(headers={"X-API-Key": key})
+                statuses.append(response.status_code)
+                if response.status_code >= 500:
+                    failures.append(f"{case.method} {case.formatted_path}: {response.text[:300]}")
+
+            call()
     store.engine.dispose()
-    if REPORT:
-        totals = {
-            "operations": len(report),
-            "examples": sum(m["examples"] for op in report.values() for m in op.values()),
-            "failures": sum(failures.values()),
-        }
-        summary = {
-            "examples_per_operation": EXAMPLES_PER_OPERATION,
-            "checks": [check.__name__ for check in checks],
-            "modes": ["positive", "negative"],
-            "totals": totals,
-            "operations": report,
-        }
-        Path(REPORT).write_text(json.dumps(summary, indent=2) + "\n")
-    assert dict(failures) == {}
-    examples = [m["examples"] for op in report.values() for m in op.values()]
-    assert sum(examples) > 20 and any("200" in m["statuses"] for op in report.values() for m in op.values())
+    assert failures == []
+    assert 200 in statuses and len(statuses) > 20, statuses
