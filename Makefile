@@ -27,7 +27,7 @@ test: install
 # each; counts in bench/results/fuzz.json (PM_API_TEST_HOME may name a trained hashing home to skip training).
 fuzz: install
 	PM_FUZZ_EXAMPLES=200 PM_FUZZ_REPORT=bench/results/fuzz.json $(BIN)/pytest -q \
-		tests/serving/test_schemathesis.py
+		tests/serving/fuzz_schemathesis.py
 
 lint: install
 	$(BIN)/ruff check .

@@ -71,7 +71,6 @@ class ServingSettings(BaseSettings):
     auth_disabled: bool = False
     rate_limit_per_minute: int = Field(600, ge=1, le=10_000_000)
     max_body_bytes: int = Field(1_048_576, ge=1024, le=64 * 1_048_576)
-    max_batch: int = Field(100, ge=1, le=1000)
     # A verified key is trusted this long before it is looked up again (revocation delay, in seconds).
     key_cache_seconds: float = Field(5.0, ge=0, le=300)
     redis_url: str | None = None

@@ -7,15 +7,10 @@ import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
-from features.embeddings import Embedder
 from features.snapshot import FeatureSnapshot
 
 BUILD_MANIFEST = "build.json"
 LATEST_POINTER = "LATEST"
-
-
-class FeatureBuildError(Exception):
-    """A feature build that is missing or fails verification."""
 
 
 def new_build_id() -> str:
@@ -53,35 +48,3 @@ def save_feature_build(
     tmp_pointer.write_text(build_id)
     tmp_pointer.replace(pointer)
     return build_id
-
-
-def latest_build_id(root: Path) -> str | None:
-    pointer = root / LATEST_POINTER
-    if not pointer.is_file():
-        return None
-    build_id = pointer.read_text().strip()
-    return build_id or None
-
-
-def read_build_manifest(root: Path, build_id: str) -> dict[str, object]:
-    path = root / build_id / BUILD_MANIFEST
-    if not path.is_file():
-        raise FeatureBuildError(f"feature build {build_id!r} not found under {root}")
-    data: dict[str, object] = json.loads(path.read_text())
-    return data
-
-
-def load_feature_build(root: Path, build_id: str, embedder: Embedder) -> FeatureSnapshot:
-    """Load a build after checking the embedder matches and every file's checksum."""
-    manifest = read_build_manifest(root, build_id)
-    if manifest["embedder_id"] != embedder.model_id:
-        raise FeatureBuildError(
-            f"feature build {build_id} was embedded with {manifest['embedder_id']}, "
-            f"the configured embedder is {embedder.model_id}"
-        )
-    checksums = manifest["checksums"]
-    assert isinstance(checksums, dict)
-    try:
-        return FeatureSnapshot.load(root / build_id, embedder, checksums=checksums)
-    except ValueError as exc:
-        raise FeatureBuildError(f"feature build {build_id} failed verification: {exc}") from exc

@@ -650,8 +650,3 @@ def write_export(tables: EcosystemTables, directory: Path, fmt: Literal["csv", "
         else:
             _parquet_ready(table, frame).to_parquet(directory / f"{table}.parquet", index=False)
 
-
-def empty_tables() -> EcosystemTables:
-    """Four empty, normalised tables."""
-    return EcosystemTables(**{t: normalise_table(t, pd.DataFrame()) for t in s.TABLES})
-

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -110,18 +109,3 @@ class HashingEmbedder:
         # Words carry meaning; character n-grams make spelling variants ("migrate"/"migration") overlap.
         dense = 2.0 * self._word.transform(docs).toarray() + self._char.transform(docs).toarray()
         return normalise_rows(dense)
-
-
-def make_embedder(kind: str, *, cache_dir: Path | None = None) -> Embedder:
-    """Build the embedder of this kind; ONNX kinds export their model once into `cache_dir` (required)."""
-    if kind in (MINILM_FP32, MINILM):
-        return SentenceTransformerEmbedder()
-    if kind in (MINILM_INT8, MINILM_ONNX):
-        from features.onnx_embedder import FP32, INT8, OnnxMiniLMEmbedder
-
-        if cache_dir is None:
-            raise ValueError(f"embedder {kind!r} needs a folder to export its ONNX model into")
-        return OnnxMiniLMEmbedder(cache_dir, INT8 if kind == MINILM_INT8 else FP32)
-    if kind == HASHING:
-        return HashingEmbedder()
-    raise ValueError(f"unknown embedder {kind!r}; choose one of {', '.join(EMBEDDER_KINDS)}")

@@ -201,29 +201,35 @@ def assemble(inputs: TeamInputs) -> np.ndarray:
     n_pairs = pairs_valid.sum(axis=1)
     joint_deals = np.where(pairs_valid, inputs.pair_deals, 0.0).sum(axis=1)
     joint_rates = np.where(pairs_valid, inputs.pair_rates, 0.0).sum(axis=1)
-    columns = [
-        coverage_mean,
-        coverage_min,
-        size.astype(np.float64),
-        win_mean,
-        win_min,
-        joint_deals / np.maximum(n_pairs, 1),
-        np.where(n_pairs > 0, joint_rates / np.maximum(n_pairs, 1), inputs.base_rate),
-        inputs.registered_on_team.astype(np.float64),
-        np.full(n_teams, inputs.log_deal_size),
-        tag_mean,
-        tag_min,
-        size / max(n_roles, 1),
-        tier_mean,
-        tier_min,
-        tier_max,
-        cold,
-        np.asarray(conflicts, dtype=np.float64),
-        assoc_mean,
-        assoc_min,
-        evidence_mean,
-        evidence_min,
-    ]
+    team = {
+        "skill_coverage_mean": coverage_mean,
+        "skill_coverage_min": coverage_min,
+        "team_size": size.astype(np.float64),
+        "team_win_rate_mean": win_mean,
+        "team_win_rate_min": win_min,
+        "pair_joint_deals_mean": joint_deals / np.maximum(n_pairs, 1),
+        "pair_joint_win_rate_mean": np.where(
+            n_pairs > 0, joint_rates / np.maximum(n_pairs, 1), inputs.base_rate
+        ),
+        "registered_partner_on_team": inputs.registered_on_team.astype(np.float64),
+        "log_deal_size": np.full(n_teams, inputs.log_deal_size),
+        "skill_tag_coverage_mean": tag_mean,
+        "skill_tag_coverage_min": tag_min,
+        "role_completeness": size / max(n_roles, 1),
+        "tier_mean": tier_mean,
+        "tier_min": tier_min,
+        "tier_max": tier_max,
+        "cold_start_members": cold,
+        "conflict_pairs": np.asarray(conflicts, dtype=np.float64),
+        "association_coverage_mean": assoc_mean,
+        "association_coverage_min": assoc_min,
+        "evidence_coverage_mean": evidence_mean,
+        "evidence_coverage_min": evidence_min,
+    }
+    # Placed by name in TEAM_FEATURES order: a feature added to one and not the other fails here, at once.
+    columns = [team[name] for name in TEAM_FEATURES]
+    if len(team) != len(TEAM_FEATURES):
+        raise ValueError(f"team features computed but not declared: {sorted(set(team) - set(TEAM_FEATURES))}")
     matrix = np.concatenate([*blocks, np.column_stack(columns)], axis=1).astype(np.float32)
     return np.nan_to_num(matrix, nan=0.0, posinf=0.0, neginf=0.0)
 

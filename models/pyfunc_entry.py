@@ -16,7 +16,7 @@ from mlflow.pyfunc import PythonModel, PythonModelContext
 from core.settings import get_settings
 from features import schema as s
 from features.builds import BUILD_MANIFEST
-from features.embeddings import make_embedder
+from features.embedder_factory import make_embedder
 from features.queries import queries_from_frame
 from features.snapshot import FeatureSnapshot
 from models.bundle import BUNDLE_ARTIFACT, FEATURES_ARTIFACT, load_bundle

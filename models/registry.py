@@ -15,7 +15,7 @@ from pathlib import Path
 
 from core.settings import CHAMPION_ALIAS, REGISTERED_MODEL_NAME, Settings
 from features.builds import BUILD_MANIFEST
-from features.embeddings import make_embedder
+from features.embedder_factory import make_embedder
 from features.snapshot import FeatureSnapshot
 from models.bundle import BUNDLE_ARTIFACT, FEATURES_ARTIFACT, BundleError, BundleManifest, load_bundle
 from models.recommender import TeamRecommender

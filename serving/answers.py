@@ -12,7 +12,7 @@ from serving.errors import ApiError
 from serving.model_holder import Serving
 from serving.persistence import ApiStore
 from serving.presenters import audit_teams, recommendation_response
-from serving.ranking import RankingError, RankSpec
+from serving.ranking import ConflictingRequest, RankingError, RankSpec
 from serving.schemas import RecommendationRequest, RecommendationResponse
 
 
@@ -59,7 +59,8 @@ def _spec(serving: Serving, req: RecommendationRequest) -> RankSpec:
             allowed=frozenset(candidates.partner_ids) if candidates and candidates.partner_ids else None,
         )
     except ValueError as exc:
-        raise RankingError(str(exc)) from exc
+        # e.g. a partner both included and excluded: the request contradicts itself.
+        raise ConflictingRequest(str(exc)) from exc
     return RankSpec(
         roles=serving.ranker.check_roles(req.roles),
         k=req.k,
@@ -83,7 +84,7 @@ def rank_many(
             specs[i] = _spec(serving, req)
             out.append(ApiError(500, "not ranked"))
         except RankingError as exc:
-            out.append(ApiError(422, str(exc)))
+            out.append(ApiError(exc.status, str(exc), exc.code))
     order = list(specs)
     slots: threading.BoundedSemaphore = request.app.state.rank_slots
     # `serving` is one immutable model and snapshot: a partner update swaps in a new one, never waits.
@@ -93,7 +94,7 @@ def rank_many(
             try:
                 result = serving.ranker.rank(opp, specs[i])
             except RankingError as exc:
-                out[i] = ApiError(422, str(exc))
+                out[i] = ApiError(exc.status, str(exc), exc.code)
                 continue
             out[i] = recommendation_response(request_id, serving.version, result, reqs[i].explain)
     return out

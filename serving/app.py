@@ -39,8 +39,10 @@ Authenticate with an API key in the `X-API-Key` header (`partnermatch keys creat
 Errors are JSON `{code, message}`. Writes accept an `Idempotency-Key` header.
 
 Bodies are validated strictly: numbers are JSON numbers (`"k": "5"` and `"k": true` are refused), flags
-are JSON booleans and dates are `YYYY-MM-DD` strings. A rule that JSON Schema cannot state (e.g. a
-conflicting pair names two different partners) is answered 422 with the field it concerns.
+are JSON booleans and dates are `YYYY-MM-DD` strings. A field that breaks a stated rule is answered 422
+with the field it concerns; a partner the model does not know, 404 (`unknown_partner`); a request that
+contradicts itself or the partner records in a way JSON Schema cannot state (a partner listed twice, a
+team naming a role that was not requested), 409 (`conflicting_request`).
 A batch spends one unit of the caller's rate limit per opportunity. A 503 carries `Retry-After`.
 """
 # Declared on every /v1 operation: each can answer these whatever its body.

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import hashlib
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -17,7 +16,13 @@ from serving.auth import ANONYMOUS, Caller, KeyVerifier, Scope
 from serving.errors import ApiError, unavailable
 from serving.limits import RateLimiter
 from serving.model_holder import ModelHolder, Serving
-from serving.persistence import ApiStore
+from serving.persistence import (
+    ApiStore,
+    IdempotencyClaim,
+    IdempotencyInProgress,
+    IdempotencyKeyReused,
+    request_sha256,
+)
 from serving.schemas import BatchRequest
 
 API_KEY_HEADER = "X-API-Key"
@@ -162,42 +167,51 @@ class Replay(Exception):
 
 @dataclass
 class Idempotency:
-    """Remembers the first response of a write sent with an Idempotency-Key (a no-op without one)."""
+    """The Idempotency-Key a write holds (none without the header); `remember` stores its answer."""
 
     api_store: ApiStore
-    key_id: str
-    key: str | None
-    route: str
-    digest: str
+    claim: IdempotencyClaim | None
 
     def remember(self, status: int, body: Any) -> None:
-        if self.key is not None:
-            self.api_store.save_idempotent(
-                self.key_id, self.key, self.route, self.digest, status, jsonable_encoder(body)
-            )
+        if self.claim is not None:
+            self.api_store.finish_key(self.claim, status, jsonable_encoder(body))
 
 
-async def idempotency(request: Request, api_store: ApiStoreDep) -> Idempotency:
+async def idempotency(request: Request, api_store: ApiStoreDep) -> AsyncIterator[Idempotency]:
+    """Claims the key before the write runs, so two requests with one key never both write; a failed
+    write gives the key back. The fingerprint ignores JSON whitespace and key order."""
     key = request.headers.get(IDEMPOTENCY_HEADER)
-    # Keys are per caller; with auth disabled everyone shares one namespace.
-    key_id = request.scope.get("state", {}).get("key_id") or "anonymous"
-    route = f"{request.method} {request.url.path}"
     if key is None:
-        return Idempotency(api_store, key_id, None, route, "")
+        yield Idempotency(api_store, None)
+        return
     if not key.strip() or len(key) > MAX_IDEMPOTENCY_KEY:
         raise ApiError(422, f"{IDEMPOTENCY_HEADER} must be 1-{MAX_IDEMPOTENCY_KEY} characters")
-    body = await request.body()
-    digest = hashlib.sha256(route.encode() + b"\n" + body).hexdigest()
-    found = api_store.find_idempotent(key_id, key)
+    route = f"{request.method} {request.url.path}"
+    # Keys are per caller; with auth disabled everyone shares one namespace.
+    key_id = request.scope.get("state", {}).get("key_id") or "anonymous"
+    claim = IdempotencyClaim(key_id, key, route, request_sha256(route, await request.body()))
+    try:
+        found = api_store.claim_key(claim)
+    except IdempotencyKeyReused:
+        raise ApiError(
+            422,
+            f"{IDEMPOTENCY_HEADER} {key!r} was already used with a different request",
+            code="idempotency_key_reused",
+        ) from None
+    except IdempotencyInProgress:
+        raise ApiError(
+            409,
+            f"a request with {IDEMPOTENCY_HEADER} {key!r} is still being answered; retry shortly",
+            code="idempotency_key_in_use",
+            headers={"Retry-After": "1"},
+        ) from None
     if found is not None:
-        if found.request_sha256 != digest:
-            raise ApiError(
-                422,
-                f"{IDEMPOTENCY_HEADER} {key!r} was already used with a different request",
-                code="idempotency_key_reused",
-            )
         raise Replay(found.status_code, found.response)
-    return Idempotency(api_store, key_id, key, route, digest)
+    try:
+        yield Idempotency(api_store, claim)
+    except BaseException:
+        api_store.release_key(claim)
+        raise
 
 
 IdempotencyDep = Annotated[Idempotency, Depends(idempotency)]

@@ -34,6 +34,21 @@ STATUS_CODES = {
 }
 
 
+# What each status means on a route that declares it (the ones every /v1 route can answer are in app.py).
+ROUTE_ERRORS: dict[int, str] = {
+    404: "a partner (or other resource) the request names is not known",
+    409: "the request contradicts itself or the partner records, in a way JSON Schema cannot state "
+    "(e.g. a partner listed twice)",
+}
+
+
+def route_errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for a route's own error statuses, in the API's `{code, message}` shape."""
+    from serving.schemas import ErrorBody
+
+    return {status: {"model": ErrorBody, "description": ROUTE_ERRORS[status]} for status in statuses}
+
+
 class ApiError(Exception):
     """An expected failure with a stable `code`; rendered as JSON with `status`."""
 

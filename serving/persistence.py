@@ -7,10 +7,10 @@ import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, func, insert, select, update
+from sqlalchemy import Table, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from features import schema as s
@@ -69,6 +69,27 @@ class IdempotencyClaim:
 
 class IdempotencyKeyReused(Exception):
     """The key was already used by this caller with a different request."""
+
+
+class IdempotencyInProgress(Exception):
+    """The first request with this key is still being answered."""
+
+
+# Status of a claimed key whose request has not been answered yet.
+PENDING = 0
+# A claim still pending after this long belongs to a request that died (a killed worker): taken over.
+PENDING_STALE_SECONDS = 60
+
+
+def _claim_row(claim: IdempotencyClaim) -> dict[str, Any]:
+    return {
+        "key_id": claim.key_id,
+        "idempotency_key": claim.key,
+        "route": claim.route,
+        "request_sha256": claim.request_sha256,
+        "status_code": PENDING,
+        "response": {},
+    }
 
 
 @dataclass(frozen=True)
@@ -168,26 +189,61 @@ class ApiStore:
             ).first()
         return IdempotencyRecord(row[0], int(row[1]), row[2]) if row is not None else None
 
-    def save_idempotent(
-        self, key_id: str, idempotency_key: str, route: str, request_sha256: str, status: int, response: Any
-    ) -> None:
+    def claim_key(self, claim: IdempotencyClaim) -> Written | None:
+        """Claim an Idempotency-Key before a write that happens outside this store's transaction (partners).
+
+        None: this request holds the key now (`finish_key` or `release_key` next). Otherwise the stored
+        answer to replay; IdempotencyKeyReused for another request under the key; IdempotencyInProgress
+        while the first request with it is still running (a claim left PENDING_STALE_SECONDS by a crashed
+        worker is taken over).
+        """
+        records = t.idempotency_records
+        where = (records.c.key_id == claim.key_id, records.c.idempotency_key == claim.key)
         try:
             with self.store.writing() as conn:
-                conn.execute(
-                    insert(t.idempotency_records),
-                    {
-                        "key_id": key_id,
-                        "idempotency_key": idempotency_key,
-                        "route": route,
-                        "request_sha256": request_sha256,
-                        "status_code": status,
-                        "response": response,
-                        "created_at": _now(),
-                    },
-                )
+                conn.execute(insert(records), {**_claim_row(claim), "created_at": _now()})
+            return None
         except IntegrityError:
-            # A concurrent request with the same key stored its response first; that one is the replay.
-            logger.info("idempotency key %s already recorded", idempotency_key)
+            pass
+        found = self.find_idempotent(claim.key_id, claim.key)
+        if found is None:
+            raise IdempotencyInProgress(claim.key)  # released between our insert and read: retry later
+        if found.request_sha256 != claim.request_sha256:
+            raise IdempotencyKeyReused(claim.key)
+        if found.status_code != PENDING:
+            return Written(found.status_code, found.response, replayed=True)
+        stale = _now() - timedelta(seconds=PENDING_STALE_SECONDS)
+        with self.store.writing() as conn:
+            taken = conn.execute(
+                update(records)
+                .where(*where, records.c.status_code == PENDING, records.c.created_at < stale)
+                .values(created_at=_now())
+            ).rowcount
+        if not taken:
+            raise IdempotencyInProgress(claim.key)
+        return None
+
+    def finish_key(self, claim: IdempotencyClaim, status: int, response: Any) -> None:
+        """Store the answer of the request holding the key: later requests with it replay this."""
+        records = t.idempotency_records
+        with self.store.writing() as conn:
+            conn.execute(
+                update(records)
+                .where(records.c.key_id == claim.key_id, records.c.idempotency_key == claim.key)
+                .values(status_code=status, response=response)
+            )
+
+    def release_key(self, claim: IdempotencyClaim) -> None:
+        """Give the key back after a failed write, so a retry with it runs again."""
+        records = t.idempotency_records
+        with self.store.writing() as conn:
+            conn.execute(
+                delete(records).where(
+                    records.c.key_id == claim.key_id,
+                    records.c.idempotency_key == claim.key,
+                    records.c.status_code == PENDING,
+                )
+            )
 
     # -- audit, feedback, outcomes ------------------------------------------------------------------------
     def write_audit(self, entries: Sequence[Mapping[str, Any]]) -> None:
@@ -225,18 +281,8 @@ class ApiStore:
         try:
             with self.store.writing() as conn:
                 if claim is not None:
-                    conn.execute(
-                        insert(records),
-                        {
-                            "key_id": claim.key_id,
-                            "idempotency_key": claim.key,
-                            "route": claim.route,
-                            "request_sha256": claim.request_sha256,
-                            "status_code": 0,  # replaced below, before anyone can read it
-                            "response": {},
-                            "created_at": _now(),
-                        },
-                    )
+                    # PENDING is replaced below, in the same transaction, before anyone can read it.
+                    conn.execute(insert(records), {**_claim_row(claim), "created_at": _now()})
                 result = conn.execute(insert(target), {**row, stamp: _now()})
                 status, response = respond(int(result.inserted_primary_key[0]))  # type: ignore[index]
                 if claim is not None:
@@ -255,29 +301,6 @@ class ApiStore:
                 raise IdempotencyKeyReused(claim.key) from None
             return Written(found.status_code, found.response, replayed=True)
         return Written(status, response, replayed=False)
-
-    def add_feedback(self, record: Mapping[str, Any]) -> int:
-        return int(self.add_record("feedback", record, lambda row_id: (201, row_id)).response)
-
-    def add_outcome(
-        self,
-        *,
-        key_id: str | None,
-        opportunity_id: str,
-        outcome: str,
-        closed_at: date | None,
-        deal_size: float | None,
-        team: Sequence[Mapping[str, Any]],
-    ) -> int:
-        row = {
-            "key_id": key_id,
-            s.OPPORTUNITY_ID: opportunity_id,
-            s.OUTCOME: outcome,
-            s.CLOSED_AT: closed_at,
-            s.DEAL_SIZE: deal_size,
-            "team": [dict(m) for m in team],
-        }
-        return int(self.add_record("outcomes", row, lambda row_id: (201, row_id)).response)
 
     # -- events shared by the API workers ---------------------------------------------------------------
     def add_event(self, origin: str, kind: str, payload: Mapping[str, Any]) -> int:

@@ -24,7 +24,24 @@ MAX_POOL = 50
 
 
 class RankingError(ValueError):
-    """A request the model cannot answer as asked (unknown partner, role mismatch...)."""
+    """A request the model cannot answer as asked; `status` and `code` are what the API answers."""
+
+    status = 422
+    code = "invalid_request"
+
+
+class UnknownPartner(RankingError):
+    """The request names a partner the served model does not know: a missing resource, not a bad rule."""
+
+    status = 404
+    code = "unknown_partner"
+
+
+class ConflictingRequest(RankingError):
+    """The request contradicts itself or the partners' records (a rule JSON Schema cannot state)."""
+
+    status = 409
+    code = "conflicting_request"
 
 
 @dataclass(frozen=True)
@@ -74,7 +91,7 @@ class Ranker:
     def check_known(self, partner_ids: Sequence[str]) -> None:
         unknown = sorted(pid for pid in set(partner_ids) if not self.knows(pid))
         if unknown:
-            raise RankingError(f"unknown partner(s) {unknown[:10]}")
+            raise UnknownPartner(f"unknown partner(s) {unknown[:10]}")
 
     def prepare(self, queries: Sequence[OpportunityQuery]) -> list[PreparedOpportunity]:
         """Embed every query in one encoder call."""
@@ -92,6 +109,8 @@ class Ranker:
                     opp, spec.roles, wanted, spec.constraints, spec.explain
                 )
                 ranked, dropped = found.teams, list(found.dropped)
+        except RankingError:
+            raise
         except (KeyError, ValueError) as exc:
             raise RankingError(str(exc.args[0]) if isinstance(exc, KeyError) else str(exc)) from exc
         if spec.diversity is not None:
@@ -103,16 +122,16 @@ class Ranker:
     def _check_team(self, team: Mapping[str, str | None], roles: Sequence[str]) -> dict[str, str | None]:
         extra = set(team) - set(roles)
         if extra:
-            raise RankingError(f"team names role(s) {sorted(extra)} that were not requested")
+            raise ConflictingRequest(f"team names role(s) {sorted(extra)} that were not requested")
         out: dict[str, str | None] = {}
         for role in roles:
             pid = team.get(role)
             if pid is not None:
                 actual = self.snapshot.role_of(pid)
                 if actual is None:
-                    raise RankingError(f"unknown partner {pid!r}")
+                    raise UnknownPartner(f"unknown partner {pid!r}")
                 if actual != role:
-                    raise RankingError(f"partner {pid} is a {actual} partner, not {role}")
+                    raise ConflictingRequest(f"partner {pid} is a {actual} partner, not {role}")
             out[role] = pid
         return out
 

@@ -86,8 +86,6 @@ def _not_far_ahead(value: date | None) -> date | None:
     return value
 
 
-PartnerId = Field(min_length=1, max_length=MAX_ID)
-Tag = Field(min_length=1, max_length=MAX_TAG)
 Tier = Literal["registered", "silver", "gold", "platinum"]
 PartnerStatus = Literal["active", "inactive"]
 

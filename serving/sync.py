@@ -55,7 +55,7 @@ def apply_deactivation(holder: ModelHolder, partner_id: str) -> bool:
 
 
 def _differs(snapshot: FeatureSnapshot, partner: dict[str, Any], certifications: pd.DataFrame) -> bool:
-    """Whether the store's row of a partner differs from what the snapshot serves (profile or certificates)."""
+    """Whether the store's row of a partner differs from what the snapshot serves (profile, certificates)."""
     pid = str(partner[s.PARTNER_ID])
     if not snapshot.knows(pid):
         return True

@@ -17,8 +17,8 @@ import pandas as pd
 from core.settings import Settings
 from features import schema as s
 from features.builds import save_feature_build
+from features.embedder_factory import make_embedder
 from features.embedding_cache import CachedEmbedder
-from features.embeddings import make_embedder
 from features.snapshot import FeatureSnapshot
 from features.store import Store
 from models.bundle import BUNDLE_ARTIFACT, FEATURES_ARTIFACT, BundleManifest, save_bundle

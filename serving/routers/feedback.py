@@ -9,17 +9,9 @@ from fastapi import APIRouter, Depends, Header, Path, Request
 from serving.dependencies import IDEMPOTENCY_HEADER, MAX_IDEMPOTENCY_KEY, ApiStoreDep, Replay, WriteCaller
 from serving.errors import ApiError
 from serving.persistence import IdempotencyClaim, IdempotencyKeyReused, Written, request_sha256
-from serving.schemas import MAX_ID, ErrorBody, FeedbackRequest, OutcomeRequest, Recorded
+from serving.schemas import MAX_ID, FeedbackRequest, OutcomeRequest, Recorded
 
 router = APIRouter(prefix="/v1", tags=["feedback"])
-
-ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"model": ErrorBody},
-    403: {"model": ErrorBody},
-    422: {"model": ErrorBody},
-    429: {"model": ErrorBody},
-}
-
 
 async def idempotency_claim(
     request: Request,
@@ -72,7 +64,6 @@ def _answer(
     "/opportunities/{opportunity_id}/outcome",
     response_model=Recorded,
     status_code=201,
-    responses=ERRORS,
     summary="Record that a deal was won or lost, and by which team",
 )
 def record_outcome(
@@ -97,7 +88,6 @@ def record_outcome(
     "/feedback",
     response_model=Recorded,
     status_code=201,
-    responses=ERRORS,
     summary="A suggestion accepted or rejected by a rep, with a reason code",
 )
 def record_feedback(

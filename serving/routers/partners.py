@@ -18,12 +18,11 @@ from fastapi import APIRouter, Path, Request
 
 from features import schema as s
 from serving.dependencies import ApiStoreDep, IdempotencyDep, ReadCaller, WriteCaller
-from serving.errors import ApiError
+from serving.errors import ApiError, route_errors
 from serving.model_holder import ModelHolder
 from serving.persistence import ApiStore
 from serving.schemas import (
     MAX_ID,
-    ErrorBody,
     PartnerBulkItem,
     PartnerBulkRequest,
     PartnerIn,
@@ -36,12 +35,7 @@ logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1", tags=["partners"])
 
 PartnerPath = Path(min_length=1, max_length=MAX_ID, description="the PRM's partner id")
-ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"model": ErrorBody},
-    403: {"model": ErrorBody},
-    404: {"model": ErrorBody},
-    422: {"model": ErrorBody},
-}
+ERRORS = route_errors(404, 409)
 
 
 def _roles(request: Request) -> tuple[str, ...]:
@@ -58,7 +52,7 @@ def _frames(
     certifications: list[dict[str, Any]] = []
     for pid, item in items:
         if pid in seen:
-            raise ApiError(422, f"partner_id {pid} appears twice")
+            raise ApiError(409, f"partner_id {pid} appears twice", "conflicting_request")
         seen.add(pid)
         if item.partner_type not in roles:
             raise ApiError(
@@ -69,7 +63,7 @@ def _frames(
         partners.append(row)
         names = [c.certification for c in item.certifications]
         if len(set(names)) != len(names):
-            raise ApiError(422, f"partner {pid}: a certification is listed twice")
+            raise ApiError(409, f"partner {pid}: a certification is listed twice", "conflicting_request")
         certifications.extend({s.PARTNER_ID: pid, **c.model_dump()} for c in item.certifications)
     cert_frame = pd.DataFrame(certifications, columns=list(s.COLUMNS[s.CERTIFICATIONS]))
     return pd.DataFrame(partners), cert_frame

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, BackgroundTasks, Request
 
 from serving.answers import answer, audit, rank_many, request_id_of
 from serving.dependencies import ApiStoreDep, ReadCaller, ServingDep
-from serving.errors import ApiError
+from serving.errors import ApiError, route_errors
 from serving.schemas import (
     BatchItem,
     BatchRequest,
     BatchResponse,
-    ErrorBody,
     IncludePartnerRequest,
     RecommendationRequest,
     RecommendationResponse,
@@ -22,13 +19,7 @@ from serving.schemas import (
 
 router = APIRouter(prefix="/v1", tags=["recommendations"])
 
-ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"model": ErrorBody},
-    403: {"model": ErrorBody},
-    422: {"model": ErrorBody},
-    429: {"model": ErrorBody},
-    503: {"model": ErrorBody},
-}
+ERRORS = route_errors(404, 409)
 
 
 @router.post(
@@ -101,7 +92,9 @@ def replace_member(
 ) -> RecommendationResponse:
     """The other members stay on the team; the replaced partner is excluded from its role."""
     if body.replace_role not in body.team:
-        raise ApiError(422, f"replace_role {body.replace_role!r} is not a role of the given team")
+        raise ApiError(
+            409, f"replace_role {body.replace_role!r} is not a role of the given team", "conflicting_request"
+        )
     kept = [pid for role, pid in body.team.items() if role != body.replace_role]
     req = RecommendationRequest(
         opportunity=body.opportunity,

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 from sqlalchemy import Engine, create_engine
 
+from features.embedder_factory import make_embedder
 from features.embedding_cache import CachedEmbedder
-from features.embeddings import HashingEmbedder, SentenceTransformerEmbedder, make_embedder
+from features.embeddings import HashingEmbedder, SentenceTransformerEmbedder
 from features.snapshot import FeatureSnapshot
 from features.tables import metadata
 from tests.features.snapshot_fixtures import tables, with_description

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 from features import schema as s
+from features.embedder_factory import make_embedder
 from features.embedding_cache import CachedEmbedder
-from features.embeddings import DEFAULT_EMBEDDER, make_embedder
+from features.embeddings import DEFAULT_EMBEDDER
 from features.snapshot import FeatureSnapshot
 from tests.features.snapshot_fixtures import aws_query, tables
 

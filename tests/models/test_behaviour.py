@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from features import schema as s
-from features.embeddings import make_embedder
+from features.embedder_factory import make_embedder
 from features.queries import queries_from_frame
 from features.records import EcosystemTables, OpportunityQuery
 from features.snapshot import FeatureSnapshot

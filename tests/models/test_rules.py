@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from features import schema as s
-from features.embeddings import make_embedder
+from features.embedder_factory import make_embedder
 from features.records import OpportunityQuery
 from features.snapshot import FeatureSnapshot
 from models.ranker import TeamRanker

@@ -78,7 +78,7 @@ def test_a_bulk_upsert_writes_every_partner(fresh_api: Api) -> None:
 
 def test_a_bulk_upsert_with_a_duplicate_id_writes_nothing(fresh_api: Api) -> None:
     bulk = {"partners": [{**PARTNER, "partner_id": "D-1"}, {**PARTNER, "partner_id": "D-1"}]}
-    assert fresh_api.client.post("/v1/partners:bulk", json=bulk, headers=fresh_api.write).status_code == 422
+    assert fresh_api.client.post("/v1/partners:bulk", json=bulk, headers=fresh_api.write).status_code == 409
     assert fresh_api.client.get("/v1/partners/D-1", headers=fresh_api.read).status_code == 404
 
 

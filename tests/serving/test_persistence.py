@@ -10,6 +10,7 @@ import pytest
 from serving.persistence import (
     ApiStore,
     IdempotencyClaim,
+    IdempotencyInProgress,
     IdempotencyKeyReused,
     Written,
     request_sha256,
@@ -31,11 +32,32 @@ def test_a_revoked_key_is_found_but_inactive(api_store: ApiStore) -> None:
     assert found is not None and not found.active and found.scopes == ("read", "write")
 
 
-def test_the_first_idempotent_response_wins(api_store: ApiStore) -> None:
-    api_store.save_idempotent("k1", "idem", "POST /v1/feedback", "a" * 64, 201, {"id": 1})
-    api_store.save_idempotent("k1", "idem", "POST /v1/feedback", "a" * 64, 201, {"id": 2})
-    found = api_store.find_idempotent("k1", "idem")
-    assert found is not None and found.response == {"id": 1}
+CLAIM = IdempotencyClaim("k1", "idem", "PUT /v1/partners/P1", "a" * 64)
+
+
+def test_a_finished_claim_replays_its_answer(api_store: ApiStore) -> None:
+    assert api_store.claim_key(CLAIM) is None
+    api_store.finish_key(CLAIM, 200, {"written": 1})
+    assert api_store.claim_key(CLAIM) == Written(200, {"written": 1}, replayed=True)
+
+
+def test_a_key_still_being_answered_is_in_progress_for_a_second_request(api_store: ApiStore) -> None:
+    api_store.claim_key(CLAIM)
+    with pytest.raises(IdempotencyInProgress):
+        api_store.claim_key(CLAIM)
+
+
+def test_a_released_key_can_be_claimed_again(api_store: ApiStore) -> None:
+    api_store.claim_key(CLAIM)
+    api_store.release_key(CLAIM)
+    assert api_store.claim_key(CLAIM) is None
+
+
+def test_simultaneous_claims_of_one_key_leave_it_to_one_request(api_store: ApiStore) -> None:
+    won: list[Written | None] = []
+    errors = run_together([lambda: won.append(api_store.claim_key(CLAIM)) for _ in range(8)])
+    assert won == [None] and len(errors) == 7
+    assert all(isinstance(e, IdempotencyInProgress) for e in errors)
 
 
 def test_audit_entries_keep_the_request_and_the_teams(api_store: ApiStore) -> None:

@@ -57,10 +57,16 @@ def test_an_included_partner_is_on_every_team(api: Api) -> None:
     assert all(ids(team)[s.RESELLER] == wanted for team in body["teams"])
 
 
-def test_including_an_unknown_partner_is_a_422(api: Api) -> None:
+def test_including_an_unknown_partner_is_a_404_naming_it(api: Api) -> None:
     response = api.client.post(URL, json=request_body(constraints={"include": ["nobody"]}), headers=api.read)
-    assert response.status_code == 422
-    assert "nobody" in response.json()["message"]
+    assert response.status_code == 404
+    assert response.json()["code"] == "unknown_partner" and "nobody" in response.json()["message"]
+
+
+def test_a_candidate_team_naming_a_role_not_requested_is_a_409(api: Api) -> None:
+    body = request_body(roles=[s.SERVICES], candidates={"teams": [{s.RESELLER: "R-anything"}]})
+    response = api.client.post(URL, json=body, headers=api.read)
+    assert response.status_code == 409 and response.json()["code"] == "conflicting_request"
 
 
 def test_candidate_partner_ids_limit_the_teams_to_those_partners(api: Api) -> None:

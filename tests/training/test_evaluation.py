@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from features import schema as s
-from features.embeddings import make_embedder
+from features.embedder_factory import make_embedder
 from features.queries import queries_from_frame
 from features.snapshot import FeatureSnapshot, PreparedOpportunity
 from models.assembly import AssemblyPlan, assemble_teams, team_key

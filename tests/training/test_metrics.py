@@ -2,7 +2,6 @@ import pytest
 
 from training.metrics import (
     graded_ndcg,
-    ndcg_at_k,
     ndcg_of_single_target,
     rank_of_target,
     recall_at_k,
@@ -10,12 +9,12 @@ from training.metrics import (
 )
 
 
-def test_ndcg_is_one_for_a_perfect_ranking() -> None:
-    assert ndcg_at_k([3, 2, 0], k=3) == 1.0
+def test_graded_ndcg_is_zero_when_nothing_is_relevant() -> None:
+    assert graded_ndcg([0.3, 0.2, 0.1], [0.0, 0.0, 0.0], k=3) == 0.0
 
 
-def test_ndcg_is_zero_when_nothing_is_relevant() -> None:
-    assert ndcg_at_k([0, 0, 0], k=3) == 0.0
+def test_graded_ndcg_of_a_single_item_is_one_when_it_has_gain() -> None:
+    assert graded_ndcg([0.3], [0.5], k=3) == 1.0
 
 
 def test_ndcg_of_a_single_target_at_rank_two_is_one_over_log2_of_three() -> None:
