@@ -29,6 +29,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -88,6 +90,7 @@ def prepare(work: Path, partners: int) -> Path:
     if (home / "mlflow.db").exists():
         return home
     export = work / f"export-{partners}"
+    work.mkdir(parents=True, exist_ok=True)
     config = work / "train.toml"
     config.write_text(TRAIN_CONFIG)
     cli(
@@ -191,7 +194,8 @@ def server_env(home: Path) -> dict[str, str]:
     return env
 
 
-def api_server(home: Path, workers: int) -> Server:
+def api_server(home: Path, workers: int, code: Path | None = None) -> Server:
+    """Our API on the home; `code`: run it from that checkout instead (a same-minute A/B of a change)."""
     port = free_port()
     command = [
         sys.executable,
@@ -206,7 +210,12 @@ def api_server(home: Path, workers: int) -> Server:
         "warning",
         "--no-access-log",
     ]
-    return Server(command, server_env(home), "/health/ready", port)
+    env = server_env(home)
+    if code is not None:
+        # uvicorn puts --app-dir first on sys.path, ahead of the working directory (this checkout).
+        command += ["--app-dir", str(code)]
+        env["PYTHONPATH"] = str(code)
+    return Server(command, env, "/health/ready", port)
 
 
 def mlflow_server(home: Path, workers: int) -> Server:
@@ -371,36 +380,40 @@ end
     }
 
 
-def bench_home(home: Path, n: int, with_throughput: bool, seconds: float) -> dict[str, Any]:
+def bench_home(
+    home: Path, n: int, with_throughput: bool, seconds: float, previous: Path | None = None
+) -> dict[str, Any]:
     opportunities = open_opportunities(home, 200)
     store = ApiStore.open(Settings(home=home).store_url)
     _, key = create_key(store, "bench", ["read"])
     partners = int(store.store.counts()[s.PARTNERS])
     result: dict[str, Any] = {"home": str(home), "partners": partners}
-    with api_server(home, 1) as api, mlflow_server(home, 1) as baseline:
+    starts: dict[str, Callable[[int], Server]] = {
+        "api": lambda workers: api_server(home, workers),
+        "mlflow_baseline": lambda workers: mlflow_server(home, workers),
+    }
+    if previous is not None:
+        starts["previous_code"] = lambda workers: api_server(home, workers, previous)
+    api_bodies = [api_body(o) for o in opportunities]
+    with ExitStack() as stack:
+        servers = {name: stack.enter_context(start(1)) for name, start in starts.items()}
         targets = [
-            Target(
-                "api",
-                api.url,
-                "/v1/recommendations",
-                [api_body(o) for o in opportunities],
-                {"X-API-Key": key},
-            ),
-            Target(
-                "mlflow_baseline", baseline.url, "/invocations", [mlflow_body(o) for o in opportunities], {}
-            ),
+            Target(name, server.url, "/invocations", [mlflow_body(o) for o in opportunities], {})
+            if name == "mlflow_baseline"
+            else Target(name, server.url, "/v1/recommendations", api_bodies, {"X-API-Key": key})
+            for name, server in servers.items()
         ]
         result.update(interleaved_latency(targets, n))
-        result["api"]["start_seconds"] = round(api.start_seconds, 1)
-        result["mlflow_baseline"]["start_seconds"] = round(baseline.start_seconds, 1)
+        for name, server in servers.items():
+            result[name]["start_seconds"] = round(server.start_seconds, 1)
     if with_throughput:
-        for target, start in zip(targets, (api_server, mlflow_server), strict=True):
-            with start(home, 2) as server:
+        for target in targets:
+            with starts[target.name](2) as server:
                 run = throughput(
                     server.url, target.path, target.bodies, target.headers, seconds, concurrency=8
                 )
             result[target.name]["two_workers"] = run
-    for name in ("api", "mlflow_baseline"):
+    for name in starts:
         print(name, json.dumps(result[name]), flush=True)
     return result
 
@@ -414,10 +427,19 @@ def main() -> None:
     parser.add_argument(
         "--seconds", type=float, default=35.0, help="throughput time per server (wrk: split over its runs)"
     )
+    parser.add_argument(
+        "--previous-code",
+        type=Path,
+        default=None,
+        help="also serve each home from this checkout (e.g. a git worktree of the last commit), interleaved",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     homes = list(args.home) + [prepare(args.work, n) for n in args.prepare]
-    results = [bench_home(home, args.requests, i == 0, args.seconds) for i, home in enumerate(homes)]
+    results = [
+        bench_home(home, args.requests, i == 0, args.seconds, args.previous_code)
+        for i, home in enumerate(homes)
+    ]
     summary = {
         "machine": {
             "cpus": os.cpu_count(),

@@ -1,6 +1,9 @@
 """Concurrent partner writes beside recommending readers on a real server: failed writes and lost changes.
 
-For each store backend (SQLite file, PostgreSQL) and 1, 2 and 4 writer threads, a fresh database and one
+First, per backend, durability: served partners deleted and new ones added through the API, checked at
+once, after `POST /v1/admin/reload` and after a server restart (a lost change: a deleted partner suggested
+again, or an added one not served). Then, for each store backend (SQLite file, PostgreSQL) and 1, 2 and
+4 writer threads, a fresh database and one
 `uvicorn serving.main:app` worker on a prepared hashing home; each writer PUTs partners
 (`/v1/partners/{id}`) while 2 reader threads POST `/v1/recommendations`. Writer w cycles over 10 partner
 ids of its own (each written several times, so the last acknowledged value is known) and every tenth
@@ -97,8 +100,9 @@ def writer(
                     tally.last[pid] = value
 
 
-def reader(url: str, headers: dict[str, str], bodies: list[dict[str, Any]], stop: threading.Event,
-           tally: Tally) -> None:
+def reader(
+    url: str, headers: dict[str, str], bodies: list[dict[str, Any]], stop: threading.Event, tally: Tally
+) -> None:
     with httpx.Client(base_url=url, headers=headers, timeout=60) as client:
         i = 0
         while not stop.is_set():
@@ -146,8 +150,16 @@ def database(backend: str, home: Path, work: Path) -> Iterator[str]:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def run(home: Path, work: Path, backend: str, writers: int, writes: int, readers: int, code: Path | None,
-        bodies: list[dict[str, Any]]) -> dict[str, Any]:
+def run(
+    home: Path,
+    work: Path,
+    backend: str,
+    writers: int,
+    writes: int,
+    readers: int,
+    code: Path | None,
+    bodies: list[dict[str, Any]],
+) -> dict[str, Any]:
     with database(backend, home, work) as url:
         api_store = ApiStore.open(url)  # migrated by the code under test, as the server does at start
         _, key = create_key(api_store, "bench-concurrency", ["read", "write"])
@@ -155,8 +167,19 @@ def run(home: Path, work: Path, backend: str, writers: int, writes: int, readers
         headers = {"X-API-Key": key}
         env = {**server_env(home), "PM_DATABASE_URL": url}
         port = free_port()
-        command = [sys.executable, "-m", "uvicorn", "serving.main:app", "--port",
-                   str(port), "--workers", "1", "--log-level", "warning", "--no-access-log"]
+        command = [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "serving.main:app",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ]
         if code is not None:
             # The old checkout's packages first (uvicorn puts --app-dir at the front of sys.path).
             command += ["--app-dir", str(code)]
@@ -165,10 +188,14 @@ def run(home: Path, work: Path, backend: str, writers: int, writes: int, readers
         with Server(command, env, "/health/ready", port) as server:
             start = threading.Barrier(writers)
             stop = threading.Event()
-            readers_ = [threading.Thread(target=reader, args=(server.url, headers, bodies, stop, tally))
-                        for _ in range(readers)]
-            writers_ = [threading.Thread(target=writer, args=(server.url, headers, w, writes, start, tally))
-                        for w in range(writers)]
+            readers_ = [
+                threading.Thread(target=reader, args=(server.url, headers, bodies, stop, tally))
+                for _ in range(readers)
+            ]
+            writers_ = [
+                threading.Thread(target=writer, args=(server.url, headers, w, writes, start, tally))
+                for w in range(writers)
+            ]
             for thread in readers_:
                 thread.start()
             started = time.perf_counter()
@@ -197,6 +224,86 @@ def run(home: Path, work: Path, backend: str, writers: int, writes: int, readers
     }
 
 
+DELETED = 5  # served partners deleted through the API before the reload and the restart
+ADDED = 5  # partners added through the API
+
+
+def _suggested(client: httpx.Client, bodies: list[dict[str, Any]]) -> set[str]:
+    found: set[str] = set()
+    for body in bodies:
+        for team in client.post("/v1/recommendations", json=body).json().get("teams", []):
+            found.update(m["partner_id"] for m in team["members"])
+    return found
+
+
+def _check(client: httpx.Client, bodies: list[dict[str, Any]], deleted: list[str], added: list[str]) -> dict:
+    """Partner changes the served model has lost: deleted partners suggested again, added ones not served."""
+    suggested = _suggested(client, bodies)
+    unserved = [pid for pid in added if not client.get(f"/v1/partners/{pid}").json().get("served")]
+    back = sorted(suggested & set(deleted))
+    return {"deleted_suggested_again": back, "added_not_served": unserved, "lost": len(back) + len(unserved)}
+
+
+def durability(home: Path, work: Path, backend: str, code: Path | None, bodies: list[dict[str, Any]]) -> dict:
+    """Delete served partners and add new ones through the API, then reload, then restart the server:
+    after each, are the changes still served? (Issue 11, defect 1: they were lost on reload and restart.)"""
+    with database(backend, home, work) as url:
+        api_store = ApiStore.open(url)
+        _, key = create_key(api_store, "bench-durability", ["read", "write", "admin"])
+        api_store.engine.dispose()
+        env = {**server_env(home), "PM_DATABASE_URL": url}
+        if code is not None:
+            env["PYTHONPATH"] = str(code)
+
+        def serve() -> Server:
+            port = free_port()
+            command = [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "serving.main:app",
+                "--port",
+                str(port),
+                "--workers",
+                "1",
+                "--log-level",
+                "warning",
+                "--no-access-log",
+            ]
+            if code is not None:
+                command += ["--app-dir", str(code)]
+            return Server(command, env, "/health/ready", port)
+
+        added = [f"DUR-{i}" for i in range(ADDED)]
+        out: dict[str, Any] = {"backend": backend}
+        with (
+            serve() as server,
+            httpx.Client(base_url=server.url, headers={"X-API-Key": key}, timeout=120) as c,
+        ):
+            first = [
+                m for t in c.post("/v1/recommendations", json=bodies[0]).json()["teams"] for m in t["members"]
+            ]
+            deleted = list(dict.fromkeys(m["partner_id"] for m in first))[:DELETED]
+            names = {m["partner_id"]: m["name"] for m in first}
+            for pid in deleted:
+                # Synced first, as a PRM would (a PostgreSQL store starts without the home's partners).
+                c.put(f"/v1/partners/{pid}", json={**partner_body("durability"), "name": names[pid]})
+                c.delete(f"/v1/partners/{pid}")
+            for pid in added:
+                c.put(f"/v1/partners/{pid}", json=partner_body(pid))
+            out["at_once"] = _check(c, bodies, deleted, added)
+            out["reload_status"] = c.post("/v1/admin/reload", json={}).status_code
+            out["after_reload"] = _check(c, bodies, deleted, added)
+        with (
+            serve() as server,
+            httpx.Client(base_url=server.url, headers={"X-API-Key": key}, timeout=120) as c,
+        ):
+            out["after_restart"] = _check(c, bodies, deleted, added)
+        out["deleted"], out["added"] = deleted, added
+        out["lost_changes"] = sum(out[k]["lost"] for k in ("at_once", "after_reload", "after_restart"))
+        return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -211,11 +318,16 @@ def main() -> None:
     args = parser.parse_args()
     bodies = [api_body(opp) for opp in open_opportunities(args.home, 20)]
     runs = []
+    kept = []
     with tempfile.TemporaryDirectory(prefix="pm-bench-concurrency-") as work:
         for backend in args.backend or ["sqlite", "postgresql"]:
+            result = durability(args.home, Path(work), backend, args.code, bodies)
+            print(result, flush=True)
+            kept.append(result)
             for writers in args.writers or [1, 2, 4]:
-                result = run(args.home, Path(work), backend, writers, args.writes, args.readers, args.code,
-                             bodies)
+                result = run(
+                    args.home, Path(work), backend, writers, args.writes, args.readers, args.code, bodies
+                )
                 print(result, flush=True)
                 runs.append(result)
     publish(
@@ -228,6 +340,9 @@ def main() -> None:
             "total_failed_writes": sum(r["failed_writes"] for r in runs),
             "total_lost_changes": sum(r["lost_changes"] for r in runs),
             "runs": runs,
+            # Partner changes still served after a reload and a restart (defect 1).
+            "durability_lost_changes": sum(r["lost_changes"] for r in kept),
+            "durability": kept,
         },
         args.out,
     )

@@ -7,6 +7,7 @@ from fastapi import APIRouter, BackgroundTasks, Request
 from serving.answers import answer, audit, rank_many, request_id_of
 from serving.dependencies import ApiStoreDep, ReadCaller, ServingDep
 from serving.errors import ApiError, route_errors
+from serving.ranking import RankingError
 from serving.schemas import (
     BatchItem,
     BatchRequest,
@@ -54,7 +55,16 @@ def recommend_batch(
     api_store: ApiStoreDep,
     background: BackgroundTasks,
 ) -> BatchResponse:
-    """Each item succeeds or fails on its own (`status`, `error`); all use one model version."""
+    """Each item succeeds or fails on its own (`status`, `error`); all use one model version.
+
+    A role outside the documented enum breaks the request's schema, so it fails the whole batch (422), as
+    any other schema violation does; only what the schema cannot see fails an item alone.
+    """
+    for i, req in enumerate(body.requests):
+        try:
+            serving.ranker.check_roles(req.roles)
+        except RankingError as exc:
+            raise ApiError(422, f"requests[{i}].roles: {exc}") from exc
     responses = rank_many(request, serving, body.requests)
     items = [
         BatchItem(index=i, status=200, result=r)

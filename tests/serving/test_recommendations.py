@@ -128,10 +128,16 @@ def test_every_recommendation_is_written_to_the_audit_log(api: Api) -> None:
 
 
 def test_a_batch_answers_each_item_on_its_own(api: Api) -> None:
-    batch = {"requests": [request_body(k=2), request_body(roles=["plumber"])]}
+    batch = {"requests": [request_body(k=2), request_body(constraints={"include": ["nobody"]})]}
     body = api.client.post(URL + ":batch", json=batch, headers=api.read).json()
-    assert [item["status"] for item in body["results"]] == [200, 422]
+    assert [item["status"] for item in body["results"]] == [200, 404]
     assert len(body["results"][0]["result"]["teams"]) == 2
+
+
+def test_a_batch_item_with_a_role_outside_the_schema_fails_the_whole_batch(api: Api) -> None:
+    batch = {"requests": [request_body(k=2), request_body(roles=["plumber"])]}
+    response = api.client.post(URL + ":batch", json=batch, headers=api.read)
+    assert response.status_code == 422 and "requests[1].roles" in response.json()["message"]
 
 
 def test_a_batch_of_more_than_100_is_rejected(api: Api) -> None:
