@@ -194,8 +194,11 @@ def server_env(home: Path) -> dict[str, str]:
     return env
 
 
-def api_server(home: Path, workers: int, code: Path | None = None) -> Server:
-    """Our API on the home; `code`: run it from that checkout instead (a same-minute A/B of a change)."""
+def api_server(
+    home: Path, workers: int, code: Path | None = None, database_url: str | None = None
+) -> Server:
+    """Our API on the home; `code`: run it from that checkout instead (a same-minute A/B of a change);
+    `database_url`: another store than the home's."""
     port = free_port()
     command = [
         sys.executable,
@@ -211,6 +214,8 @@ def api_server(home: Path, workers: int, code: Path | None = None) -> Server:
         "--no-access-log",
     ]
     env = server_env(home)
+    if database_url is not None:
+        env["PM_DATABASE_URL"] = database_url
     if code is not None:
         # uvicorn puts --app-dir first on sys.path, ahead of the working directory (this checkout).
         command += ["--app-dir", str(code)]

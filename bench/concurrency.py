@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import sqlite3
-import sys
 import tempfile
 import threading
 import time
@@ -38,7 +37,7 @@ from typing import Any
 import httpx
 import psycopg
 
-from bench.api import Server, api_body, free_port, open_opportunities, server_env
+from bench.api import Server, api_body, api_server, open_opportunities
 from bench.report import machine, publish
 from serving.auth import create_key
 from serving.persistence import ApiStore
@@ -165,27 +164,8 @@ def run(
         _, key = create_key(api_store, "bench-concurrency", ["read", "write"])
         api_store.engine.dispose()
         headers = {"X-API-Key": key}
-        env = {**server_env(home), "PM_DATABASE_URL": url}
-        port = free_port()
-        command = [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "serving.main:app",
-            "--port",
-            str(port),
-            "--workers",
-            "1",
-            "--log-level",
-            "warning",
-            "--no-access-log",
-        ]
-        if code is not None:
-            # The old checkout's packages first (uvicorn puts --app-dir at the front of sys.path).
-            command += ["--app-dir", str(code)]
-            env["PYTHONPATH"] = str(code)
         tally = Tally()
-        with Server(command, env, "/health/ready", port) as server:
+        with api_server(home, 1, code, database_url=url) as server:
             start = threading.Barrier(writers)
             stop = threading.Event()
             readers_ = [
@@ -251,28 +231,9 @@ def durability(home: Path, work: Path, backend: str, code: Path | None, bodies: 
         api_store = ApiStore.open(url)
         _, key = create_key(api_store, "bench-durability", ["read", "write", "admin"])
         api_store.engine.dispose()
-        env = {**server_env(home), "PM_DATABASE_URL": url}
-        if code is not None:
-            env["PYTHONPATH"] = str(code)
 
         def serve() -> Server:
-            port = free_port()
-            command = [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "serving.main:app",
-                "--port",
-                str(port),
-                "--workers",
-                "1",
-                "--log-level",
-                "warning",
-                "--no-access-log",
-            ]
-            if code is not None:
-                command += ["--app-dir", str(code)]
-            return Server(command, env, "/health/ready", port)
+            return api_server(home, 1, code, database_url=url)
 
         added = [f"DUR-{i}" for i in range(ADDED)]
         out: dict[str, Any] = {"backend": backend}

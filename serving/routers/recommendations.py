@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, BackgroundTasks, Request
 
 from serving.answers import answer, audit, rank_many, request_id_of
-from serving.dependencies import ApiStoreDep, ReadCaller, ServingDep
+from serving.dependencies import ApiStoreDep, ReadCaller, ServingDep, batch_slot
 from serving.errors import ApiError, route_errors
 from serving.ranking import RankingError
 from serving.schemas import (
@@ -65,7 +65,8 @@ def recommend_batch(
             serving.ranker.check_roles(req.roles)
         except RankingError as exc:
             raise ApiError(422, f"requests[{i}].roles: {exc}") from exc
-    responses = rank_many(request, serving, body.requests)
+    with batch_slot(request):
+        responses = rank_many(request, serving, body.requests)
     items = [
         BatchItem(index=i, status=200, result=r)
         if isinstance(r, RecommendationResponse)
