@@ -101,6 +101,9 @@ class PartnerCatalog:
     # "Which partners cover region/industry X": a pure function of the catalog, memoised per value.
     _coverage: dict[tuple[str, str], np.ndarray] = field(default_factory=dict, repr=False, compare=False)
     _profiles: dict[int, dict[str, Any]] = field(default_factory=dict, repr=False, compare=False)
+    # Contract columns as object arrays, built on the first profile: reading one row of them is ~10x
+    # cheaper than a DataFrame look-up (229 vs ~20 µs a profile at 100k partners).
+    _columns: dict[str, np.ndarray] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def build(
@@ -181,9 +184,11 @@ class PartnerCatalog:
         return {k: list(v) if isinstance(v, list) else v for k, v in cached.items()}
 
     def _profile(self, row: int) -> dict[str, Any]:
+        if not self._columns:
+            self._columns.update({c: self.partners[c].to_numpy(dtype=object) for c in PARTNER_COLUMNS})
         out: dict[str, Any] = {}
         for column in PARTNER_COLUMNS:
-            value: Any = self.partners[column].iat[row]
+            value: Any = self._columns[column][row]
             if column in s.LIST_COLUMNS[s.PARTNERS]:
                 out[column] = [str(v) for v in value]
             elif value is None or (not isinstance(value, str) and pd.isna(value)):
