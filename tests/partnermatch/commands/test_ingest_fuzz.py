@@ -13,7 +13,7 @@ import pytest
 from features import schema as s
 from features.store import Store
 from tests.features.conftest import WriteExport, tiny_tables
-from tests.features.test_ingest_cli import cli_store, invoke  # noqa: F401
+from tests.partnermatch.commands.conftest import invoke
 
 
 def edit(name: str, change: Callable[[str], str]) -> Callable[[Path], None]:
