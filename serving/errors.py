@@ -123,6 +123,13 @@ def install_error_handlers(app: FastAPI) -> None:
     for outage in DATABASE_DOWN:
         app.add_exception_handler(outage, database_error)
 
+    @app.exception_handler(sa_exc.DataError)
+    async def unstorable_value(request: Request, exc: sa_exc.DataError) -> JSONResponse:
+        # A value the database refuses (PostgreSQL keeps no NUL character in text): the request's fault,
+        # and nothing was written (the write's transaction rolled back). The driver's reason names no path.
+        reason = str(getattr(exc, "orig", None) or "the value cannot be stored").splitlines()[0]
+        return error_response(422, f"a value of the request cannot be stored: {reason}", "unstorable_value")
+
     @app.exception_handler(redis.RedisError)
     async def redis_error(request: Request, exc: redis.RedisError) -> JSONResponse:
         logger.warning("Redis unavailable on %s %s: %s", request.method, request.url.path, first_line(exc))
