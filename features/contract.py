@@ -1,5 +1,6 @@
-"""Data contract v1 enforcement: load, validate and normalise a PRM export folder, and write one back.
+"""Data contract v1 enforcement: load, parse, validate and normalise a PRM export folder.
 
+Reading and writing the files is `features/export_files.py`, the violation report `features/violations.py`.
 Decisions the design leaves open (documented here, tested in tests/features/test_contract.py):
 - A `won`/`lost` opportunity without `closed_at` is accepted with a warning (PRMs often omit close
   dates); downstream code falls back to `created_at` for its timing.
@@ -14,32 +15,26 @@ Decisions the design leaves open (documented here, tested in tests/features/test
 
 from __future__ import annotations
 
-import csv
 import logging
-import math
-from collections import Counter
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
-import pyarrow
 from pandera.errors import SchemaErrors
 
 from features import schema as s
+from features.export_files import find_table_file, list_cell, read_raw_table
 from features.records import EcosystemTables
+from features.violations import ViolationCollector
 
 log = logging.getLogger(__name__)
 
-MAX_LISTED_VIOLATIONS = 1000
 _TRUE = frozenset({"true", "t", "yes", "y", "1"})
 _FALSE = frozenset({"false", "f", "no", "n", "0"})
-_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
-_NUL = "\x00"
 
 # Column kinds beyond plain strings; everything not listed here is a string column.
 _FLOAT_COLUMNS = frozenset({s.PSAT, s.DEAL_SIZE})
@@ -51,229 +46,12 @@ _DEFAULTS: dict[str, dict[str, str]] = {
 
 
 @dataclass(frozen=True)
-class Violation:
-    """One broken rule: where (file, 1-based data row, column) and why."""
-
-    file: str
-    row: int | None
-    column: str | None
-    reason: str
-
-    def __str__(self) -> str:
-        where = [self.file]
-        if self.row is not None:
-            where.append(f"row {self.row}")
-        if self.column is not None:
-            where.append(f"column {self.column}")
-        return f"{', '.join(where)}: {self.reason}"
-
-
-class ContractError(Exception):
-    """An export broke the contract; `violations` lists up to MAX_LISTED_VIOLATIONS, `total` counts all."""
-
-    def __init__(self, violations: list[Violation], total: int | None = None) -> None:
-        self.violations = violations
-        self.total = len(violations) if total is None else total
-        super().__init__(self.report())
-
-    def report(self) -> str:
-        lines = [f"export breaks data contract v{s.CONTRACT_VERSION}: {self.total} violation(s)"]
-        lines.extend(str(v) for v in self.violations)
-        if self.total > len(self.violations):
-            lines.append(f"... and {self.total - len(self.violations)} more violation(s) not listed")
-        return "\n".join(lines)
-
-
-@dataclass(frozen=True)
 class ValidatedExport:
     """An export that passed the contract, normalised as EcosystemTables."""
 
     tables: EcosystemTables
     source: Path
     warnings: list[str] = field(default_factory=list)
-
-
-@dataclass
-class _Finding:
-    """Violations of one rule in one column, kept as row positions until the report is formatted."""
-
-    file: str
-    column: str | None
-    reason: str  # may contain "{value}"
-    rows: np.ndarray | None = None  # 0-based positions; None = a file-level violation
-    values: np.ndarray | None = None
-
-    @property
-    def size(self) -> int:
-        return 1 if self.rows is None else len(self.rows)
-
-
-class _Collector:
-    """Collects every violation cheaply; only the listed ones become Violation objects."""
-
-    def __init__(self) -> None:
-        self.findings: list[_Finding] = []
-
-    def add(self, file: str, column: str | None, reason: str) -> None:
-        self.findings.append(_Finding(file, column, reason))
-
-    def add_mask(self, file: str, column: str | None, reason: str, mask: pd.Series,
-                 values: pd.Series | None = None) -> None:
-        flags = mask.to_numpy(dtype=bool, na_value=False)
-        if not flags.any():
-            return
-        rows = np.flatnonzero(flags)
-        vals = None if values is None else values.to_numpy(dtype=object)[rows]
-        self.findings.append(_Finding(file, column, reason, rows, vals))
-
-    def add_rows(self, file: str, column: str | None, reason: str, rows: Sequence[int],
-                 values: Sequence[Any] | None = None) -> None:
-        """Violations at these 0-based data rows."""
-        vals = None if values is None else np.asarray(values, dtype=object)
-        self.findings.append(_Finding(file, column, reason, np.asarray(rows, dtype=np.int64), vals))
-
-    @property
-    def total(self) -> int:
-        return sum(f.size for f in self.findings)
-
-    def error(self) -> ContractError:
-        listed: list[Violation] = []
-        for f in self.findings:
-            room = MAX_LISTED_VIOLATIONS - len(listed)
-            if room <= 0:
-                break
-            if f.rows is None:
-                listed.append(Violation(f.file, None, f.column, f.reason))
-                continue
-            for i, row in enumerate(f.rows[:room]):
-                value = None if f.values is None else f.values[i]
-                listed.append(Violation(f.file, int(row) + 1, f.column, f.reason.format(value=_show(value))))
-        order = {t: i for i, t in enumerate(s.TABLES)}
-        listed.sort(key=lambda v: (order.get(Path(v.file).stem, -1), v.row or 0, v.column or ""))
-        return ContractError(listed, self.total)
-
-
-def _show(value: Any) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
-        return "<empty>"
-    return repr(value)
-
-
-# Reading and parsing -------------------------------------------------------------------------
-
-
-def _find_table_file(directory: Path, table: str, out: _Collector) -> Path | None:
-    candidates = (directory / f"{table}{suffix}" for suffix in s.EXPORT_SUFFIXES)
-    found = [path for path in candidates if path.is_file()]
-    if not found:
-        out.add(f"{table}.csv|.parquet", None, "missing table file")
-        return None
-    if len(found) > 1:
-        out.add(found[0].name, None, f"ambiguous: both {found[0].name} and {found[1].name} exist")
-        return None
-    return found[0]
-
-
-def _read_raw(path: Path, out: _Collector) -> pd.DataFrame | None:
-    """The file's cells, or None when it cannot be read as a table (the reasons are added to `out`)."""
-    if path.suffix == ".csv":
-        if not _scan_csv(path, out):
-            return None
-        try:
-            # Everything as text: parsing is ours, so every unparsable cell can be reported, not just the
-            # first. index_col=False: never take the first column as an index (the scan checked widths).
-            return pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False, encoding="utf-8-sig",
-                               index_col=False)
-        except (ValueError, UnicodeError, pd.errors.ParserError) as exc:
-            out.add(path.name, None, f"unreadable CSV: {_first_line(exc)}")
-            return None
-    try:
-        return pd.read_parquet(path)
-    except (OSError, ValueError, pyarrow.ArrowException) as exc:
-        out.add(path.name, None, f"not a readable parquet file: {_first_line(exc)}")
-        return None
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0] if text else ''}"[:300]
-
-
-def _scan_csv(path: Path, out: _Collector) -> bool:
-    """Check that a CSV file is UTF-8 text with a header and as many fields in every row as in the header.
-
-    pandas fills a short row with empty cells and may drop or shift an extra field without a word, so the
-    row shapes are checked here first, record by record (a C loop: about 1 s per million rows).
-    """
-    file = path.name
-    with path.open("rb") as fh:
-        head = fh.read(4)
-    if not head:
-        out.add(file, None, "empty file: no header row")
-        return False
-    if head.startswith(_UTF16_BOMS):
-        out.add(file, None, "UTF-16 text: the contract wants UTF-8")
-        return False
-    row = 0  # 0-based data rows read so far
-    short: dict[int, list[int]] = {}
-    long: dict[int, list[int]] = {}
-    try:
-        with path.open(encoding="utf-8-sig", newline="") as fh:
-            reader = csv.reader(fh)
-            header = [name.strip() for name in next(reader, [])]
-            if not header:
-                out.add(file, None, "empty file: no header row")
-                return False
-            if any(_NUL in name for name in header):
-                out.add(file, None, "the header holds NUL characters (UTF-16 text? the contract wants UTF-8)")
-                return False
-            for name, count in Counter(header).items():
-                if count > 1:
-                    out.add(file, name, f"column appears {count} times in the header")
-            width = len(header)
-            for fields in reader:
-                if not fields:  # a blank line, which pandas skips too
-                    continue
-                if len(fields) < width:
-                    short.setdefault(len(fields), []).append(row)
-                elif len(fields) > width:
-                    long.setdefault(len(fields), []).append(row)
-                row += 1
-    except UnicodeDecodeError:
-        line, column = _first_undecodable(path)
-        if line <= 1:
-            out.add(file, None, "the header is not UTF-8 text: the contract wants UTF-8")
-        else:  # line 2 holds data row 1 (0-based row 0)
-            out.add_rows(file, column, "not UTF-8 text: the contract wants UTF-8", [line - 2])
-        return False
-    except csv.Error as exc:
-        out.add_rows(file, None, f"unreadable CSV: {exc}", [row])
-        return False
-    for count, rows in short.items():
-        out.add_rows(file, header[count], f"the row has {count} of the header's {width} fields", rows)
-    for count, rows in long.items():
-        out.add_rows(file, None, f"the row has {count} fields, the header {width}", rows)
-    return not (short or long or len(set(header)) < width)
-
-
-def _first_undecodable(path: Path) -> tuple[int, str | None]:
-    """1-based line of the first byte that is not UTF-8, and its column when the header is readable."""
-    with path.open("rb") as fh:
-        header: list[str] = []
-        for number, raw in enumerate(fh, start=1):
-            try:
-                text = raw.decode("utf-8-sig" if number == 1 else "utf-8")
-            except UnicodeDecodeError:
-                try:
-                    fields = next(csv.reader([raw.decode("utf-8", errors="replace")]), [])
-                except csv.Error:  # e.g. a stray carriage return: the column cannot be told
-                    fields = []
-                at = next((i for i, f in enumerate(fields) if "\ufffd" in f), None)
-                column = header[at] if at is not None and at < len(header) and number > 1 else None
-                return number, column
-            if number == 1:
-                header = [name.strip() for name in next(csv.reader([text]), [])]
-    return 1, None
 
 
 def _is_text(col: pd.Series) -> bool:
@@ -286,7 +64,7 @@ def _clean_text(col: pd.Series) -> pd.Series:
     return text.mask(text == "")
 
 
-def _parse_dates(col: pd.Series, file: str, name: str, out: _Collector) -> pd.Series:
+def _parse_dates(col: pd.Series, file: str, name: str, out: ViolationCollector) -> pd.Series:
     if _is_text(col):
         text = _clean_text(col)
         parsed = pd.to_datetime(text, format="ISO8601", errors="coerce", utc=True)
@@ -310,7 +88,7 @@ def _latest_date(name: str) -> date:
     return s.latest_created_at() if name == s.CREATED_AT else s.LATEST_DATE
 
 
-def _parse_numbers(col: pd.Series, file: str, name: str, out: _Collector) -> pd.Series:
+def _parse_numbers(col: pd.Series, file: str, name: str, out: ViolationCollector) -> pd.Series:
     if not _is_text(col):
         return col.astype("float64")
     text = _clean_text(col)
@@ -319,7 +97,7 @@ def _parse_numbers(col: pd.Series, file: str, name: str, out: _Collector) -> pd.
     return parsed
 
 
-def _parse_bools(col: pd.Series, file: str, name: str, out: _Collector) -> pd.Series:
+def _parse_bools(col: pd.Series, file: str, name: str, out: ViolationCollector) -> pd.Series:
     if pd.api.types.is_bool_dtype(col):
         return col.astype("boolean")
     text = _clean_text(col).str.lower()
@@ -331,21 +109,15 @@ def _parse_bools(col: pd.Series, file: str, name: str, out: _Collector) -> pd.Se
     return parsed
 
 
-def _to_list(cell: Any) -> list[str]:
-    if isinstance(cell, str):
-        return [part.strip() for part in cell.split(s.LIST_SEPARATOR) if part.strip()]
-    if isinstance(cell, list | tuple | np.ndarray):
-        return [str(part).strip() for part in cell if part is not None and str(part).strip()]
-    return []
 
 
 def _parse_lists(col: pd.Series) -> pd.Series:
     # One Python list per cell is the target type, so building them is inherently per cell.
-    return pd.Series([_to_list(cell) for cell in col.tolist()], index=col.index, dtype=object)
+    return pd.Series([list_cell(cell) for cell in col.tolist()], index=col.index, dtype=object)
 
 
 def _parse_table(
-    table: str, raw: pd.DataFrame, file: str, out: _Collector
+    table: str, raw: pd.DataFrame, file: str, out: ViolationCollector
 ) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
     """Typed columns in contract order; returns the frame and, per column, the rows that failed to parse."""
     failed: dict[str, np.ndarray] = {}
@@ -422,7 +194,8 @@ def _schemas(roles: Sequence[str]) -> dict[str, pa.DataFrameSchema]:
 
 
 def _check_values(table: str, frame: pd.DataFrame, schema: pa.DataFrameSchema, file: str,
-                  parse_failed: dict[str, np.ndarray], missing: Collection[str], out: _Collector) -> None:
+                  parse_failed: dict[str, np.ndarray], missing: Collection[str],
+                  out: ViolationCollector) -> None:
     try:
         schema.validate(frame, lazy=True)
     except SchemaErrors as err:
@@ -449,7 +222,7 @@ def _check_values(table: str, frame: pd.DataFrame, schema: pa.DataFrameSchema, f
             out.add_mask(file, ",".join(key), "duplicate key {value}", mask, shown)
 
 
-def _check_sizes(table: str, frame: pd.DataFrame, file: str, out: _Collector) -> None:
+def _check_sizes(table: str, frame: pd.DataFrame, file: str, out: ViolationCollector) -> None:
     """Text and list lengths within the schema's bounds, and no NUL characters (PostgreSQL refuses them)."""
     for name in s.COLUMNS[table]:
         col = frame[name]
@@ -460,18 +233,18 @@ def _check_sizes(table: str, frame: pd.DataFrame, file: str, out: _Collector) ->
             longest = col.map(lambda cell: max(map(len, cell), default=0))
             out.add_mask(file, name, f"an item of {{value}} characters, more than the limit of {s.MAX_TAG}",
                          longest > s.MAX_TAG, longest)
-            nul = col.map(lambda cell: any(_NUL in item for item in cell))
+            nul = col.map(lambda cell: any(s.NUL in item for item in cell))
             out.add_mask(file, name, "an item contains a NUL character", nul)
         elif name in s.MAX_CHARS and _is_text(col):
             limit = s.MAX_CHARS[name]
             chars = col.str.len()
             out.add_mask(file, name, f"text of {{value}} characters, more than the limit of {limit}",
                          chars > limit, chars.astype("Int64"))
-            out.add_mask(file, name, "contains a NUL character", col.str.contains(_NUL, regex=False))
+            out.add_mask(file, name, "contains a NUL character", col.str.contains(s.NUL, regex=False))
 
 
 def _check_reference(frame: pd.DataFrame, column: str, universe: pd.Index, file: str,
-                     out: _Collector) -> None:
+                     out: ViolationCollector) -> None:
     col = frame[column]
     out.add_mask(file, column, "unknown " + column + " {value}", col.notna() & ~col.isin(universe), col)
 
@@ -481,10 +254,10 @@ def _id_universe(frame: pd.DataFrame | None, column: str, known: Collection[str]
     return ids.append(pd.Index(list(known), dtype=object)).unique()
 
 
-def _load_table(path: Path, table: str, schema: pa.DataFrameSchema, out: _Collector,
+def _load_table(path: Path, table: str, schema: pa.DataFrameSchema, out: ViolationCollector,
                 warnings: list[str]) -> pd.DataFrame | None:
     """One table file parsed and checked on its own (no cross-table rules); None if it is unreadable."""
-    raw = _read_raw(path, out)
+    raw = read_raw_table(path, out)
     if raw is None:
         return None
     raw.columns = [str(c).strip() for c in raw.columns]
@@ -509,7 +282,7 @@ def read_opportunities_file(path: Path) -> pd.DataFrame:
     References (registered_partner_id) are not resolved here: the caller decides what an unknown one means.
     """
     path = Path(path)
-    out = _Collector()
+    out = ViolationCollector()
     warnings: list[str] = []
     if not path.is_file() or path.suffix not in s.EXPORT_SUFFIXES:
         out.add(str(path), None, f"not a {' or '.join(s.EXPORT_SUFFIXES)} file")
@@ -532,7 +305,7 @@ def load_export(
 ) -> ValidatedExport:
     """Read and validate an export folder; raise ContractError listing every violation found."""
     directory = Path(directory)
-    out = _Collector()
+    out = ViolationCollector()
     warnings: list[str] = []
     if not directory.is_dir():
         out.add(str(directory), None, "export folder does not exist")
@@ -541,7 +314,7 @@ def load_export(
     frames: dict[str, pd.DataFrame] = {}
     files: dict[str, str] = {}
     for table in s.TABLES:
-        path = _find_table_file(directory, table, out)
+        path = find_table_file(directory, table, out)
         if path is None:
             continue
         files[table] = path.name
@@ -594,7 +367,7 @@ def normalise_table(table: str, frame: pd.DataFrame) -> pd.DataFrame:
         if name in s.LIST_COLUMNS[table]:
             cells = col.tolist()
             if not all(type(cell) is list for cell in cells):
-                cells = [_to_list(cell) for cell in cells]
+                cells = [list_cell(cell) for cell in cells]
             col = pd.Series(cells, index=index, dtype=object)
         elif name in s.DATE_COLUMNS[table]:
             col = pd.to_datetime(col).astype("datetime64[ns]")
@@ -611,42 +384,3 @@ def normalise_table(table: str, frame: pd.DataFrame) -> pd.DataFrame:
     for name, default in _DEFAULTS.get(table, {}).items():
         result[name] = result[name].fillna(default)
     return result
-
-
-def _csv_ready(table: str, frame: pd.DataFrame) -> pd.DataFrame:
-    """Cells rendered as contract text: `;`-joined lists, ISO dates, true/false."""
-    out = frame.copy()
-    for name in out.columns:
-        col = out[name]
-        if name in s.LIST_COLUMNS.get(table, ()):
-            out[name] = [s.LIST_SEPARATOR.join(map(str, c)) if _is_sequence(c) else c for c in col.tolist()]
-        elif pd.api.types.is_datetime64_any_dtype(col):
-            out[name] = col.dt.strftime("%Y-%m-%d")
-        elif pd.api.types.is_bool_dtype(col):
-            out[name] = col.map({True: "true", False: "false"})
-    return out
-
-
-def _is_sequence(cell: Any) -> bool:
-    return isinstance(cell, list | tuple | np.ndarray)
-
-
-def _parquet_ready(table: str, frame: pd.DataFrame) -> pd.DataFrame:
-    out = frame.copy()
-    for name in s.LIST_COLUMNS.get(table, ()):
-        if name in out.columns:
-            out[name] = [_to_list(c) if _is_sequence(c) or c is None else c for c in out[name].tolist()]
-    return out
-
-
-def write_export(tables: EcosystemTables, directory: Path, fmt: Literal["csv", "parquet"] = "csv") -> None:
-    """Write tables as an export folder (the inverse of load_export); columns are written as given."""
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    for table in s.TABLES:
-        frame: pd.DataFrame = getattr(tables, table)
-        if fmt == "csv":
-            _csv_ready(table, frame).to_csv(directory / f"{table}.csv", index=False)
-        else:
-            _parquet_ready(table, frame).to_parquet(directory / f"{table}.parquet", index=False)
-

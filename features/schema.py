@@ -168,3 +168,6 @@ MAX_CHARS: Final[dict[str, int]] = {
 def latest_created_at(today: date | None = None) -> date:
     """The latest created_at allowed: MAX_CREATED_AHEAD_DAYS after today, capped by LATEST_DATE."""
     return min(LATEST_DATE, (today or date.today()) + timedelta(days=MAX_CREATED_AHEAD_DAYS))
+
+# PostgreSQL keeps no NUL character in text: refused at the contract's doors.
+NUL: Final = "\x00"

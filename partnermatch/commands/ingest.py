@@ -13,8 +13,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from core.settings import get_settings
 from features import schema as s
-from features.contract import ContractError, load_export
+from features.contract import load_export
 from features.store import IngestSummary, Store
+from features.violations import ContractError
 
 
 def _summary_table(summary: IngestSummary) -> Table:

@@ -28,8 +28,9 @@ def recommend(
 ) -> None:
     """Rank teams for open opportunities with the champion model (the same engine as the API)."""
     from features import schema as s
-    from features.contract import ContractError, read_opportunities_file
+    from features.contract import read_opportunities_file
     from features.queries import queries_from_frame
+    from features.violations import ContractError
     from models.bundle import BundleError
     from models.registry import load_champion
     from partnermatch.progress import progress_bars

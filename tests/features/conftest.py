@@ -10,7 +10,7 @@ from typing import Literal
 import pandas as pd
 import pytest
 
-from features.contract import write_export
+from features.export_files import write_export
 from features.records import EcosystemTables
 from features.store import Store
 

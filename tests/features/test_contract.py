@@ -8,7 +8,9 @@ import pandas as pd
 import pytest
 
 from features import contract
-from features.contract import ContractError, Violation, load_export, write_export
+from features.contract import load_export
+from features.export_files import write_export
+from features.violations import MAX_LISTED_VIOLATIONS, ContractError, Violation
 from tests.features.conftest import WriteExport, tiny_tables, with_table
 
 
@@ -175,7 +177,7 @@ def test_the_report_lists_at_most_the_cap_and_counts_the_rest(write: WriteExport
     many = pd.DataFrame({"partner_id": [f"X{i}" for i in range(1005)], "certification": "c"})
     with pytest.raises(ContractError) as info:
         load_export(write(with_table(tables, certifications=many)))
-    assert len(info.value.violations) == contract.MAX_LISTED_VIOLATIONS
+    assert len(info.value.violations) == MAX_LISTED_VIOLATIONS
     assert info.value.total == 1005
     assert "5 more" in str(info.value)
 
