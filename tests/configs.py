@@ -13,6 +13,22 @@ def ranker_params(**overrides: Any) -> RankerParams:
     return TrainConfig.from_file().ranker.model_copy(update=overrides)
 
 
+# The ranker the small model tests were written for (the code defaults before the shipped TOML): no fixed
+# prior, and only the certificate count constrained (the shipped list constrains columns tests vary freely).
+SMALL_RANKER: dict[str, Any] = {
+    "min_data_in_leaf": 5,
+    "learning_rate": 0.05,
+    "num_leaves": 31,
+    "monotone_increasing": ("valid_certifications",),
+    "prior_weights": {},
+}
+
+
+def small_ranker_params(**overrides: Any) -> RankerParams:
+    """SMALL_RANKER over the shipped parameters, with these fields replaced."""
+    return ranker_params(**{**SMALL_RANKER, **overrides})
+
+
 def search_config(**overrides: Any) -> SearchConfig:
     """The default search budget with these fields replaced."""
     return TrainConfig.from_file().search.model_copy(update=overrides)

@@ -5,7 +5,7 @@ import pytest
 
 from models.bundle import MODEL_FILE, BundleError, BundleManifest, load_bundle, save_bundle
 from models.ranker import TeamRanker
-from tests.configs import ranker_params, search_config
+from tests.configs import search_config, small_ranker_params
 
 FEATURES = ("f0", "f1", "f2")
 
@@ -15,15 +15,7 @@ def _fitted_ranker() -> TeamRanker:
     x = rng.normal(size=(200, 3))
     y = (x[:, 0] > 0).astype(int) + (x[:, 1] > 1).astype(int)
     # The ranker this test was written for: lambdarank over groups, without the shipped prior.
-    params = ranker_params(
-        num_boost_round=10,
-        min_data_in_leaf=5,
-        objective="lambdarank",
-        learning_rate=0.05,
-        num_leaves=31,
-        monotone_increasing=("valid_certifications",),
-        prior_weights={},
-    )
+    params = small_ranker_params(num_boost_round=10, objective="lambdarank")
     return TeamRanker(params).fit(x, y, [10] * 20, FEATURES)
 
 

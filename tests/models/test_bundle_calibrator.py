@@ -6,7 +6,7 @@ import pytest
 from models.bundle import CALIBRATOR_FILE, BundleError, BundleManifest, load_bundle, save_bundle
 from models.calibration import WinCalibrator
 from models.ranker import TeamRanker
-from tests.configs import ranker_params
+from tests.configs import small_ranker_params
 
 FEATURES = ("f0", "f1")
 
@@ -14,15 +14,7 @@ FEATURES = ("f0", "f1")
 def _calibrated_bundle(directory: Path) -> Path:
     rng = np.random.default_rng(0)
     x = rng.normal(size=(200, 2))
-    params = ranker_params(
-        num_boost_round=5,
-        min_data_in_leaf=5,
-        objective="binary",
-        learning_rate=0.05,
-        num_leaves=31,
-        monotone_increasing=("valid_certifications",),
-        prior_weights={},
-    )
+    params = small_ranker_params(num_boost_round=5, objective="binary")
     ranker = TeamRanker(params)
     ranker.fit(x, (x[:, 0] > 0).astype(int), [], FEATURES)
     ranker.calibrate(WinCalibrator.fit(ranker.score(x), x[:, 0] > 0))

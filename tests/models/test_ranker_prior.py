@@ -7,7 +7,7 @@ import numpy as np
 from models.bundle import PRIOR_FILE, BundleManifest, load_bundle, save_bundle
 from models.candidates import _interleave
 from models.ranker import TeamRanker
-from tests.configs import ranker_params
+from tests.configs import small_ranker_params
 
 FEATURES = ("services_region_match", "influence_region_match", "team_size")
 
@@ -16,16 +16,7 @@ def _ranker(prior: dict[str, float]) -> TeamRanker:
     rng = np.random.default_rng(0)
     x = rng.normal(size=(200, 3))
     y = (x[:, 2] > 0).astype(int)
-    params = ranker_params(
-        num_boost_round=10,
-        min_data_in_leaf=5,
-        objective="binary",
-        prior_weights=prior,
-        learning_rate=0.05,
-        num_leaves=31,
-        # Not the shipped list: that one constrains region_match, a column these tests vary freely.
-        monotone_increasing=("valid_certifications",),
-    )
+    params = small_ranker_params(num_boost_round=10, objective="binary", prior_weights=prior)
     return TeamRanker(params).fit(x, y, [200], FEATURES)
 
 

@@ -18,7 +18,7 @@ from models.rules import (
     RULE_MIN_TIER,
     TeamConstraints,
 )
-from tests.configs import ranker_params, search_config
+from tests.configs import search_config, small_ranker_params
 from tests.features.snapshot_fixtures import T, tables
 
 
@@ -28,15 +28,7 @@ def recommender() -> TeamRecommender:
     rng = np.random.default_rng(0)
     x = rng.normal(size=(200, len(snapshot.feature_names)))
     # The ranker these tests were written for: lambdarank over groups, uncalibrated, without the prior.
-    params = ranker_params(
-        num_boost_round=5,
-        min_data_in_leaf=5,
-        objective="lambdarank",
-        learning_rate=0.05,
-        num_leaves=31,
-        monotone_increasing=("valid_certifications",),
-        prior_weights={},
-    )
+    params = small_ranker_params(num_boost_round=5, objective="lambdarank")
     ranker = TeamRanker(params).fit(x, (x[:, 0] > 0).astype(int), [10] * 20, snapshot.feature_names)
     return TeamRecommender(snapshot, ranker, search_config(max_candidates_per_role=5))
 
