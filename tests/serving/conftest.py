@@ -85,6 +85,18 @@ def corrupt_copy(model_dir: Path, target: Path) -> Path:
     return target
 
 
+def good_then_broken_loader(served_model: ServedModel, tmp_path: Path) -> Callable[..., LoadedModel]:
+    """Loads the good model first (start), then a corrupt copy of it (the next reload)."""
+    broken = corrupt_copy(served_model.model_dir, tmp_path / "broken")
+    sources = iter([(served_model.model_dir, "1"), (broken, "2")])
+
+    def load(settings: Settings, version: str | None = None) -> LoadedModel:
+        folder, name = next(sources)
+        return load_model_dir(folder, name)
+
+    return load
+
+
 ApiFactory = Callable[..., Api]
 
 

@@ -7,7 +7,13 @@ from pathlib import Path
 
 from core.settings import Settings
 from models.registry import LoadedModel, load_model_dir
-from tests.serving.conftest import ApiFactory, ServedModel, corrupt_copy, request_body
+from tests.serving.conftest import (
+    ApiFactory,
+    ServedModel,
+    corrupt_copy,
+    good_then_broken_loader,
+    request_body,
+)
 
 URL = "/v1/recommendations"
 # An absolute path or a run of hex digits as long as a shortened checksum.
@@ -52,14 +58,7 @@ def test_readiness_without_a_model_names_no_path_or_checksum(
 def test_a_refused_reload_names_no_path_or_checksum(
     make_api: ApiFactory, served_model: ServedModel, tmp_path: Path
 ) -> None:
-    broken = corrupt_copy(served_model.model_dir, tmp_path / "broken")
-    sources = iter([(served_model.model_dir, "1"), (broken, "2")])
-
-    def load(settings: Settings, version: str | None = None) -> LoadedModel:
-        folder, name = next(sources)
-        return load_model_dir(folder, name)
-
-    api = make_api(loader=load)
+    api = make_api(loader=good_then_broken_loader(served_model, tmp_path))
     response = api.client.post("/v1/admin/reload", headers=api.admin)
     assert response.status_code == 409 and "failed verification" in response.json()["message"]
     assert LEAK.search(response.text) is None, response.text

@@ -11,7 +11,13 @@ from fastapi.testclient import TestClient
 
 from core.settings import Settings
 from models.registry import LoadedModel, load_model_dir
-from tests.serving.conftest import ApiFactory, ServedModel, corrupt_copy, request_body
+from tests.serving.conftest import (
+    ApiFactory,
+    ServedModel,
+    corrupt_copy,
+    good_then_broken_loader,
+    request_body,
+)
 
 SERVING = Path(__file__).resolve().parents[2] / "serving"
 
@@ -72,14 +78,7 @@ def test_a_reload_swaps_in_the_new_version(make_api: ApiFactory, served_model: S
 def test_a_bad_reload_is_refused_and_the_old_model_keeps_serving(
     make_api: ApiFactory, served_model: ServedModel, tmp_path: Path
 ) -> None:
-    broken = corrupt_copy(served_model.model_dir, tmp_path / "broken")
-    sources = iter([(served_model.model_dir, "1"), (broken, "2")])
-
-    def load(settings: Settings, version: str | None = None) -> LoadedModel:
-        folder, name = next(sources)
-        return load_model_dir(folder, name)
-
-    api = make_api(loader=load)
+    api = make_api(loader=good_then_broken_loader(served_model, tmp_path))
     response = api.client.post("/v1/admin/reload", headers=api.admin)
     assert response.status_code == 409 and response.json()["code"] == "reload_refused"
     after = api.client.post("/v1/recommendations", json=request_body(), headers=api.read)
