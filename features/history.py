@@ -392,7 +392,7 @@ class PartnerHistory:
         region: str | None,
         skills: Sequence[str] = (),
     ) -> dict[str, np.ndarray]:
-        """`stats` as plain arrays over partner codes: the fast path the feature engine uses."""
+        """`stats` as plain arrays over partner codes: the fast path the featurizer uses."""
         day = to_day(as_of)
         p0 = self.base_rate(as_of)
         partner = self._prefixes["partner"]

@@ -347,6 +347,11 @@ class FeatureSnapshot:
         return feature_names(self.roles)
 
     @cached_property
+    def feature_positions(self) -> dict[str, int]:
+        """Feature name -> column of the team matrix (read for every suggested member's reasons)."""
+        return {name: i for i, name in enumerate(self.feature_names)}
+
+    @cached_property
     def feature_descriptions(self) -> dict[str, str]:
         return feature_descriptions(self.roles)
 

@@ -183,7 +183,7 @@ class TeamRecommender:
         row: np.ndarray,
     ) -> tuple[TeamMember, ...]:
         """Each member with its name, cold-start flag and the plain-sentence reasons from its feature row."""
-        names = _positions(self.snapshot.feature_names)
+        names = self.snapshot.feature_positions
         out = []
         for role, pid in team.items():
             if pid is None:
@@ -220,14 +220,3 @@ class TeamRecommender:
         if unknown:
             raise ValueError(f"unknown role(s) {unknown}; this model knows {list(self.snapshot.roles)}")
         return use_roles
-
-
-_POSITIONS: dict[tuple[str, ...], dict[str, int]] = {}
-
-
-def _positions(feature_names: tuple[str, ...]) -> dict[str, int]:
-    """Feature name -> column, once per feature list (read on every suggested member)."""
-    found = _POSITIONS.get(feature_names)
-    if found is None:
-        found = _POSITIONS.setdefault(feature_names, {name: i for i, name in enumerate(feature_names)})
-    return found

@@ -134,7 +134,7 @@ def load_model_dir(model_dir: Path, version: str, embedder_cache: Path | None = 
             f"found {build.get('build_id')}"
         )
     try:
-        engine = FeatureSnapshot.load(
+        snapshot = FeatureSnapshot.load(
             features_dir, make_embedder(manifest.embedder_kind, cache_dir=embedder_cache), build["checksums"]
         )
     except ValueError as exc:
@@ -143,7 +143,7 @@ def load_model_dir(model_dir: Path, version: str, embedder_cache: Path | None = 
     return LoadedModel(
         version=version,
         manifest=manifest,
-        recommender=TeamRecommender(engine, ranker, manifest.recommender_config()),
+        recommender=TeamRecommender(snapshot, ranker, manifest.recommender_config()),
         # Builds before `snapshot_at` was recorded: their creation time (UTC), as the store's naive clock.
         snapshot_at=_naive_local(datetime.fromisoformat(stamp)) if stamp else None,
     )

@@ -1,10 +1,10 @@
 """Rules of engagement applied to candidates before teams are assembled, with the reason for every drop.
 
-What each rule means (and what the engine already does):
+What each rule means (and what retrieval already does):
 - deal registration: the registered partner is locked into its role on every team unless
   `ignore_registration`; an explicitly excluded registered partner stays excluded;
 - `include`: each listed partner is locked into its own role on every team (like a registration);
-- `exclude`: never suggested (the engine's retrieval drops these, together with inactive partners and
+- `exclude`: never suggested (retrieval drops these, together with inactive partners and
   partners at capacity on the opportunity date);
 - `conflicting_pairs`: two partners of a pair never sit on the same team; a partner that conflicts with a
   locked partner is dropped altogether;

@@ -116,7 +116,7 @@ def time_split(opportunities: pd.DataFrame, config: SplitConfig) -> TimeSplit:
 
 
 def build_examples(
-    engine: FeatureSnapshot,
+    snapshot: FeatureSnapshot,
     opportunities: pd.DataFrame,
     deal_partners: pd.DataFrame,
     recommender_config: SearchConfig,
@@ -124,12 +124,12 @@ def build_examples(
     progress: Callable[[int], None] | None = None,
 ) -> TeamExamples:
     """Candidate teams as of each opportunity's creation date, plus the team that actually worked it."""
-    roles = engine.roles
+    roles = snapshot.roles
     worked = actual_teams(deal_partners, roles)
     rng = np.random.default_rng(config.seed)
     queries = queries_from_frame(opportunities)
-    prepared = engine.prepare(queries)
-    known = engine.known_partner_ids()
+    prepared = snapshot.prepare(queries)
+    known = snapshot.known_partner_ids()
 
     blocks: list[np.ndarray] = []
     labels: list[np.ndarray] = []
@@ -147,7 +147,7 @@ def build_examples(
                 progress(1)
             continue
         # Alternatives come from the same retrieval and assembly the service runs.
-        plan = plan_candidates(engine, opp, roles, recommender_config)
+        plan = plan_candidates(snapshot, opp, roles, recommender_config)
         assembled = assemble_teams(plan, recommender_config.max_teams_scored)
         actual_id = team_key(actual, roles)
         alternatives = [t for t in assembled if team_key(t, roles) != actual_id]
@@ -156,7 +156,7 @@ def build_examples(
             alternatives = [alternatives[i] for i in sorted(picks)]
         teams = [dict(actual), *alternatives]
         grade = WON_GRADE if outcome == s.WON else LOST_GRADE
-        blocks.append(engine.team_features(opp, teams))
+        blocks.append(snapshot.team_features(opp, teams))
         labels.append(np.array([grade] + [ALTERNATIVE_GRADE] * len(alternatives), dtype=np.int32))
         actual_flags.append(np.array([True] + [False] * len(alternatives)))
         group_sizes.append(len(teams))
@@ -193,20 +193,20 @@ class ActualTeams:
 
 
 def actual_team_examples(
-    engine: FeatureSnapshot,
+    snapshot: FeatureSnapshot,
     opportunities: pd.DataFrame,
     deal_partners: pd.DataFrame,
     progress: Callable[[int], None] | None = None,
 ) -> ActualTeams:
     """One row per closed deal whose team is known: the input of the calibrator and the binary objective."""
-    worked = actual_teams(deal_partners, engine.roles)
-    known = engine.known_partner_ids()
+    worked = actual_teams(deal_partners, snapshot.roles)
+    known = snapshot.known_partner_ids()
     rows: list[np.ndarray] = []
     won: list[bool] = []
     ids: list[str] = []
     teams: list[dict[str, str | None]] = []
     for opp, outcome in zip(
-        engine.prepare(queries_from_frame(opportunities)), opportunities[s.OUTCOME], strict=True
+        snapshot.prepare(queries_from_frame(opportunities)), opportunities[s.OUTCOME], strict=True
     ):
         opportunity_id = str(opp.query.opportunity_id)
         team = worked.get(opportunity_id)
@@ -214,11 +214,11 @@ def actual_team_examples(
             progress(1)
         if team is None or not all(p in known for p in team.values() if p is not None):
             continue
-        rows.append(engine.team_features(opp, [team])[0])
+        rows.append(snapshot.team_features(opp, [team])[0])
         won.append(outcome == s.WON)
         ids.append(opportunity_id)
         teams.append(team)
-    width = len(engine.feature_names)
+    width = len(snapshot.feature_names)
     return ActualTeams(
         features=np.vstack(rows) if rows else np.zeros((0, width), np.float32),
         won=np.asarray(won, dtype=bool),

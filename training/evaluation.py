@@ -96,10 +96,10 @@ class EvaluationReport:
         return out
 
 
-def baseline_scorers(engine: FeatureSnapshot, seed: int) -> dict[str, Scorer]:
+def baseline_scorers(snapshot: FeatureSnapshot, seed: int) -> dict[str, Scorer]:
     """The five reference methods, each ranking the same candidate teams as the model."""
-    names = {name: i for i, name in enumerate(engine.feature_names)}
-    roles = engine.roles
+    names = snapshot.feature_positions
+    roles = snapshot.roles
     rng = np.random.default_rng(seed)
 
     def column(features: np.ndarray, role: str, suffix: str) -> np.ndarray:
@@ -119,7 +119,7 @@ def baseline_scorers(engine: FeatureSnapshot, seed: int) -> dict[str, Scorer]:
 
     def popularity(opp: PreparedOpportunity, teams: Teams, features: np.ndarray) -> np.ndarray:
         members = sorted({p for t in teams for p in t.values() if p is not None})
-        stats = engine.history.stats(members, opp.query.as_of, industry=None, region=None)
+        stats = snapshot.history.stats(members, opp.query.as_of, industry=None, region=None)
         wins = stats["wins"].to_dict()
         return np.array([sum(wins.get(p, 0.0) for p in t.values() if p is not None) for t in teams])
 
@@ -127,7 +127,7 @@ def baseline_scorers(engine: FeatureSnapshot, seed: int) -> dict[str, Scorer]:
         wanted = {tag.lower() for tag in opp.query.required_skills}
         overlap: dict[str, float] = {}
         for pid in {p for t in teams for p in t.values() if p is not None}:
-            tags = {str(tag).lower() for tag in engine.partner(pid)[s.SKILLS]}
+            tags = {str(tag).lower() for tag in snapshot.partner(pid)[s.SKILLS]}
             overlap[pid] = len(tags & wanted) / max(len(wanted), 1)
         tag_score = np.array([sum(overlap[p] for p in t.values() if p is not None) for t in teams])
         return (
@@ -247,13 +247,13 @@ def evaluate(
     opportunity (won or lost), and the oracle restricted to partners available on the opportunity's date.
     """
     cfg = config or EvaluationConfig()
-    engine = recommender.snapshot
-    roles = engine.roles
+    snapshot = recommender.snapshot
+    roles = snapshot.roles
     worked = actual_teams(deal_partners, roles)
-    known = engine.known_partner_ids()
+    known = snapshot.known_partner_ids()
     scorers: dict[str, Scorer] = {
         MODEL: lambda opp, teams, features: recommender.ranker.score(features),
-        **baseline_scorers(engine, cfg.seed),
+        **baseline_scorers(snapshot, cfg.seed),
     }
     methods = list(scorers)
     ranks: dict[str, list[int]] = {m: [] for m in methods}
@@ -262,13 +262,13 @@ def evaluate(
     truth_ranks: list[int] = []
     oracle: list[float] = []
     oracle_available: list[float] = []
-    available_on = availability(engine)
+    available_on = availability(snapshot)
     historical: list[float] = []
     pool_best: list[float] = []
     actual_prob: list[float] = []
     actual_won: list[bool] = []
     evaluated = 0
-    prepared = engine.prepare(queries_from_frame(opportunities))
+    prepared = snapshot.prepare(queries_from_frame(opportunities))
     for opp, outcome in zip(prepared, opportunities[s.OUTCOME], strict=True):
         if progress:
             progress(1)
@@ -293,7 +293,7 @@ def evaluate(
                 unique.append({role: team.get(role) for role in roles})
         # One feature call and one scoring pass over the full pool; every scorer scores team by team, so
         # the neutral pool's scores are a subset of these rows.
-        features = engine.team_features(opp, unique)
+        features = snapshot.team_features(opp, unique)
         scores = {
             m: np.asarray(scorer(opp, unique, features), dtype=np.float64) for m, scorer in scorers.items()
         }

@@ -96,7 +96,7 @@ def _no_progress(description: str, total: int) -> Callable[[int], None]:
 
 
 def fit_ranker(
-    engine: FeatureSnapshot,
+    snapshot: FeatureSnapshot,
     tables_train: pd.DataFrame,
     deal_partners: pd.DataFrame,
     config: TrainConfig,
@@ -106,14 +106,14 @@ def fit_ranker(
     params = config.ranker_params()
     if params.objective == "binary":
         actual = actual_team_examples(
-            engine, tables_train, deal_partners, progress("training set (opportunities)", len(tables_train))
+            snapshot, tables_train, deal_partners, progress("training set (opportunities)", len(tables_train))
         )
         ranker = TeamRanker(params).fit(
-            actual.features, actual.won.astype(np.int32), [], engine.feature_names
+            actual.features, actual.won.astype(np.int32), [], snapshot.feature_names
         )
         return ranker, {"train_opportunities": float(len(actual.won)), "train_rows": float(len(actual.won))}
     examples = build_examples(
-        engine,
+        snapshot,
         tables_train,
         deal_partners,
         config.recommender(),
@@ -121,7 +121,7 @@ def fit_ranker(
         progress("training set (opportunities)", len(tables_train)),
     )
     ranker = TeamRanker(params).fit(
-        examples.features, examples.labels, examples.group_sizes, engine.feature_names
+        examples.features, examples.labels, examples.group_sizes, snapshot.feature_names
     )
     return ranker, {
         "train_opportunities": float(len(examples.group_sizes)),
@@ -162,7 +162,7 @@ def train(
         make_embedder(settings.embedder, cache_dir=settings.model_cache_dir), store.engine
     )
     split = time_split(tables.opportunities, config.split())
-    engine = FeatureSnapshot.build(
+    snapshot = FeatureSnapshot.build(
         tables,
         embedder,
         roles=settings.roles,
@@ -171,19 +171,19 @@ def train(
         index_exact_max=settings.index_exact_max,
     )
     features_root = settings.home / "features"
-    build_id = save_feature_build(engine, features_root, snapshot_at=snapshot_at)
+    build_id = save_feature_build(snapshot, features_root, snapshot_at=snapshot_at)
 
     fit_started = time.perf_counter()
-    ranker, metrics = fit_ranker(engine, split.train, tables.deal_partners, config, progress)
+    ranker, metrics = fit_ranker(snapshot, split.train, tables.deal_partners, config, progress)
     fit_seconds = time.perf_counter() - fit_started
     calibration = actual_team_examples(
-        engine,
+        snapshot,
         split.calibration,
         tables.deal_partners,
         progress("calibration set (opportunities)", len(split.calibration)),
     )
     ranker.calibrate(WinCalibrator.fit(ranker.score(calibration.features), calibration.won))
-    recommender = TeamRecommender(engine, ranker, config.recommender())
+    recommender = TeamRecommender(snapshot, ranker, config.recommender())
     truth = load_truth(truth_dir or find_truth_dir(settings, config))
     report = evaluate(
         recommender,
@@ -211,7 +211,7 @@ def train(
         "calibration_start": split.calibration_start.date().isoformat(),
         "test_start": split.test_start.date().isoformat(),
         "embedder": embedder.model_id,
-        "feature_version": engine.feature_version,
+        "feature_version": snapshot.feature_version,
         "feature_build_id": build_id,
         "calibrator": ranker.calibrator_.kind if ranker.calibrator_ else "none",
     }
@@ -219,12 +219,12 @@ def train(
     client = tracking.configure(settings)
     with tracking.start_run(run_name=f"train-{build_id}") as run, tempfile.TemporaryDirectory() as tmp:
         manifest = BundleManifest(
-            feature_names=list(engine.feature_names),
-            feature_version=engine.feature_version,
+            feature_names=list(snapshot.feature_names),
+            feature_version=snapshot.feature_version,
             feature_build_id=build_id,
             embedder_id=embedder.model_id,
             embedder_kind=settings.embedder,
-            roles=list(engine.roles),
+            roles=list(snapshot.roles),
             trained_at=datetime.now(UTC).isoformat(),
             params={k: str(v) for k, v in params.items()},
             metrics={k: v for k, v in metrics.items() if np.isfinite(v)},
@@ -237,9 +237,9 @@ def train(
         mlflow.log_metrics({k: v for k, v in metrics.items() if np.isfinite(v)})
         mlflow.log_dict(
             {
-                "feature_names": list(engine.feature_names),
-                "feature_version": engine.feature_version,
-                "descriptions": dict(engine.feature_descriptions),
+                "feature_names": list(snapshot.feature_names),
+                "feature_version": snapshot.feature_version,
+                "descriptions": dict(snapshot.feature_descriptions),
             },
             "feature_spec.json",
         )
