@@ -1,7 +1,9 @@
 """Benchmark of the synthetic generator: generate and write times, and how much room the truth leaves.
 
 Usage: .venv/bin/python bench/generator.py [--partners 100000] [--opportunities 1000000] [--format csv]
-Prints a JSON summary and saves it to bench/results/generator.json.
+       [--scenario-file bench/scenarios.toml --scenario t-camps]
+Prints a JSON summary and saves it to bench/results/generator.json (generator-<scenario>.json with a
+scenario, whose sizes apply unless --partners / --opportunities are given).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from features import schema as s
-from synthetic import SyntheticEcosystem, generate_ecosystem, write
+from synthetic import Scenario, SyntheticEcosystem, generate_ecosystem, load_scenarios, write
 
 RESULTS = Path(__file__).parent / "results" / "generator.json"
 
@@ -40,17 +42,33 @@ def _historical_members(eco: SyntheticEcosystem) -> np.ndarray:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--partners", type=int, default=100_000)
-    parser.add_argument("--opportunities", type=int, default=1_000_000)
+    parser.add_argument("--partners", type=int, default=None, help="default 100000, or the scenario's")
+    parser.add_argument("--opportunities", type=int, default=None, help="default 1000000, or the scenario's")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--format", choices=["csv", "parquet"], default="csv")
     parser.add_argument("--sample", type=int, default=300, help="opportunities for the oracle comparison")
-    parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--scenario-file", type=Path, default=None)
+    parser.add_argument("--scenario", default=None, help="name of a scenario in --scenario-file")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    scenario = Scenario()
+    if args.scenario_file is not None or args.scenario is not None:
+        if args.scenario_file is None or args.scenario is None:
+            parser.error("--scenario-file and --scenario go together")
+        specs = load_scenarios(args.scenario_file)
+        if args.scenario not in specs:
+            parser.error(f"unknown scenario {args.scenario!r} (known: {', '.join(sorted(specs))})")
+        scenario = specs[args.scenario].scenario
+        args.partners = scenario.partners if args.partners is None else args.partners
+        args.opportunities = scenario.opportunities if args.opportunities is None else args.opportunities
+    args.partners = 100_000 if args.partners is None else args.partners
+    args.opportunities = 1_000_000 if args.opportunities is None else args.opportunities
+    if args.out is None:
+        args.out = RESULTS.with_name(f"generator-{args.scenario}.json") if args.scenario else RESULTS
 
     started = time.perf_counter()
-    eco = generate_ecosystem(args.partners, args.opportunities, seed=args.seed)
+    eco = generate_ecosystem(args.partners, args.opportunities, seed=args.seed, scenario=scenario)
     generate_s = time.perf_counter() - started
 
     folder = Path(tempfile.mkdtemp(prefix="pm-bench-generator-"))
@@ -84,6 +102,8 @@ def main() -> None:
     boot = rng.choice(gap, size=(2000, gap.size), replace=True).mean(axis=1)
 
     result = {
+        "scenario": args.scenario,
+        "knobs": scenario.model_dump(exclude={"partners", "opportunities", "years"}),
         "partners": args.partners,
         "opportunities": args.opportunities,
         "seed": args.seed,

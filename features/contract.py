@@ -9,6 +9,8 @@ Decisions the design leaves open (documented here, tested in tests/features/test
 - Row numbers are 1-based data rows (the header is not counted; CSV line = row + 1 without quoted newlines).
 - Bounds (dates, numbers, text and list lengths) are the ones in features/schema.py, which the API's
   schemas use too. An opportunity's created_at may not be more than MAX_CREATED_AHEAD_DAYS after today.
+- `request_id` is optional (exports without it load as before); bids sharing one may hold at most one
+  `won` outcome, every such won bid is reported.
 - A CSV file must be UTF-8 (a byte-order mark is allowed) with as many fields in every row as in its header;
   a file that cannot be read at all (empty, not UTF-8, corrupt parquet) is reported, never raised.
 """
@@ -109,8 +111,6 @@ def _parse_bools(col: pd.Series, file: str, name: str, out: ViolationCollector) 
     return parsed
 
 
-
-
 def _parse_lists(col: pd.Series) -> pd.Series:
     # One Python list per cell is the target type, so building them is inherently per cell.
     return pd.Series([list_cell(cell) for cell in col.tolist()], index=col.index, dtype=object)
@@ -164,38 +164,64 @@ def _schemas(roles: Sequence[str]) -> dict[str, pa.DataFrameSchema]:
         return pa.DataFrameSchema(columns, unique=list(s.KEYS[table]), report_duplicates="exclude_first")
 
     return {
-        s.PARTNERS: schema({
-            s.PARTNER_ID: required(),
-            s.NAME: required(),
-            s.PARTNER_TYPE: one_of(roles),
-            s.TIER: one_of(s.TIERS),
-            s.STATUS: one_of(s.PARTNER_STATUSES),
-            s.CAPACITY: pa.Column(nullable=True, checks=[
-                pa.Check.in_range(0, s.MAX_CAPACITY, error=f"must be within 0-{s.MAX_CAPACITY}"),
-                pa.Check(lambda c: c.isna() | (c % 1 == 0), error="must be a whole number"),
-            ]),
-            s.PSAT: pa.Column(nullable=True, checks=pa.Check.in_range(
-                s.MIN_PSAT, s.MAX_PSAT, error=f"must be within {s.MIN_PSAT:g}-{s.MAX_PSAT:g}")),
-        }, s.PARTNERS),
+        s.PARTNERS: schema(
+            {
+                s.PARTNER_ID: required(),
+                s.NAME: required(),
+                s.PARTNER_TYPE: one_of(roles),
+                s.TIER: one_of(s.TIERS),
+                s.STATUS: one_of(s.PARTNER_STATUSES),
+                s.CAPACITY: pa.Column(
+                    nullable=True,
+                    checks=[
+                        pa.Check.in_range(0, s.MAX_CAPACITY, error=f"must be within 0-{s.MAX_CAPACITY}"),
+                        pa.Check(lambda c: c.isna() | (c % 1 == 0), error="must be a whole number"),
+                    ],
+                ),
+                s.PSAT: pa.Column(
+                    nullable=True,
+                    checks=pa.Check.in_range(
+                        s.MIN_PSAT, s.MAX_PSAT, error=f"must be within {s.MIN_PSAT:g}-{s.MAX_PSAT:g}"
+                    ),
+                ),
+            },
+            s.PARTNERS,
+        ),
         s.CERTIFICATIONS: schema({s.PARTNER_ID: required(), s.CERTIFICATION: required()}, s.CERTIFICATIONS),
-        s.OPPORTUNITIES: schema({
-            s.OPPORTUNITY_ID: required(),
-            s.CREATED_AT: required(),
-            s.OUTCOME: one_of(s.OUTCOMES),
-            s.DEAL_SIZE: pa.Column(nullable=True, checks=pa.Check.in_range(
-                0, s.MAX_DEAL_SIZE, error=f"must be within 0-{s.MAX_DEAL_SIZE:g}")),
-        }, s.OPPORTUNITIES),
-        s.DEAL_PARTNERS: schema({
-            s.OPPORTUNITY_ID: required(),
-            s.PARTNER_ID: required(),
-            s.ROLE: one_of(roles),
-        }, s.DEAL_PARTNERS),
+        s.OPPORTUNITIES: schema(
+            {
+                s.OPPORTUNITY_ID: required(),
+                s.CREATED_AT: required(),
+                s.OUTCOME: one_of(s.OUTCOMES),
+                s.DEAL_SIZE: pa.Column(
+                    nullable=True,
+                    checks=pa.Check.in_range(
+                        0, s.MAX_DEAL_SIZE, error=f"must be within 0-{s.MAX_DEAL_SIZE:g}"
+                    ),
+                ),
+            },
+            s.OPPORTUNITIES,
+        ),
+        s.DEAL_PARTNERS: schema(
+            {
+                s.OPPORTUNITY_ID: required(),
+                s.PARTNER_ID: required(),
+                s.ROLE: one_of(roles),
+            },
+            s.DEAL_PARTNERS,
+        ),
     }
 
 
-def _check_values(table: str, frame: pd.DataFrame, schema: pa.DataFrameSchema, file: str,
-                  parse_failed: dict[str, np.ndarray], missing: Collection[str],
-                  out: ViolationCollector) -> None:
+def _check_values(
+    table: str,
+    frame: pd.DataFrame,
+    schema: pa.DataFrameSchema,
+    file: str,
+    parse_failed: dict[str, np.ndarray],
+    missing: Collection[str],
+    out: ViolationCollector,
+) -> None:
     try:
         schema.validate(frame, lazy=True)
     except SchemaErrors as err:
@@ -231,22 +257,42 @@ def _check_sizes(table: str, frame: pd.DataFrame, file: str, out: ViolationColle
             sizes = col.map(len)
             out.add_mask(file, name, f"{{value}} items, more than the limit of {limit}", sizes > limit, sizes)
             longest = col.map(lambda cell: max(map(len, cell), default=0))
-            out.add_mask(file, name, f"an item of {{value}} characters, more than the limit of {s.MAX_TAG}",
-                         longest > s.MAX_TAG, longest)
+            out.add_mask(
+                file,
+                name,
+                f"an item of {{value}} characters, more than the limit of {s.MAX_TAG}",
+                longest > s.MAX_TAG,
+                longest,
+            )
             nul = col.map(lambda cell: any(s.NUL in item for item in cell))
             out.add_mask(file, name, "an item contains a NUL character", nul)
         elif name in s.MAX_CHARS and _is_text(col):
             limit = s.MAX_CHARS[name]
             chars = col.str.len()
-            out.add_mask(file, name, f"text of {{value}} characters, more than the limit of {limit}",
-                         chars > limit, chars.astype("Int64"))
+            out.add_mask(
+                file,
+                name,
+                f"text of {{value}} characters, more than the limit of {limit}",
+                chars > limit,
+                chars.astype("Int64"),
+            )
             out.add_mask(file, name, "contains a NUL character", col.str.contains(s.NUL, regex=False))
 
 
-def _check_reference(frame: pd.DataFrame, column: str, universe: pd.Index, file: str,
-                     out: ViolationCollector) -> None:
+def _check_reference(
+    frame: pd.DataFrame, column: str, universe: pd.Index, file: str, out: ViolationCollector
+) -> None:
     col = frame[column]
     out.add_mask(file, column, "unknown " + column + " {value}", col.notna() & ~col.isin(universe), col)
+
+
+def _check_requests(opp: pd.DataFrame, file: str, out: ViolationCollector) -> None:
+    """Bids sharing a request_id compete for one customer request, so at most one of them is won."""
+    won = opp[s.REQUEST_ID].notna() & (opp[s.OUTCOME] == s.WON)
+    per_request = opp.loc[won, s.REQUEST_ID].value_counts()
+    twice = won & opp[s.REQUEST_ID].isin(per_request.index[per_request > 1])
+    reason = "request {value} has more than one won bid (its bids compete: at most one can be won)"
+    out.add_mask(file, s.REQUEST_ID, reason, twice, opp[s.REQUEST_ID])
 
 
 def _id_universe(frame: pd.DataFrame | None, column: str, known: Collection[str]) -> pd.Index:
@@ -254,8 +300,9 @@ def _id_universe(frame: pd.DataFrame | None, column: str, known: Collection[str]
     return ids.append(pd.Index(list(known), dtype=object)).unique()
 
 
-def _load_table(path: Path, table: str, schema: pa.DataFrameSchema, out: ViolationCollector,
-                warnings: list[str]) -> pd.DataFrame | None:
+def _load_table(
+    path: Path, table: str, schema: pa.DataFrameSchema, out: ViolationCollector, warnings: list[str]
+) -> pd.DataFrame | None:
     """One table file parsed and checked on its own (no cross-table rules); None if it is unreadable."""
     raw = read_raw_table(path, out)
     if raw is None:
@@ -288,12 +335,13 @@ def read_opportunities_file(path: Path) -> pd.DataFrame:
         out.add(str(path), None, f"not a {' or '.join(s.EXPORT_SUFFIXES)} file")
         raise out.error()
     frame = _load_table(path, s.OPPORTUNITIES, _schemas(s.DEFAULT_ROLES)[s.OPPORTUNITIES], out, warnings)
+    if frame is not None:
+        _check_requests(frame, path.name, out)
     if out.findings or frame is None:
         raise out.error()
     for warning in warnings:
         log.warning(warning)
     return normalise_table(s.OPPORTUNITIES, frame)
-
 
 
 def load_export(
@@ -337,8 +385,14 @@ def load_export(
     if s.OPPORTUNITIES in frames:
         opp = frames[s.OPPORTUNITIES]
         file = files[s.OPPORTUNITIES]
-        out.add_mask(file, s.CLOSED_AT, "closed_at {value} is before created_at",
-                     opp[s.CLOSED_AT] < opp[s.CREATED_AT], opp[s.CLOSED_AT].dt.strftime("%Y-%m-%d"))
+        out.add_mask(
+            file,
+            s.CLOSED_AT,
+            "closed_at {value} is before created_at",
+            opp[s.CLOSED_AT] < opp[s.CREATED_AT],
+            opp[s.CLOSED_AT].dt.strftime("%Y-%m-%d"),
+        )
+        _check_requests(opp, file, out)
         no_close = int((opp[s.OUTCOME].isin([s.WON, s.LOST]) & opp[s.CLOSED_AT].isna()).sum())
         if no_close:
             warnings.append(f"{file}: {no_close} won/lost opportunit(ies) without closed_at")

@@ -21,6 +21,7 @@ from features.history import (
     INFLUENCED_REVENUE,
     JOINT_DEALS,
     JOINT_WIN_RATE,
+    JOINT_WINS,
     MEAN_LOG_DEAL_SIZE,
     MEDIAN_DAYS_TO_CLOSE,
     OPEN_ENGAGEMENTS,
@@ -30,6 +31,7 @@ from features.history import (
     SOURCED_DEALS,
     SOURCED_REVENUE,
     WIN_RATE,
+    WINS,
     PartnerHistory,
     to_day,
 )
@@ -38,6 +40,8 @@ from features.slots import segment_max, segments
 from features.team_features import DAYS_CAP, TeamInputs, assemble
 from features.vocabulary import SkillVocabulary
 
+# Pseudo-deals of zero lift behind a pair's observed lift: one lucky deal together is not a track record.
+PAIR_LIFT_SHRINK: Final = 2.0
 # How much each kind of claim says about a partner's real depth in a skill (`skill_evidence`), in [0, 1]:
 # a free skill tag little, a strength the partner's own description highlights more, a certification
 # most, growing with its level (associate + level step per CERT_LEVEL_WEIGHTS unit above 1).
@@ -151,11 +155,23 @@ class TeamFeaturizer:
         team_codes = np.where(rows >= 0, self.catalog.history_code[np.maximum(rows, 0)], -1)
         pair_deals = np.zeros((len(teams), len(role_pairs)))
         pair_rates = np.full((len(teams), len(role_pairs)), np.nan)
+        pair_affinity = np.full((len(teams), len(role_pairs)), np.nan)
+        pair_lift = np.full((len(teams), len(role_pairs)), np.nan)
+        member_rate = np.where(slots >= 0, block.values["win_rate"][np.maximum(slots, 0)], np.nan)
+        day = to_day(query.as_of)
         for k, (i, j) in enumerate(role_pairs):
             both = (rows[:, i] >= 0) & (rows[:, j] >= 0)
             joint = self.history.pair_arrays(team_codes[:, i], team_codes[:, j], query.as_of)
             pair_deals[:, k] = joint[JOINT_DEALS]
             pair_rates[:, k] = np.where(both, joint[JOINT_WIN_RATE], np.nan)
+            learned = self.history.compatibility.affinity(team_codes[:, i], team_codes[:, j], day)
+            pair_affinity[:, k] = np.where(both, learned, np.nan)
+            # Wins together beyond what the two members' own records predict, shrunk towards 0.
+            expected = 0.5 * (member_rate[:, i] + member_rate[:, j])
+            lift = (joint[JOINT_WINS] - joint[JOINT_DEALS] * expected) / (
+                joint[JOINT_DEALS] + PAIR_LIFT_SHRINK
+            )
+            pair_lift[:, k] = np.where(both, lift, np.nan)
 
         registered_row = row_of.get(query.registered_partner_id) if query.registered_partner_id else None
         registered = (
@@ -175,6 +191,8 @@ class TeamFeaturizer:
                 skill_similarity=block.skill_similarity,
                 pair_deals=pair_deals,
                 pair_rates=pair_rates,
+                pair_affinity=pair_affinity,
+                pair_lift=pair_lift,
                 registered_on_team=registered,
                 log_deal_size=log_deal_size,
                 base_rate=self.history.base_rate(query.as_of),
@@ -216,6 +234,7 @@ class TeamFeaturizer:
             "industry_win_rate": stats[INDUSTRY_WIN_RATE],
             "region_win_rate": stats[REGION_WIN_RATE],
             "deals": stats[DEALS],
+            "log_wins": np.log1p(stats[WINS]),
             "industry_deals": stats[INDUSTRY_DEALS],
             "cold_start": (stats[DEALS] == 0).astype(np.float64),
             "capacity_load": load,

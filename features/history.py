@@ -13,8 +13,10 @@ from typing import Final
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 from features import schema as s
+from features.compatibility import Compatibility
 from features.records import EcosystemTables
 
 logger = logging.getLogger(__name__)
@@ -212,8 +214,12 @@ class PartnerHistory:
         pair_keys: np.ndarray,
         prefixes: dict[str, _Prefix],
         skills: np.ndarray | None = None,
+        compatibility: Compatibility | None = None,
     ) -> None:
         self.partner_ids = partner_ids
+        # Learned pair compatibility over the same partner codes (features/compatibility.py).
+        self.compatibility = compatibility or Compatibility.empty(len(partner_ids))
+        self._met: sp.csr_matrix | None = None  # partner x partner "closed a deal together", built on use
         self.industries = industries
         self.regions = regions
         self.skills = skills if skills is not None else np.zeros(0, dtype=np.str_)
@@ -369,7 +375,16 @@ class PartnerHistory:
             len(closed),
             len(pair_keys),
         )
-        return cls(partner_ids, industries, regions, pair_keys.astype(np.int64), prefixes, skills)
+        compatibility = Compatibility.build(
+            deal=pd.factorize(closed[s.OPPORTUNITY_ID])[0].astype(np.int64),
+            code=codes.astype(np.int64),
+            won=won,
+            close_day=closed_days.astype(np.int64),
+            n_codes=len(partner_ids),
+        )
+        return cls(
+            partner_ids, industries, regions, pair_keys.astype(np.int64), prefixes, skills, compatibility
+        )
 
     # -- queries -----------------------------------------------------------------------------------
     def codes(self, partner_ids: Sequence[str]) -> np.ndarray:
@@ -507,6 +522,19 @@ class PartnerHistory:
             JOINT_WIN_RATE: smoothed_rate(wins, deals, self.base_rate(as_of)),
         }
 
+    def partners_met(self, code: int) -> np.ndarray:
+        """Codes of partners that shared a closed deal with `code` at any date (callers filter by date)."""
+        if self._met is None:
+            n = len(self.partner_ids)
+            lo, hi = self.pair_keys // max(n, 1), self.pair_keys % max(n, 1)
+            self._met = sp.csr_matrix(
+                (np.ones(2 * lo.size, np.int8), (np.concatenate([lo, hi]), np.concatenate([hi, lo]))),
+                shape=(n, n),
+            )
+        if code < 0:
+            return np.zeros(0, np.int64)
+        return self._met.indices[self._met.indptr[code] : self._met.indptr[code + 1]].astype(np.int64)
+
     def pair_stats(self, pairs: Sequence[tuple[str, str]], as_of: date) -> pd.DataFrame:
         """Deals two partners closed together before `as_of`: count, wins and smoothed joint win rate."""
         a = self.codes([p[0] for p in pairs])
@@ -526,6 +554,7 @@ class PartnerHistory:
         }
         for name, prefix in self._prefixes.items():
             arrays.update(prefix.arrays(name))
+        arrays.update(self.compatibility.arrays())
         with path.open("wb") as fh:
             np.savez(fh, **arrays)  # type: ignore[arg-type]
 
@@ -542,4 +571,5 @@ class PartnerHistory:
             arrays["pair_keys"],
             prefixes,
             arrays.get("skills"),
+            Compatibility.from_arrays(arrays, len(arrays["partner_ids"])),
         )

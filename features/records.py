@@ -13,7 +13,8 @@ class EcosystemTables:
     """The four contract tables as DataFrames with contract column names.
 
     List columns hold Python lists of str; date columns hold `datetime64[ns]` (NaT when empty);
-    `capacity` is a nullable integer, `sourced` a nullable boolean.
+    `capacity` is a nullable integer, `sourced` a nullable boolean; text columns hold NaN when empty, as
+    does the optional `request_id` of every opportunity an export or store row gives none.
     """
 
     partners: pd.DataFrame

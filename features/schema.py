@@ -64,6 +64,8 @@ CREATED_AT: Final = "created_at"
 CLOSED_AT: Final = "closed_at"
 OUTCOME: Final = "outcome"
 REGISTERED_PARTNER_ID: Final = "registered_partner_id"
+# Optional: the customer request an opportunity is a bid for; bids sharing it compete (at most one wins).
+REQUEST_ID: Final = "request_id"
 
 ROLE: Final = "role"
 SOURCED: Final = "sourced"
@@ -103,6 +105,7 @@ COLUMNS: Final[dict[str, tuple[str, ...]]] = {
         CLOSED_AT,
         OUTCOME,
         REGISTERED_PARTNER_ID,
+        REQUEST_ID,  # optional and last: exports written before it load unchanged
     ),
     DEAL_PARTNERS: (OPPORTUNITY_ID, PARTNER_ID, ROLE, SOURCED),
 }
@@ -134,7 +137,7 @@ EARLIEST_DATE: Final = date(1900, 1, 1)
 LATEST_DATE: Final = date(2100, 12, 31)
 # An opportunity "created" more than this many days after today is a typo (e.g. 2099 for 2029).
 MAX_CREATED_AHEAD_DAYS: Final = 366
-MAX_ID: Final = 128  # ids (partner, opportunity, customer)
+MAX_ID: Final = 128  # ids (partner, opportunity, customer, request)
 MAX_NAME: Final = 255  # names and certification names
 MAX_CODE: Final = 64  # roles, levels and other short codes
 MAX_TAG: Final = 120  # one list item (region, industry, skill) and single tags like customer_industry
@@ -161,6 +164,7 @@ MAX_CHARS: Final[dict[str, int]] = {
     REGION: MAX_TAG,
     OUTCOME: MAX_CODE,
     REGISTERED_PARTNER_ID: MAX_ID,
+    REQUEST_ID: MAX_ID,
     ROLE: MAX_CODE,
 }
 
@@ -168,6 +172,7 @@ MAX_CHARS: Final[dict[str, int]] = {
 def latest_created_at(today: date | None = None) -> date:
     """The latest created_at allowed: MAX_CREATED_AHEAD_DAYS after today, capped by LATEST_DATE."""
     return min(LATEST_DATE, (today or date.today()) + timedelta(days=MAX_CREATED_AHEAD_DAYS))
+
 
 # PostgreSQL keeps no NUL character in text: refused at the contract's doors.
 NUL: Final = "\x00"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from functools import cached_property
 from itertools import chain
@@ -25,8 +25,8 @@ from features.associations import TagAssociation
 from features.catalog import PARTNER_COLUMNS, PartnerCatalog, clean_certifications, clean_partners
 from features.checksums import file_sha256
 from features.embeddings import Embedder
-from features.featurizer import MemberBlock, TeamFeaturizer
-from features.history import DEALS, PartnerHistory
+from features.featurizer import PAIR_LIFT_SHRINK, MemberBlock, TeamFeaturizer
+from features.history import DEALS, JOINT_DEALS, JOINT_WINS, WIN_RATE, PartnerHistory, to_day
 from features.index import RoleIndex
 from features.prepared import PreparedOpportunity
 from features.prior import PriorScorer, role_postings
@@ -106,6 +106,19 @@ def _conflict_keys(catalog: PartnerCatalog, pairs: frozenset[frozenset[str]]) ->
 
 
 @dataclass(frozen=True)
+class Teammate:
+    """One teammate as seen from a member: the record together before a date and learned compatibility."""
+
+    partner_id: str
+    name: str
+    role: str
+    joint_deals: float
+    joint_wins: float
+    expected_rate: float  # the two partners' own smoothed win rates, averaged
+    affinity: float
+
+
+@dataclass(frozen=True)
 class FeatureSnapshot:
     """Partner catalog, skill vocabulary, deal history, role indexes, retriever and team featurizer."""
 
@@ -120,6 +133,10 @@ class FeatureSnapshot:
     featurizer: TeamFeaturizer
     # Partner pairs flagged as channel conflicts (contract v1 has no such table; callers may set them).
     conflicts: frozenset[frozenset[str]] = frozenset()
+    # Per role: active partner ids, catalog rows and history codes, built on first use by `companions`.
+    _role_members: dict[str, tuple[np.ndarray, np.ndarray, pd.Index]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     # -- fitting -------------------------------------------------------------------------------------
     @classmethod
@@ -401,6 +418,72 @@ class FeatureSnapshot:
 
         layout = prior_layout(self.catalog, self.catalog.rows(partner_ids))
         return self.retriever.prior.scores(opp, self.association_of(opp), layout)
+
+    def companions(
+        self, opp: PreparedOpportunity, role: str, anchors: Sequence[str], per_anchor: int
+    ) -> list[str]:
+        """Partners of `role` that win with the given members: per anchor, the best `per_anchor` by learned
+        compatibility plus lift on deals closed together before the date, available then, positive only.
+
+        This is how later members of a team are retrieved for the members already chosen, not only for
+        the opportunity: the best partner for a team is often one the opportunity's text would not bring.
+        """
+        index = self.indexes.get(role)
+        if per_anchor <= 0 or index is None or not anchors:
+            return []
+        if role not in self._role_members:
+            ids = index.partner_ids[index.alive]
+            rows = self.catalog.rows([str(p) for p in ids])
+            self._role_members[role] = (ids, rows, pd.Index(self.catalog.history_code[rows]))
+        role_ids, role_rows, position = self._role_members[role]
+        role_codes = position.to_numpy()
+        day = to_day(opp.query.as_of)
+        anchor_codes = self.history.codes(list(anchors))
+        picked: dict[str, None] = {}
+        for code in anchor_codes[anchor_codes >= 0]:
+            scores = self.history.compatibility.partner_scores(np.array([code]), role_codes, day)
+            met = self.history.partners_met(int(code))
+            where = position.get_indexer(pd.Index(met))
+            met, where = met[where >= 0], where[where >= 0]
+            if met.size:
+                joint = self.history.pair_arrays(np.full(met.size, code), met, opp.query.as_of)
+                stats = self.history.stats_arrays(
+                    np.concatenate([[code], met]), opp.query.as_of, industry=None, region=None
+                )
+                expected = 0.5 * (stats[WIN_RATE][0] + stats[WIN_RATE][1:])
+                scores[where] += (joint[JOINT_WINS] - joint[JOINT_DEALS] * expected) / (
+                    joint[JOINT_DEALS] + PAIR_LIFT_SHRINK
+                )
+            order = np.argsort(-scores, kind="stable")[: 4 * per_anchor]
+            order = order[scores[order] > 0]
+            free = self.retriever.available(role_rows[order], opp.query.as_of)
+            for i in order[free][:per_anchor]:
+                picked.setdefault(str(role_ids[i]), None)
+        return list(picked)
+
+    def teammates(self, partner_id: str, team: Mapping[str, str | None], as_of: date) -> list[Teammate]:
+        """The other members of `team` as seen from `partner_id`: deals together and compatibility."""
+        others = [(role, pid) for role, pid in team.items() if pid is not None and pid != partner_id]
+        if not others:
+            return []
+        codes = self.history.codes([partner_id] + [pid for _, pid in others])
+        joint = self.history.pair_arrays(np.full(len(others), codes[0]), codes[1:], as_of)
+        rates = self.history.stats_arrays(codes, as_of, industry=None, region=None)[WIN_RATE]
+        affinity = self.history.compatibility.affinity(
+            np.full(len(others), codes[0]), codes[1:], to_day(as_of)
+        )
+        return [
+            Teammate(
+                partner_id=pid,
+                name=str(self.partner(pid).get(s.NAME) or pid),
+                role=role,
+                joint_deals=float(joint[JOINT_DEALS][i]),
+                joint_wins=float(joint[JOINT_WINS][i]),
+                expected_rate=float(0.5 * (rates[0] + rates[i + 1])),
+                affinity=float(affinity[i]),
+            )
+            for i, (role, pid) in enumerate(others)
+        ]
 
     def member_block(self, opp: PreparedOpportunity, partner_ids: Sequence[str]) -> MemberBlock:
         """Member features of a request's candidate pool, computed once (pass to `team_features`)."""

@@ -251,13 +251,16 @@ class Store:
                 certs = normalise_table(s.CERTIFICATIONS, certifications)
                 ids = rows[s.PARTNER_ID].tolist()
                 for start in range(0, len(ids), BATCH_ROWS):
-                    chunk = ids[start:start + BATCH_ROWS]
+                    chunk = ids[start : start + BATCH_ROWS]
                     # A partner whose certificates alone changed is a changed partner too: served models
                     # replay the partners stamped after their snapshot (serving/sync.py).
-                    conn.execute(update(t.partners).where(t.partners.c[s.PARTNER_ID].in_(chunk))
-                                 .where(t.partners.c[UPDATED_AT] < now).values({UPDATED_AT: now}))
-                    conn.execute(delete(t.certifications)
-                                 .where(t.certifications.c[s.PARTNER_ID].in_(chunk)))
+                    conn.execute(
+                        update(t.partners)
+                        .where(t.partners.c[s.PARTNER_ID].in_(chunk))
+                        .where(t.partners.c[UPDATED_AT] < now)
+                        .values({UPDATED_AT: now})
+                    )
+                    conn.execute(delete(t.certifications).where(t.certifications.c[s.PARTNER_ID].in_(chunk)))
                 for batch in _records(certs):
                     conn.execute(insert(t.certifications), batch)
         return written
@@ -282,14 +285,26 @@ class Store:
             )
         return bool(result.rowcount)
 
-    def _write(self, conn: Connection, tables: EcosystemTables, summary: IngestSummary,
-               now: datetime) -> None:
+    def _write(
+        self, conn: Connection, tables: EcosystemTables, summary: IngestSummary, now: datetime
+    ) -> None:
         # Parents before children so foreign keys always resolve.
         for name in s.TABLES:
-            self._apply(conn, name, getattr(tables, name), tables, summary, now)
+            frame: pd.DataFrame = getattr(tables, name)
+            if tuple(frame.columns) != s.COLUMNS[name]:
+                # Tables built before an optional column existed (e.g. request_id) lack it: add it empty.
+                frame = normalise_table(name, frame)
+            self._apply(conn, name, frame, tables, summary, now)
 
-    def _apply(self, conn: Connection, name: str, new: pd.DataFrame, tables: EcosystemTables,
-               summary: IngestSummary, now: datetime) -> None:
+    def _apply(
+        self,
+        conn: Connection,
+        name: str,
+        new: pd.DataFrame,
+        tables: EcosystemTables,
+        summary: IngestSummary,
+        now: datetime,
+    ) -> None:
         table = _TABLES[name]
         key = list(s.KEYS[name])
         diff = self._diff(conn, name, new, tables)
@@ -362,9 +377,7 @@ def _upsert(conn: Connection, table: Table, key: Sequence[str], *, only_changed:
     if only_changed:
         contract = [c for c in values if c != UPDATED_AT]
         # JSON has no equality operator in PostgreSQL; both sides are serialised alike, so text compares.
-        changed = or_(*(
-            _comparable(table.c[c]).is_distinct_from(_comparable(excluded[c])) for c in contract
-        ))
+        changed = or_(*(_comparable(table.c[c]).is_distinct_from(_comparable(excluded[c])) for c in contract))
     return statement.on_conflict_do_update(
         index_elements=list(key), set_={c: excluded[c] for c in values}, where=changed
     )
@@ -408,14 +421,15 @@ def _python_column(col: pd.Series) -> list[Any]:
     return col.astype(object).where(col.notna(), None).tolist()
 
 
-def _records(frame: pd.DataFrame, *, stamp: datetime | None = None, prefix: str = "",
-             key: Sequence[str] = ()) -> Iterator[list[dict[str, Any]]]:
+def _records(
+    frame: pd.DataFrame, *, stamp: datetime | None = None, prefix: str = "", key: Sequence[str] = ()
+) -> Iterator[list[dict[str, Any]]]:
     """Row dicts in batches; non-key columns get `prefix`, key columns `k_` when `key` is given."""
     names = [f"k_{c}" if c in key else f"{prefix}{c}" for c in frame.columns]
     if stamp is not None:
         names.append(f"{prefix}{UPDATED_AT}")
     for start in range(0, len(frame), BATCH_ROWS):
-        part = frame.iloc[start:start + BATCH_ROWS]
+        part = frame.iloc[start : start + BATCH_ROWS]
         columns = [_python_column(part[c]) for c in part.columns]
         if stamp is not None:
             columns.append([stamp] * len(part))

@@ -72,6 +72,8 @@ opportunities = Table(
         ForeignKey(f"{s.PARTNERS}.{s.PARTNER_ID}"),
         nullable=True,
     ),
+    # Bids sharing a request compete for one customer request (revision 0004; older rows hold NULL).
+    Column(s.REQUEST_ID, String(ID_LENGTH), nullable=True),
     Column("updated_at", DateTime(timezone=False), nullable=False),
 )
 

@@ -11,7 +11,7 @@ import numpy as np
 from features.schema import DEFAULT_ROLES
 
 # Bump whenever a feature's meaning, order or neutral value changes: bundles record it.
-FEATURE_VERSION: Final = 4
+FEATURE_VERSION: Final = 5
 
 # Per-member features, repeated for every role: suffix → description template ({role} is filled in).
 MEMBER_FEATURES: Final[dict[str, str]] = {
@@ -25,6 +25,7 @@ MEMBER_FEATURES: Final[dict[str, str]] = {
     "industry_win_rate": "{role} partner's record in this industry (smoothed win rate)",
     "region_win_rate": "{role} partner's record in this region (smoothed win rate)",
     "deals": "number of deals the {role} partner has closed (won or lost)",
+    "log_wins": "log(1 + deals the {role} partner won before the date)",
     "industry_deals": "number of deals the {role} partner has closed in this industry",
     "cold_start": "the {role} partner has no closed deals yet",
     "capacity_load": "{role} partner's open engagements as a share of its capacity (0 when unknown)",
@@ -76,6 +77,12 @@ TEAM_FEATURES: Final[dict[str, str]] = {
     "evidence_coverage_mean": "required skills covered by the member with the strongest skill evidence "
     "(members after the first role count at SUPPORT_EVIDENCE_SHARE), averaged over skills",
     "evidence_coverage_min": "the least-covered required skill by that skill evidence",
+    "pair_lift_mean": "how much more member pairs won together than their own records predict "
+    "(wins together minus expected, shrunk towards 0), averaged over pairs",
+    "pair_lift_min": "the worst member pair's lift together (0 when no pair has a history)",
+    "pair_affinity_mean": "learned compatibility of member pairs from co-selling outcomes (a low-rank "
+    "embedding, so pairs that never met get one), averaged over pairs",
+    "pair_affinity_min": "the least compatible member pair by that learned compatibility",
 }
 DAYS_CAP: Final = 3650.0
 # Evidence coverage counts a skill of a partner in a later role (influence, reseller) at this share of the
@@ -131,6 +138,8 @@ class TeamInputs:
     conflict_pairs: np.ndarray | None = None  # (teams,) conflicting member pairs; None = none known
     association: np.ndarray | None = None  # (members, skills) best tag/certification PMI; None = zeros
     evidence: np.ndarray | None = None  # (members, skills) skill evidence in [0, 1]; None = zeros
+    pair_affinity: np.ndarray | None = None  # (teams, role pairs) learned compatibility; NaN = no pair
+    pair_lift: np.ndarray | None = None  # (teams, role pairs) observed lift together; NaN = no pair
 
 
 def assemble(inputs: TeamInputs) -> np.ndarray:
@@ -201,6 +210,8 @@ def assemble(inputs: TeamInputs) -> np.ndarray:
     n_pairs = pairs_valid.sum(axis=1)
     joint_deals = np.where(pairs_valid, inputs.pair_deals, 0.0).sum(axis=1)
     joint_rates = np.where(pairs_valid, inputs.pair_rates, 0.0).sum(axis=1)
+    affinity_mean, affinity_min = _pair_mean_min(inputs.pair_affinity, n_teams)
+    lift_mean, lift_min = _pair_mean_min(inputs.pair_lift, n_teams)
     team = {
         "skill_coverage_mean": coverage_mean,
         "skill_coverage_min": coverage_min,
@@ -225,6 +236,10 @@ def assemble(inputs: TeamInputs) -> np.ndarray:
         "association_coverage_min": assoc_min,
         "evidence_coverage_mean": evidence_mean,
         "evidence_coverage_min": evidence_min,
+        "pair_lift_mean": lift_mean,
+        "pair_lift_min": lift_min,
+        "pair_affinity_mean": affinity_mean,
+        "pair_affinity_min": affinity_min,
     }
     # Placed by name in TEAM_FEATURES order: a feature added to one and not the other fails here, at once.
     columns = [team[name] for name in TEAM_FEATURES]
@@ -245,3 +260,14 @@ def _best_member_coverage(
     scaled = values[safe] * role_share[None, :, None]
     best = np.where(present[:, :, None], scaled, 0.0).max(axis=1)
     return best.mean(axis=1), best.min(axis=1)
+
+
+def _pair_mean_min(values: np.ndarray | None, n_teams: int) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and min over a team's member pairs (NaN = a pair with an empty role); 0 without pairs."""
+    if values is None or values.shape[1] == 0:
+        return np.zeros(n_teams), np.zeros(n_teams)
+    valid = np.isfinite(values)
+    n_pairs = valid.sum(axis=1)
+    mean = np.where(valid, values, 0.0).sum(axis=1) / np.maximum(n_pairs, 1)
+    low = np.where(valid, values, np.inf).min(axis=1)
+    return mean, np.where(n_pairs > 0, low, 0.0)

@@ -16,6 +16,8 @@ Team = Mapping[str, str | None]  # role -> partner id (None = role left empty)
 # Scores a batch of teams in one call (features + native LightGBM); higher is better.
 TeamScorer = Callable[[list[dict[str, str | None]]], np.ndarray]
 TeamFilter = Callable[[Mapping[str, str | None]], bool]
+# (members already chosen, role) -> partners of that role that work well with them.
+Companions = Callable[[Sequence[str], str], list[str]]
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,9 @@ class RankedTeam:
     features: np.ndarray | None = field(default=None, repr=False, compare=False)
     # Members in role order with names, cold-start flags and plain-sentence reasons.
     details: tuple[TeamMember, ...] = ()
+    # From the bundle's cycle-time model (None without one): days to a won close, and P(win) x size / days.
+    expected_days_to_close: float | None = None
+    expected_value_per_day: float | None = None
 
     def to_record(self) -> dict[str, Any]:
         """The team as plain JSON values: the one serialisation batch output and the MLflow model share."""
@@ -63,6 +68,8 @@ class RankedTeam:
             "score": self.score,
             "win_probability": self.win_probability,
             "expected_value": self.expected_value,
+            "expected_days_to_close": self.expected_days_to_close,
+            "expected_value_per_day": self.expected_value_per_day,
             "members": [asdict(m) | {"reasons": list(m.reasons)} for m in self.details],
         }
 
@@ -75,6 +82,8 @@ class AssemblyPlan:
     candidates: dict[str, list[str]]
     locked: dict[str, str] = field(default_factory=dict)
     dropped: tuple[DroppedPartner, ...] = ()
+    # Whether a partner found later (a companion of chosen members) passes the request's rules.
+    eligible: Callable[[str], bool] | None = field(default=None, compare=False, repr=False)
 
 
 def candidates_per_role(n_roles: int, max_teams: int, ceiling: int) -> int:
@@ -165,6 +174,7 @@ def beam_search(
     max_teams: int,
     optional_roles: Sequence[str] = (),
     allowed: TeamFilter | None = None,
+    companions: Companions | None = None,
 ) -> tuple[list[dict[str, str | None]], np.ndarray, int]:
     """Staged beam search; returns the final stage's teams, their scores and how many teams were scored.
 
@@ -172,12 +182,29 @@ def beam_search(
     crossed with the next role's options and scored again, and so on. Each stage is one batch call to
     `score`, and the stages together score at most `max_teams` teams (weak candidates are trimmed first).
     Partial teams are scored with later roles empty, which the feature set represents natively.
+    With `companions`, each later role's options also get the partners that win with the members already
+    chosen (the first role's best candidates for stage 1, the beam's members after that), so a team can
+    be built around who works well together, not only around who matches the opportunity.
     """
     if not plan.roles:
         return [], np.zeros(0), 0
     options = fit_options_to_budget(role_options(plan, optional_roles), beam_width, max_teams)
     roles = plan.roles
     first = [0] if len(roles) == 1 else [0, 1]
+
+    def add_companions(stage_role: int, anchors: Sequence[str | None]) -> None:
+        if companions is None or roles[stage_role] in plan.locked:
+            return
+        chosen = list(dict.fromkeys(p for p in anchors if p is not None))
+        found = companions(chosen, roles[stage_role]) if chosen else []
+        listed = set(options[stage_role])
+        fresh = [p for p in found if p not in listed and (plan.eligible is None or plan.eligible(p))]
+        # Before "leave empty" (None, always last when present).
+        tail = [None] if options[stage_role] and options[stage_role][-1] is None else []
+        options[stage_role] = [p for p in options[stage_role] if p is not None] + fresh + tail
+
+    if len(roles) > 1:
+        add_companions(1, options[0][:beam_width])
     teams = [
         {role: (combo[i] if i < len(combo) else None) for i, role in enumerate(roles)}
         for combo in itertools.product(*(options[i] for i in first))
@@ -193,5 +220,6 @@ def beam_search(
             return teams, scores, scored
         order = np.argsort(-scores, kind="stable")[:beam_width]
         role = roles[stage]
+        add_companions(stage, [p for i in order for p in teams[i].values()])
         teams = [{**teams[i], role: option} for i in order for option in options[stage]]
         stage += 1

@@ -10,6 +10,7 @@ from typing import Any
 from features.checksums import file_sha256
 from models.calibration import WinCalibrator
 from models.config import SearchConfig
+from models.cycle_time import CycleTimeModel
 from models.ranker import TeamRanker
 
 BUNDLE_FORMAT_VERSION = 1
@@ -17,6 +18,8 @@ MANIFEST_FILE = "manifest.json"
 MODEL_FILE = "model.txt"
 CALIBRATOR_FILE = "calibrator.json"
 PRIOR_FILE = "prior.json"
+# Optional: bundles without it (older ones, or trained without closed deals' dates) serve no days to close.
+CYCLE_TIME_FILE = "cycle_time.txt"
 # Artifact names inside the logged MLflow model.
 BUNDLE_ARTIFACT = "bundle"
 FEATURES_ARTIFACT = "features"
@@ -59,12 +62,18 @@ class BundleManifest:
         return SearchConfig.model_validate(self.search)
 
 
-def save_bundle(directory: Path, ranker: TeamRanker, manifest: BundleManifest) -> Path:
-    """Write the model file, the calibrator (JSON numbers) and a manifest carrying their checksums."""
+def save_bundle(
+    directory: Path, ranker: TeamRanker, manifest: BundleManifest, cycle_time: CycleTimeModel | None = None
+) -> Path:
+    """Write the model file, the calibrator (JSON numbers), the optional cycle-time model file and a
+    manifest carrying their checksums."""
     directory.mkdir(parents=True, exist_ok=True)
     model_path = directory / MODEL_FILE
     ranker.save(model_path)
     manifest.checksums = {MODEL_FILE: file_sha256(model_path)}
+    if cycle_time is not None:
+        cycle_time.save(directory / CYCLE_TIME_FILE)
+        manifest.checksums[CYCLE_TIME_FILE] = file_sha256(directory / CYCLE_TIME_FILE)
     if ranker.calibrator_ is not None:
         ranker.calibrator_.save(directory / CALIBRATOR_FILE)
         manifest.checksums[CALIBRATOR_FILE] = file_sha256(directory / CALIBRATOR_FILE)
@@ -107,6 +116,27 @@ def verify_bundle(directory: Path) -> BundleManifest:
                 f"{directory}: {name} checksum mismatch (expected {expected[:12]}, got {actual[:12]})"
             )
     return manifest
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """A verified, loaded bundle; `cycle_time` is None when the bundle carries no cycle-time model."""
+
+    manifest: BundleManifest
+    ranker: TeamRanker
+    cycle_time: CycleTimeModel | None = None
+
+
+def open_bundle(directory: Path) -> Bundle:
+    """Verify, then load every part: the ranker (see `load_bundle`) and the optional cycle-time model."""
+    manifest, ranker = load_bundle(directory)
+    cycle_time = None
+    if CYCLE_TIME_FILE in manifest.checksums:
+        try:
+            cycle_time = CycleTimeModel.load(directory / CYCLE_TIME_FILE, manifest.feature_names)
+        except Exception as exc:  # LightGBM raises its own error type on a malformed file
+            raise BundleError(f"{directory}: cycle-time model cannot be loaded: {exc}") from exc
+    return Bundle(manifest, ranker, cycle_time)
 
 
 def load_bundle(directory: Path) -> tuple[BundleManifest, TeamRanker]:

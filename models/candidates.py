@@ -100,8 +100,15 @@ def plan_candidates(
                 break
             fetch *= 3
         candidates[role] = _interleave(_prior_kept(snapshot, retrieval, role, config, eligible), kept, n)
+    def eligible_companion(pid: str) -> bool:
+        return pid not in excluded and pid not in locked.values() and eligible(pid)
+
     return AssemblyPlan(
-        roles=tuple(roles), candidates=candidates, locked=locked, dropped=tuple(dropped.values())
+        roles=tuple(roles),
+        candidates=candidates,
+        locked=locked,
+        dropped=tuple(dropped.values()),
+        eligible=eligible_companion,
     )
 
 

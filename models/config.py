@@ -32,11 +32,15 @@ class RankerParams(BaseModel):
     # Feature-name suffixes the score may only increase with (e.g. more valid certifications never hurts):
     # a directional guarantee the behaviour tests rely on, enforced by LightGBM's monotone constraints.
     monotone_increasing: tuple[str, ...]
-    # Fixed domain prior added to the learned margin: feature name or suffix -> weight, so
+    # Optional fixed weights added to the learned margin: feature name or suffix -> weight, so
     # score = margin + sum of weight x feature over the columns named `<suffix>` or `<role>_<suffix>`.
-    # History cannot teach what routing never varied (today's teams nearly always cover the region),
-    # so these effects come from the prior.
-    prior_weights: dict[str, float]
+    # Empty by default: weights are learned (`linear_l2`); kept for experiments and old bundles.
+    prior_weights: dict[str, float] = Field(default_factory=dict)
+    # L2 strength of the learned linear stage (a binomial GLM whose margin the trees then correct); None
+    # = no linear stage. Its coefficients are learned from outcomes, with the `monotone_increasing` features
+    # bounded to non-negative weights, so it extrapolates in the right direction beyond what the old
+    # routing tried. Binary objective only.
+    linear_l2: float | None = Field(ge=0)
     # Any other LightGBM parameter, passed through as is.
     extra: dict[str, Any] = Field(default_factory=dict)
 
@@ -75,6 +79,10 @@ class SearchConfig(BaseModel):
     prior_candidates_per_role: int = Field(ge=0, le=1000)
     max_teams_scored: int = Field(ge=1, le=20000)
     beam_width: int = Field(ge=1, le=2000)
+    # Per member already on a partial team: partners of the next role that win with it (learned
+    # compatibility and lift together), added to that role's candidates. 0 (bundles older than this
+    # setting) = candidates come from the opportunity alone.
+    companions_per_member: int = Field(0, ge=0, le=50)
     # Not tuned, so not in default.toml: rules of the programme rather than budget.
     keep_registered_partner: bool = True
     required_roles: tuple[str, ...] = (s.SERVICES,)

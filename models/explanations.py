@@ -10,6 +10,7 @@ import numpy as np
 
 from features import schema as s
 from features.records import OpportunityQuery
+from features.snapshot import Teammate
 from models.assembly import FeatureContribution
 
 TOP_CONTRIBUTIONS = 6
@@ -89,11 +90,6 @@ def member_reasons(
     if query.region and _feature(names, row, f"{role}_region_match") > 0:
         rate = _feature(names, row, f"{role}_region_win_rate")
         reasons.append(f"Covers {query.region} (smoothed win rate there {rate:.0%}).")
-    joint = _feature(names, row, "pair_joint_deals_mean")
-    if joint > 0:
-        reasons.append(
-            f"Has co-sold with these teammates before ({joint:.1f} joint deals per pair on average)."
-        )
     if query.registered_partner_id and profile.get(s.PARTNER_ID) == query.registered_partner_id:
         reasons.append("Registered this deal: protected by deal registration.")
     if is_cold_start(names, row, role):
@@ -104,3 +100,37 @@ def member_reasons(
 def is_cold_start(names: Mapping[str, int], row: np.ndarray, role: str) -> bool:
     """The one meaning of cold start: no deal closed before the opportunity date (the member feature)."""
     return _feature(names, row, f"{role}_cold_start") > 0
+
+
+# Learned compatibility (a win-probability residual) above which "partners like these win together" is said.
+NOTABLE_AFFINITY = 0.02
+
+
+def partnership_reasons(partner_id: str, teammates: Sequence[Teammate]) -> list[str]:
+    """ "Wins often with X" sentences: the record together on deals closed before the date, or, for
+    partners that never co-sold, the learned compatibility when it is notable."""
+    reasons: list[str] = []
+    for mate in teammates:
+        if mate.partner_id == partner_id:
+            continue
+        if mate.joint_deals > 0:
+            verb = (
+                "Wins often with"
+                if mate.joint_wins / mate.joint_deals > mate.expected_rate
+                else "Has co-sold with"
+            )
+            reasons.append(
+                f"{verb} {mate.name} ({mate.role}): won {mate.joint_wins:.0f} of {mate.joint_deals:.0f} "
+                "deals together."
+            )
+        elif mate.affinity >= NOTABLE_AFFINITY:
+            reasons.append(
+                f"Likely to work well with {mate.name} ({mate.role}): partners each of them won with "
+                "win together (learned from co-selling outcomes)."
+            )
+        elif mate.affinity <= -NOTABLE_AFFINITY:
+            reasons.append(
+                f"Caution: partners like it tend to lose with {mate.name} ({mate.role}) "
+                "(learned from co-selling outcomes)."
+            )
+    return reasons

@@ -19,7 +19,7 @@ from features.builds import BUILD_MANIFEST
 from features.embedder_factory import make_embedder
 from features.queries import queries_from_frame
 from features.snapshot import FeatureSnapshot
-from models.bundle import BUNDLE_ARTIFACT, FEATURES_ARTIFACT, load_bundle
+from models.bundle import BUNDLE_ARTIFACT, FEATURES_ARTIFACT, open_bundle
 from models.recommender import TeamRecommender
 
 
@@ -27,7 +27,8 @@ class PartnerTeamModel(PythonModel):
     """Opportunities in (contract columns), top-k teams out as JSON, through the same recommender."""
 
     def load_context(self, context: PythonModelContext) -> None:
-        manifest, ranker = load_bundle(Path(context.artifacts[BUNDLE_ARTIFACT]))
+        bundle = open_bundle(Path(context.artifacts[BUNDLE_ARTIFACT]))
+        manifest = bundle.manifest
         features_dir = Path(context.artifacts[FEATURES_ARTIFACT])
         build = json.loads((features_dir / BUILD_MANIFEST).read_text())
         snapshot = FeatureSnapshot.load(
@@ -35,7 +36,9 @@ class PartnerTeamModel(PythonModel):
             make_embedder(manifest.embedder_kind, cache_dir=get_settings().model_cache_dir),
             build["checksums"],
         )
-        self.recommender = TeamRecommender(snapshot, ranker, manifest.recommender_config())
+        self.recommender = TeamRecommender(
+            snapshot, bundle.ranker, manifest.recommender_config(), bundle.cycle_time
+        )
 
     def predict(
         self, context: PythonModelContext, model_input: pd.DataFrame, params: dict[str, Any] | None = None

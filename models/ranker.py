@@ -16,6 +16,40 @@ from models.config import RankerParams
 logger = logging.getLogger(__name__)
 
 
+def fit_linear_stage(
+    features: np.ndarray,
+    labels: np.ndarray,
+    feature_names: Sequence[str],
+    monotone: Sequence[int],
+    l2: float,
+) -> dict[str, float]:
+    """Per-feature weights of a ridge-penalised binomial GLM (glum) on the win/loss labels.
+
+    Features marked monotone get a lower bound of 0, so the stage never learns "more certifications,
+    fewer wins" from the quirks of the old routing, and it extrapolates linearly beyond the teams history
+    tried, where trees stay flat. Predictors are standardised inside the fit; the weights returned are on
+    the original scale (the intercept is left to the calibrator). Constant columns get no weight.
+    """
+    from glum import GeneralizedLinearRegressor
+
+    x = np.asarray(features, dtype=np.float64)
+    y = np.asarray(labels, dtype=np.float64)
+    if x.shape[0] == 0 or np.unique(y).size < 2:
+        return {}
+    varying = x.std(axis=0) > 1e-12
+    lower = np.where(np.asarray(monotone)[varying] > 0, 0.0, -np.inf)
+    glm = GeneralizedLinearRegressor(
+        family="binomial",
+        alpha=l2,
+        l1_ratio=0.0,
+        lower_bounds=lower,
+        scale_predictors=True,
+        fit_intercept=True,
+    ).fit(x[:, varying], y)
+    names = [n for n, keep in zip(feature_names, varying, strict=True) if keep]
+    return {n: float(w) for n, w in zip(names, glm.coef_, strict=True) if w != 0.0}
+
+
 class TeamRanker:
     """Scores candidate teams; `fit` learns from grouped, graded team examples.
 
@@ -28,6 +62,7 @@ class TeamRanker:
         self.calibrator_: WinCalibrator | None = None
         self.prior_weights_: dict[str, float] = dict(params.prior_weights) if params is not None else {}
         self._prior_cache: tuple[tuple[Any, ...], np.ndarray] | None = None
+        self.linear_weights_: dict[str, float] = {}
 
     def fit(
         self,
@@ -48,19 +83,36 @@ class TeamRanker:
         ]
         if any(monotone):
             params["monotone_constraints"] = monotone
+        self.feature_names_ = tuple(feature_names)
+        self.prior_weights_ = dict(self.params.prior_weights)
+        init_score = None
+        if self.params.linear_l2 is not None and not grouped:
+            learned = fit_linear_stage(features, labels, feature_names, monotone, self.params.linear_l2)
+            self.linear_weights_ = learned
+            for name, weight in learned.items():
+                self.prior_weights_[name] = self.prior_weights_.get(name, 0.0) + weight
+            self._prior_cache = None
+            # The trees learn what the linear stage misses: boosting starts from its margin.
+            init_score = features.astype(np.float64) @ self.prior_vector()
         train_set = lgb.Dataset(
             features,
             label=labels,
             group=list(group_sizes) if grouped else None,
             feature_name=list(feature_names),
+            init_score=init_score,
             free_raw_data=False,
         )
+        linear = self.prior_vector() if init_score is not None else None
         valid_sets = [train_set]
         valid_names = ["train"]
         if valid is not None:
             valid_sets.append(
                 lgb.Dataset(
-                    valid[0], label=valid[1], group=list(valid[2]) if grouped else None, reference=train_set
+                    valid[0],
+                    label=valid[1],
+                    group=list(valid[2]) if grouped else None,
+                    init_score=None if linear is None else valid[0].astype(np.float64) @ linear,
+                    reference=train_set,
                 )
             )
             valid_names.append("valid")
@@ -73,7 +125,6 @@ class TeamRanker:
             valid_names=valid_names,
             callbacks=[lgb.record_evaluation(evals)],
         )
-        self.feature_names_ = tuple(feature_names)
         self.evals_result_ = evals
         return self
 
@@ -97,12 +148,15 @@ class TeamRanker:
         return vector
 
     def _build_prior_vector(self) -> np.ndarray:
+        # A key that is a feature's full name weighs that column only; any other key is a suffix
+        # (`win_rate` weighs every `<role>_win_rate`).
+        names = set(self.feature_names_)
         return np.array(
             [
                 sum(
                     w
-                    for suffix, w in self.prior_weights_.items()
-                    if name == suffix or name.endswith(f"_{suffix}")
+                    for key, w in self.prior_weights_.items()
+                    if name == key or (key not in names and name.endswith(f"_{key}"))
                 )
                 for name in self.feature_names_
             ],

@@ -15,9 +15,17 @@ from features.snapshot import FeatureSnapshot
 from models.assembly import AssemblyPlan, RankedTeam, TeamMember, beam_search
 from models.candidates import plan_candidates
 from models.config import SearchConfig
-from models.explanations import credit_shares, is_cold_start, member_reasons, top_contributions
+from models.cycle_time import CycleTimeModel
+from models.explanations import (
+    credit_shares,
+    is_cold_start,
+    member_reasons,
+    partnership_reasons,
+    top_contributions,
+)
 from models.ranker import TeamRanker
 from models.rules import DroppedPartner, TeamConstraints, conflict_free
+from models.velocity import DEFAULT_RANK_BY, RankBy, expected_value_per_day, value_per_day_order
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +51,13 @@ class _ScoredStage:
 class TeamRecommender:
     """Top-k partner teams for opportunities, from a feature snapshot and a trained (calibrated) ranker."""
 
-    def __init__(self, snapshot: FeatureSnapshot, ranker: TeamRanker, config: SearchConfig) -> None:
+    def __init__(
+        self,
+        snapshot: FeatureSnapshot,
+        ranker: TeamRanker,
+        config: SearchConfig,
+        cycle_time: CycleTimeModel | None = None,
+    ) -> None:
         if tuple(ranker.feature_names_) != tuple(snapshot.feature_names):
             raise ValueError(
                 "ranker and feature snapshot disagree on the feature list; retrain or rebuild features"
@@ -51,10 +65,11 @@ class TeamRecommender:
         self.snapshot = snapshot
         self.ranker = ranker
         self.config = config
+        self.cycle_time = cycle_time  # expected days to close; None when the bundle has no such model
 
     def with_snapshot(self, snapshot: FeatureSnapshot) -> TeamRecommender:
         """The same ranker and search budget over another snapshot (after a partner change)."""
-        return TeamRecommender(snapshot, self.ranker, self.config)
+        return TeamRecommender(snapshot, self.ranker, self.config, self.cycle_time)
 
     def score_teams(self, opp: PreparedOpportunity, teams: Sequence[Mapping[str, str | None]]) -> np.ndarray:
         """Ranker scores of teams for one opportunity: one feature call, one native predict call."""
@@ -95,6 +110,11 @@ class TeamRecommender:
             max_teams=self.config.max_teams_scored,
             optional_roles=[r for r in roles if r not in self.config.required_roles],
             allowed=(lambda team: conflict_free(team, rules)) if rules.conflicting_pairs else None,
+            companions=(
+                (lambda chosen, role: self.snapshot.companions(opp, role, chosen, per_member))
+                if (per_member := self.config.companions_per_member) > 0 and rules.allowed is None
+                else None
+            ),
         )
         return teams, scores, plan, scored, last
 
@@ -105,9 +125,10 @@ class TeamRecommender:
         k: int,
         constraints: TeamConstraints | None = None,
         explain: bool = False,
+        rank_by: RankBy = DEFAULT_RANK_BY,
     ) -> Recommendation:
         teams, scores, plan, scored, last = self._search(opp, roles, constraints)
-        ranked = self._finish(opp, teams, scores, k, explain, last)
+        ranked = self._finish(opp, teams, scores, k, explain, last, rank_by)
         return Recommendation(ranked, list(plan.dropped), dict(plan.locked), scored)
 
     def rank_teams(
@@ -116,10 +137,11 @@ class TeamRecommender:
         teams: Sequence[Mapping[str, str | None]],
         k: int,
         explain: bool = False,
+        rank_by: RankBy = DEFAULT_RANK_BY,
     ) -> list[RankedTeam]:
         """Re-rank explicit teams given by the caller (one batch call)."""
         full = [{role: team.get(role) for role in self.snapshot.roles} for team in teams]
-        return self._finish(opp, full, self.score_teams(opp, full), k, explain, _ScoredStage())
+        return self._finish(opp, full, self.score_teams(opp, full), k, explain, _ScoredStage(), rank_by)
 
     def _finish(
         self,
@@ -129,12 +151,17 @@ class TeamRecommender:
         k: int,
         explain: bool,
         last: _ScoredStage,
+        rank_by: RankBy = DEFAULT_RANK_BY,
     ) -> list[RankedTeam]:
-        """Top-k by score with calibrated win probability, expected value, credit split and explanation."""
+        """Top-k by score (or by expected value per day) with calibrated win probability, expected value,
+        expected days to close, credit split and explanation."""
         if not teams:
             return []
-        # Stable sort keeps the assembly order among equal scores, so results are deterministic.
-        order = np.argsort(-scores, kind="stable")[:k]
+        if rank_by == "expected_value_per_day":
+            order = self._value_per_day_order(opp, teams, scores, last)[:k]
+        else:
+            # Stable sort keeps the assembly order among equal scores, so results are deterministic.
+            order = np.argsort(-scores, kind="stable")[:k]
         top = [dict(teams[i]) for i in order]
         top_scores = scores[order]
         probabilities = self.ranker.win_probability(top_scores)
@@ -144,12 +171,14 @@ class TeamRecommender:
             else self.snapshot.team_features(opp, top)
         )
         contributions = self.ranker.contributions(features)
+        days = self.cycle_time.predict(features) if self.cycle_time is not None else None
         names = self.snapshot.feature_names
         size = opp.query.deal_size
         has_size = size is not None and math.isfinite(size) and size > 0
         out: list[RankedTeam] = []
         for position, (team, score) in enumerate(zip(top, top_scores, strict=True)):
             p = None if probabilities is None else float(probabilities[position])
+            team_days = None if days is None else float(days[position])
             shares = credit_shares(team, names, contributions[position])
             out.append(
                 RankedTeam(
@@ -171,9 +200,31 @@ class TeamRecommender:
                     ),
                     features=features[position],
                     details=self._members(team, shares, opp.query, features[position]),
+                    expected_days_to_close=team_days,
+                    expected_value_per_day=expected_value_per_day(p, size, team_days),
                 )
             )
         return out
+
+    def _value_per_day_order(
+        self,
+        opp: PreparedOpportunity,
+        teams: Sequence[Mapping[str, str | None]],
+        scores: np.ndarray,
+        last: _ScoredStage,
+    ) -> np.ndarray:
+        """Every final team's position by expected value per day (one feature batch, one native call)."""
+        probabilities = self.ranker.win_probability(scores)
+        if probabilities is None or self.cycle_time is None:
+            raise ValueError(
+                "ranking by expected value per day needs a model with a calibrator and a cycle-time model"
+            )
+        features = (
+            last.features
+            if last.teams is teams and last.features is not None
+            else self.snapshot.team_features(opp, teams)
+        )
+        return value_per_day_order(scores, probabilities, self.cycle_time.predict(features))
 
     def _members(
         self,
@@ -196,7 +247,10 @@ class TeamRecommender:
                     name=str(profile.get("name") or pid),
                     cold_start=is_cold_start(names, row, role),
                     credit_share=shares.get(pid),
-                    reasons=tuple(member_reasons(profile, role, query, names, row)),
+                    reasons=(
+                        *member_reasons(profile, role, query, names, row),
+                        *partnership_reasons(pid, self.snapshot.teammates(pid, team, query.as_of)),
+                    ),
                 )
             )
         return tuple(out)
@@ -208,11 +262,12 @@ class TeamRecommender:
         roles: Sequence[str] | None = None,
         constraints: TeamConstraints | None = None,
         explain: bool = False,
+        rank_by: RankBy = DEFAULT_RANK_BY,
     ) -> list[Recommendation]:
         """Top-k teams per opportunity; embeddings for all queries are computed in one batch."""
         use_roles = self.check_roles(roles)
         prepared = self.snapshot.prepare(queries)
-        return [self.recommend_prepared(opp, use_roles, k, constraints, explain) for opp in prepared]
+        return [self.recommend_prepared(opp, use_roles, k, constraints, explain, rank_by) for opp in prepared]
 
     def check_roles(self, roles: Sequence[str] | None) -> tuple[str, ...]:
         use_roles = tuple(roles) if roles else self.snapshot.roles

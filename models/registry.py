@@ -17,7 +17,7 @@ from core.settings import CHAMPION_ALIAS, REGISTERED_MODEL_NAME, Settings
 from features.builds import BUILD_MANIFEST
 from features.embedder_factory import make_embedder
 from features.snapshot import FeatureSnapshot
-from models.bundle import BUNDLE_ARTIFACT, FEATURES_ARTIFACT, BundleError, BundleManifest, load_bundle
+from models.bundle import BUNDLE_ARTIFACT, FEATURES_ARTIFACT, BundleError, BundleManifest, open_bundle
 from models.recommender import TeamRecommender
 
 logger = logging.getLogger(__name__)
@@ -123,7 +123,8 @@ def load_model_dir(model_dir: Path, version: str, embedder_cache: Path | None = 
     """Verify and load a downloaded model folder: bundle checksums, then the feature build's."""
     bundle_dir = model_dir / "artifacts" / BUNDLE_ARTIFACT
     features_dir = model_dir / "artifacts" / FEATURES_ARTIFACT
-    manifest, ranker = load_bundle(bundle_dir)
+    bundle = open_bundle(bundle_dir)
+    manifest = bundle.manifest
     build_path = features_dir / BUILD_MANIFEST
     if not build_path.is_file():
         raise BundleError(f"{model_dir}: feature build is missing ({build_path})")
@@ -143,7 +144,9 @@ def load_model_dir(model_dir: Path, version: str, embedder_cache: Path | None = 
     return LoadedModel(
         version=version,
         manifest=manifest,
-        recommender=TeamRecommender(snapshot, ranker, manifest.recommender_config()),
+        recommender=TeamRecommender(
+            snapshot, bundle.ranker, manifest.recommender_config(), bundle.cycle_time
+        ),
         # Builds before `snapshot_at` was recorded: their creation time (UTC), as the store's naive clock.
         snapshot_at=_naive_local(datetime.fromisoformat(stamp)) if stamp else None,
     )

@@ -69,6 +69,7 @@ def _spec(serving: Serving, req: RecommendationRequest) -> RankSpec:
         diversity=req.diversity,
         explain=req.explain,
         filters_applied=filters_applied(req),
+        rank_by=serving.ranker.check_rank_by(req.rank_by),
     )
 
 

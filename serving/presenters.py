@@ -17,6 +17,8 @@ def team_out(scored: ScoredTeam, explain: bool) -> TeamOut:
         score=team.score,
         win_probability=team.win_probability,
         expected_value=team.expected_value,
+        expected_days_to_close=team.expected_days_to_close,
+        expected_value_per_day=team.expected_value_per_day,
         members=[
             Member(
                 partner_id=m.partner_id,

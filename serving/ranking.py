@@ -17,6 +17,7 @@ from features.records import OpportunityQuery
 from models.assembly import RankedTeam
 from models.recommender import TeamRecommender
 from models.rules import DroppedPartner, TeamConstraints
+from models.velocity import DEFAULT_RANK_BY, RankBy
 
 # With diversity on, MMR picks k teams out of this many times k of the best-scored ones.
 MMR_POOL_FACTOR = 4
@@ -55,6 +56,7 @@ class RankSpec:
     diversity: float | None = None  # MMR lambda in (0, 1]; None = plain score order
     explain: bool = False
     filters_applied: tuple[str, ...] = ()
+    rank_by: RankBy = DEFAULT_RANK_BY
 
 
 @dataclass
@@ -85,6 +87,18 @@ class Ranker:
         except ValueError as exc:
             raise RankingError(str(exc)) from exc
 
+    def check_rank_by(self, rank_by: RankBy) -> RankBy:
+        """Refuse an order the served model cannot compute (no cycle-time model or no calibrator)."""
+        recommender = self.recommender
+        if rank_by == "expected_value_per_day" and (
+            recommender.cycle_time is None or recommender.ranker.calibrator_ is None
+        ):
+            raise RankingError(
+                "rank_by expected_value_per_day needs a model version with a cycle-time model; "
+                "the served version has none (rank by score, or reload a newer version)"
+            )
+        return rank_by
+
     def knows(self, partner_id: str) -> bool:
         return self.snapshot.knows(partner_id)
 
@@ -103,10 +117,10 @@ class Ranker:
         try:
             if spec.candidate_teams is not None:
                 teams = [self._check_team(team, spec.roles) for team in spec.candidate_teams]
-                ranked = self.recommender.rank_teams(opp, teams, wanted, spec.explain)
+                ranked = self.recommender.rank_teams(opp, teams, wanted, spec.explain, spec.rank_by)
             else:
                 found = self.recommender.recommend_prepared(
-                    opp, spec.roles, wanted, spec.constraints, spec.explain
+                    opp, spec.roles, wanted, spec.constraints, spec.explain, spec.rank_by
                 )
                 ranked, dropped = found.teams, list(found.dropped)
         except RankingError:
@@ -114,7 +128,7 @@ class Ranker:
         except (KeyError, ValueError) as exc:
             raise RankingError(str(exc.args[0]) if isinstance(exc, KeyError) else str(exc)) from exc
         if spec.diversity is not None:
-            ranked = mmr(ranked, spec.roles, spec.k, spec.diversity)
+            ranked = mmr(ranked, spec.roles, spec.k, spec.diversity, _relevance(ranked, spec.rank_by))
         # Every team carries the feature row it was scored with: reasons need no second feature pass.
         scored = [ScoredTeam(team, team.features) for team in ranked]
         return RankResult(scored, list(spec.filters_applied), dropped)
@@ -136,15 +150,31 @@ class Ranker:
         return out
 
 
-def mmr(teams: Sequence[RankedTeam], roles: Sequence[str], k: int, weight: float) -> list[RankedTeam]:
+def _relevance(teams: Sequence[RankedTeam], rank_by: RankBy) -> list[float] | None:
+    """What diversity trades against overlap: the score (None), or P(win) per expected day."""
+    if rank_by == "score":
+        return None
+    return [
+        (t.win_probability or 0.0) / t.expected_days_to_close if t.expected_days_to_close else 0.0
+        for t in teams
+    ]
+
+
+def mmr(
+    teams: Sequence[RankedTeam],
+    roles: Sequence[str],
+    k: int,
+    weight: float,
+    relevance: Sequence[float] | None = None,
+) -> list[RankedTeam]:
     """Greedy maximal marginal relevance: weight * relevance - (1 - weight) * overlap with chosen teams.
 
-    Relevance is the score rescaled to [0, 1] over the pool; overlap is the share of a team's members
-    already on a chosen team. Weight 1 keeps the score order.
+    Relevance is the score (or the given per-team values, in the pool's order) rescaled to [0, 1] over the
+    pool; overlap is the share of a team's members already on a chosen team. Weight 1 keeps the pool order.
     """
     if not teams:
         return []
-    scores = np.asarray([t.score for t in teams])
+    scores = np.asarray([t.score for t in teams] if relevance is None else list(relevance), dtype=np.float64)
     span = float(scores.max() - scores.min()) or 1.0
     relevance = (scores - scores.min()) / span
     members = [{(r, t.members.get(r)) for r in roles if t.members.get(r) is not None} for t in teams]

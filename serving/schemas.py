@@ -20,6 +20,8 @@ from pydantic import (
 
 from features import schema as s
 from features.records import OpportunityQuery
+from models.cycle_time import MIN_DAYS
+from models.velocity import DEFAULT_RANK_BY, RankBy
 
 # Bounds shared with ingest: features/schema.py holds them once for both doors.
 MAX_TEXT = s.MAX_TEXT
@@ -101,6 +103,14 @@ OPPORTUNITY_EXAMPLE: dict[str, JsonValue] = {
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+RANK_BY_DESCRIPTION = (
+    "order of the returned teams: `score` (default), the ranker's order; `expected_value_per_day`, "
+    "the search's final teams re-ranked by win probability x deal size / expected days to close (within "
+    "one opportunity the same order as win probability per expected day, so it is defined without a deal "
+    "size). Needs a model version with a cycle-time model; otherwise 422."
+)
 
 
 # -- recommendations ----------------------------------------------------------------------------------
@@ -210,6 +220,7 @@ class RecommendationRequest(Strict):
         strict=True,
         description="MMR lambda: 1 = pure score, lower = more varied teams; off when absent",
     )
+    rank_by: RankBy = Field(DEFAULT_RANK_BY, description=RANK_BY_DESCRIPTION)
 
 
 class BatchRequest(Strict):
@@ -237,6 +248,20 @@ class TeamOut(BaseModel):
     score: float
     win_probability: float | None = None
     expected_value: float | None = None
+    expected_days_to_close: float | None = Field(
+        None,
+        ge=MIN_DAYS,
+        allow_inf_nan=False,
+        description="typical days from the opportunity's creation to a won close with this team (deal "
+        "velocity), from the model's cycle-time model; null when the model version has none",
+    )
+    expected_value_per_day: float | None = Field(
+        None,
+        ge=0,
+        allow_inf_nan=False,
+        description="win_probability x deal_size / expected_days_to_close; null when any of them is unknown "
+        "or the deal size is not positive",
+    )
     members: list[Member]
     explanation: list[Contribution] | None = None
 
@@ -290,6 +315,7 @@ class ReplaceMemberRequest(Strict):
     replace_role: str = Field(min_length=1, max_length=64)
     k: JsonInt = Field(3, ge=1, le=50)
     explain: StrictBool = False
+    rank_by: RankBy = Field(DEFAULT_RANK_BY, description=RANK_BY_DESCRIPTION)
 
 
 class IncludePartnerRequest(Strict):
@@ -306,6 +332,7 @@ class IncludePartnerRequest(Strict):
     k: JsonInt = Field(3, ge=1, le=50)
     roles: list[str] | None = Field(None, min_length=1, max_length=6)
     explain: StrictBool = False
+    rank_by: RankBy = Field(DEFAULT_RANK_BY, description=RANK_BY_DESCRIPTION)
 
 
 # -- partners -------------------------------------------------------------------------------------------

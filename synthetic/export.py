@@ -37,9 +37,18 @@ def _column(table: str, name: str, series: pd.Series, fmt: ExportFormat) -> pa.A
     return pa.array(series.astype(object), pa.string(), from_pandas=True)
 
 
+# Contract columns a table may leave out: written only when the frame has them.
+_OPTIONAL = frozenset({s.REQUEST_ID})
+
+
 def to_arrow(table: str, frame: pd.DataFrame, fmt: ExportFormat = "csv") -> pa.Table:
-    """The contract columns of one table, in contract order, as an Arrow table ready to write."""
-    names = list(s.COLUMNS[table])
+    """The contract columns of one table, in contract order, as an Arrow table ready to write.
+
+    Optional columns (`request_id` of competing bids) are written when present: in contract order if the
+    contract lists them, else last.
+    """
+    names = [c for c in s.COLUMNS[table] if c not in _OPTIONAL or c in frame.columns]
+    names += [c for c in frame.columns if c in _OPTIONAL and c not in names]
     return pa.table([_column(table, name, frame[name], fmt) for name in names], names=names)
 
 

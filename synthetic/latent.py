@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 
@@ -12,6 +12,14 @@ N_SKILLS = len(SKILLS)
 N_INDUSTRIES = len(INDUSTRIES)
 N_REGIONS = len(REGIONS)
 MAX_NEEDS = 3  # latent skills an opportunity needs, padded with -1
+DIFFICULTY_SD = 0.9  # today's sd of the per-deal difficulty (Scenario.noise)
+INDEPENDENT_SHARE = 0.2  # partners outside every camp when a scenario has camps
+# Hidden scale: the log deal size a partner can carry, centred a little above the typical deal and spread
+# by tier (revenue, visible), popularity (partly visible through history) and an unseen part.
+SCALE_CENTRE = float(np.log(150e3))
+SCALE_PER_TIER = 0.45
+SCALE_PER_LOG_POPULARITY = 0.3
+SCALE_UNSEEN_SD = 0.5
 
 ROLE_SHARES = np.array([0.45, 0.25, 0.30])  # services, influence, reseller
 REGION_SHARES = np.array([0.28, 0.08, 0.12, 0.10, 0.13, 0.06, 0.15, 0.08])
@@ -106,9 +114,16 @@ def top_k_without_replacement(rng: np.random.Generator, log_weights: np.ndarray,
     return np.take_along_axis(part, order, axis=1)
 
 
-def sample_partners(rng: np.random.Generator, n: int, affinity: np.ndarray) -> PartnerLatent:
-    """Partners with sparse proficiency (a few strong skills each), tied to their industries."""
+def sample_partners(
+    rng: np.random.Generator, n: int, affinity: np.ndarray, solo: bool = False
+) -> PartnerLatent:
+    """Partners with sparse proficiency (a few strong skills each), tied to their industries.
+
+    `solo`: every partner is a services partner (one-member teams), drawn from the same stream.
+    """
     role = rng.choice(3, size=n, p=ROLE_SHARES).astype(np.int8)
+    if solo:
+        role[:] = 0
 
     n_ind = 1 + rng.binomial(2, 0.35, size=n)
     ind_rank = top_k_without_replacement(rng, np.zeros((n, N_INDUSTRIES), np.float32), 3)
@@ -192,7 +207,7 @@ def sample_synergy(rng: np.random.Generator, partners: PartnerLatent) -> tuple[S
 
 
 def sample_opportunities(
-    rng: np.random.Generator, m: int, affinity: np.ndarray, chunk: int = 250_000
+    rng: np.random.Generator, m: int, affinity: np.ndarray, noise: float = DIFFICULTY_SD, chunk: int = 250_000
 ) -> OpportunityLatent:
     """Opportunities of a pool of customers (repeat buyers), with 1-3 latent needs drawn by industry."""
     n_customers = max(1, m // 4)
@@ -218,7 +233,7 @@ def sample_opportunities(
 
     size_mu = np.log([250e3, 180e3, 90e3, 150e3, 200e3, 220e3, 160e3, 80e3, 110e3, 60e3])
     log_size = size_mu[industry] + rng.normal(0.0, 1.0, size=m)
-    difficulty = rng.normal(0.0, 0.9, size=m).astype(np.float32)
+    difficulty = rng.normal(0.0, noise, size=m).astype(np.float32)
     return OpportunityLatent(
         customer=customer,
         industry=industry,
@@ -228,3 +243,40 @@ def sample_opportunities(
         log_size=log_size,
         difficulty=difficulty,
     )
+
+
+def repeat_opportunities(opps: OpportunityLatent, rows: np.ndarray) -> OpportunityLatent:
+    """Rows `rows` of `opps` (repeats allowed): the bids of one customer request share its latent state."""
+    return OpportunityLatent(**{f.name: getattr(opps, f.name)[rows] for f in fields(opps)})
+
+
+def sample_camps(rng: np.random.Generator, n: int, camps: int) -> np.ndarray:
+    """(n,) int16 hidden camp per partner, -1 for independents (all -1 when `camps` is 0)."""
+    if camps <= 0:
+        return np.full(n, -1, np.int16)
+    camp = rng.integers(0, camps, size=n).astype(np.int16)
+    camp[rng.random(n) < INDEPENDENT_SHARE] = -1
+    return camp
+
+
+def camp_relation(a: np.ndarray, b: np.ndarray, camps: int) -> tuple[np.ndarray, np.ndarray]:
+    """(same, rival) masks of camp pairs; camps c and (c + 1) mod `camps` are rivals, -1 is nobody's.
+
+    With two or three camps every other camp is a rival; from four on some camps are neutral to each other.
+    """
+    both = (a >= 0) & (b >= 0)
+    same = both & (a == b)
+    ring = camps if camps > 1 else 1
+    rival = both & (a != b) & (((a + 1) % ring == b) | ((b + 1) % ring == a))
+    return same, rival
+
+
+def partner_scale(rng: np.random.Generator, tier_rank: np.ndarray, popularity: np.ndarray) -> np.ndarray:
+    """(n,) float32 hidden log deal size each partner can carry; higher tiers and popular ones carry more."""
+    n = tier_rank.size
+    centred_tier = tier_rank.astype(np.float64) - 1.0  # ranks 0..3 with shares 40/30/20/10 average 1.0
+    scale = (
+        SCALE_CENTRE + SCALE_PER_TIER * centred_tier + SCALE_PER_LOG_POPULARITY * np.log(popularity)
+        + rng.normal(0.0, SCALE_UNSEEN_SD, size=n)
+    )
+    return scale.astype(np.float32)

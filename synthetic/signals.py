@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from synthetic.latent import N_INDUSTRIES, N_SKILLS, PartnerLatent
+
+# tag_noise = 1: real skills are no longer tagged, most partners over-claim, and over-claimers tag more.
+EXTRA_OVER_CLAIMERS = 0.7  # share of honest partners that turn over-claimers at tag_noise 1
+EXTRA_FAKE_TAGS = 6.0  # more fake tags per over-claimer at tag_noise 1 (today 4 on average)
 
 
 @dataclass(frozen=True)
@@ -32,15 +36,31 @@ class CertificationRows:
     expires_day: np.ndarray  # -1 = no expiry
 
 
+def more_over_claimers(rng: np.random.Generator, partners: PartnerLatent, tag_noise: float) -> PartnerLatent:
+    """Partners with a share `EXTRA_OVER_CLAIMERS * tag_noise` of the honest ones turned over-claimers."""
+    if tag_noise <= 0:
+        return partners
+    turned = rng.random(partners.role.size) < EXTRA_OVER_CLAIMERS * tag_noise
+    return replace(partners, over_claimer=partners.over_claimer | turned)
+
+
 def partner_signals(
-    rng: np.random.Generator, partners: PartnerLatent, start_day: int, end_day: int
+    rng: np.random.Generator, partners: PartnerLatent, start_day: int, end_day: int, tag_noise: float = 0.0
 ) -> PartnerSignals:
-    """Tiers reward revenue and tenure more than delivery quality; over-claimers tag skills they lack."""
+    """Tiers reward revenue and tenure more than delivery quality; over-claimers tag skills they lack.
+
+    `tag_noise` (0..1) fades the tagging of real skills and adds fake tags; the draws stay the same.
+    """
     n = partners.role.size
     strong = partners.proficiency >= 0.35
     weak = (partners.proficiency > 0) & ~strong
-    claims = (strong & (rng.random((n, N_SKILLS)) < 0.85)) | (weak & (rng.random((n, N_SKILLS)) < 0.3))
-    fake = partners.over_claimer[:, None] & (rng.random((n, N_SKILLS)) < 4.0 / N_SKILLS)
+    honest = 1.0 - tag_noise
+    claims = (
+        (strong & (rng.random((n, N_SKILLS)) < 0.85 * honest))
+        | (weak & (rng.random((n, N_SKILLS)) < 0.3 * honest))
+    )
+    fake_rate = (4.0 + EXTRA_FAKE_TAGS * tag_noise) / N_SKILLS
+    fake = partners.over_claimer[:, None] & (rng.random((n, N_SKILLS)) < fake_rate)
     claims |= fake
 
     # Tier mixes delivery quality with popularity (revenue) and noise, then cuts by fixed shares.
@@ -68,17 +88,37 @@ def partner_signals(
 
 
 def certifications(
-    rng: np.random.Generator, partners: PartnerLatent, signals: PartnerSignals, end_day: int
+    rng: np.random.Generator,
+    partners: PartnerLatent,
+    signals: PartnerSignals,
+    end_day: int,
+    cert_signal: float = 1.0,
 ) -> CertificationRows:
-    """Certifications mostly on real strengths, sometimes on claimed ones; many lapse after 2-3 years."""
+    """Certifications mostly on real strengths, sometimes on claimed ones; many lapse after 2-3 years.
+
+    `cert_signal` < 1 blends placement and level towards chance: at 0 every (partner, skill) is equally
+    likely to be certified (as many certifications overall) at a level unrelated to skill.
+    """
     n = partners.role.size
     prof = partners.proficiency
     chance = np.where(prof >= 0.35, 0.25 + 0.5 * prof, np.where(signals.claims, 0.08, 0.0))
+    if cert_signal < 1.0:
+        chance = cert_signal * chance + (1.0 - cert_signal) * chance.mean()
     partner, skill = np.nonzero(rng.random((n, N_SKILLS)) < chance)
     k = partner.size
-    level = np.searchsorted([0.55, 0.8], prof[partner, skill] + rng.normal(0.0, 0.15, size=k)).astype(np.int8)
+    skill_shown = prof[partner, skill]
+    level_noise = rng.normal(0.0, 0.15, size=k)
     joined = signals.joined_day[partner]
     issued = joined + (rng.random(k) * np.maximum(end_day - joined, 1)).astype(np.int64)
     valid_years = rng.choice([2, 3], size=k)
     expires = np.where(rng.random(k) < 0.1, -1, issued + np.round(valid_years * 365.25).astype(np.int64))
+    if cert_signal < 1.0:  # drawn last so the default stream is unchanged
+        skill_shown = cert_signal * skill_shown + (1.0 - cert_signal) * rng.uniform(0.3, 1.0, size=k)
+    level = np.searchsorted([0.55, 0.8], skill_shown + level_noise).astype(np.int8)
     return CertificationRows(partner, skill, level, issued, expires)
+
+
+def no_certifications() -> CertificationRows:
+    """The empty certification table of a PRM that records none."""
+    empty = np.zeros(0, np.int64)
+    return CertificationRows(empty, empty, np.zeros(0, np.int8), empty, empty)

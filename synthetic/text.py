@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pyarrow as pa
 
 from synthetic.latent import MAX_NEEDS, N_SKILLS, OpportunityLatent, PartnerLatent
 from synthetic.vocabulary import (
+    CUSTOMER_PHRASINGS,
     INDUSTRIES,
     INDUSTRY_LABELS,
     NAME_CORES,
@@ -33,6 +36,26 @@ def _table(rows: list[tuple[str, ...]]) -> np.ndarray:
 PARTNER_TAGS = _table([s.partner_tags for s in SKILLS])
 OPP_TAGS = _table([s.opp_tags for s in SKILLS])
 OPP_PHRASES = _table([s.opp_phrases for s in SKILLS])
+CUSTOMER_TERMS = _table([CUSTOMER_PHRASINGS[s.key] for s in SKILLS])
+
+
+@dataclass(frozen=True)
+class CustomerWording:
+    """Rewords a share `distance` of customer-side skill mentions in phrasings partners never use.
+
+    Its own random stream, so a distance of 0 leaves every other draw, and the text, as it was.
+    """
+
+    rng: np.random.Generator
+    distance: float = 0.0
+
+    def reword(self, skills: np.ndarray, values: np.ndarray) -> np.ndarray:
+        """`values` (wordings of `skills`, same shape) with a share replaced by far customer phrasings."""
+        if self.distance <= 0 or skills.size == 0:
+            return values
+        far = self.rng.random(skills.shape) < self.distance
+        variant = self.rng.integers(0, CUSTOMER_TERMS.shape[1], size=skills.shape)
+        return np.where(far, CUSTOMER_TERMS[skills, variant], values)
 
 
 def lists_from_pairs(rows: np.ndarray, values: np.ndarray, n: int) -> list[list[str]]:
@@ -91,10 +114,13 @@ def partner_descriptions(
     )
 
 
-def opportunity_tags(rng: np.random.Generator, opps: OpportunityLatent) -> tuple[list[list[str]], np.ndarray]:
+def opportunity_tags(
+    rng: np.random.Generator, opps: OpportunityLatent, wording: CustomerWording | None = None
+) -> tuple[list[list[str]], np.ndarray]:
     """Buyer-side skill tags for ~70% of opportunities, and the (m, MAX_NEEDS) mask of needs they reveal.
 
-    Tagged opportunities sometimes drop their last need and sometimes add an unrelated tag.
+    Tagged opportunities sometimes drop their last need and sometimes add an unrelated tag; `wording`
+    replaces a share of the tags by far customer phrasings.
     """
     m = opps.region.size
     valid = opps.needs >= 0
@@ -110,17 +136,26 @@ def opportunity_tags(rng: np.random.Generator, opps: OpportunityLatent) -> tuple
     slot_on = np.concatenate([visible, noise[:, None]], axis=1)
     variant = rng.integers(0, OPP_TAGS.shape[1], size=slot_skill.shape)
     rows, cols = np.nonzero(slot_on)
-    values = OPP_TAGS[slot_skill[rows, cols], variant[rows, cols]]
+    skills = slot_skill[rows, cols]
+    values = OPP_TAGS[skills, variant[rows, cols]]
+    if wording is not None:
+        values = wording.reword(skills, values)
     return lists_from_pairs(rows, values, m), visible
 
 
 def opportunity_descriptions(
-    rng: np.random.Generator, opps: OpportunityLatent, deal_size: np.ndarray
+    rng: np.random.Generator,
+    opps: OpportunityLatent,
+    deal_size: np.ndarray,
+    wording: CustomerWording | None = None,
 ) -> np.ndarray:
     """Buyer-side prose for every opportunity, worded differently from the partner tags."""
     m = opps.region.size
     width = OPP_PHRASES.shape[1]
-    phrases = OPP_PHRASES[np.maximum(opps.needs, 0), rng.integers(0, width, size=(m, MAX_NEEDS))]
+    skills = np.maximum(opps.needs, 0)
+    phrases = OPP_PHRASES[skills, rng.integers(0, width, size=(m, MAX_NEEDS))]
+    if wording is not None:
+        phrases = wording.reword(skills, phrases)
     valid = opps.needs >= 0
     needs_text = (
         phrases[:, 0]

@@ -418,3 +418,216 @@ ROLE_NOUNS: dict[str, tuple[str, ...]] = {
     "influence": ("an independent advisor", "a software vendor", "a strategy consultancy"),
     "reseller": ("a value-added reseller", "a distributor", "a solution provider"),
 }
+
+# How customers far from the partner world describe each skill (vocabulary_distance): outcomes and nicknames,
+# never a word of any partner tag, so only history or meaning, not shared words, links them to partners.
+CUSTOMER_PHRASINGS: dict[str, tuple[str, ...]] = {
+    "aws-migration": (
+        "closing our own server rooms",
+        "renting compute from the online bookstore's hosting arm",
+        "no owned hardware after this year",
+    ),
+    "azure-migration": (
+        "moving onto hosting from our office-software vendor",
+        "getting off the VMware hosts",
+        "one Redmond tenant for servers and email",
+    ),
+    "gcp-migration": (
+        "moving onto the search giant's hosting",
+        "leaving the colocation site for Mountain View",
+        "replatforming onto the Android maker's servers",
+    ),
+    "kubernetes": (
+        "packaging our apps so they run anywhere",
+        "one place to run all our small apps",
+        "fewer hand-built servers for product teams",
+    ),
+    "devops": (
+        "shipping features every week instead of every quarter",
+        "fewer failed go-lives",
+        "developers waiting less for releases",
+    ),
+    "iac": (
+        "environments that rebuild themselves from scripts",
+        "no more hand-built test environments",
+        "a copy of production in minutes",
+    ),
+    "sap-s4hana": (
+        "our Walldorf back office runs out of support",
+        "replacing the ageing finance and logistics ledger",
+        "the big Walldorf upgrade",
+    ),
+    "salesforce": (
+        "our reps live in spreadsheets",
+        "tracking leads and deals properly",
+        "one view of every account for the field team",
+    ),
+    "servicenow": (
+        "tickets get lost between teams",
+        "a better help desk for employees",
+        "requests and approvals without endless emails",
+    ),
+    "oracle-erp": (
+        "month-end close takes too long",
+        "the Redwood Shores ledger renewal",
+        "one general ledger for all subsidiaries",
+    ),
+    "dynamics": (
+        "low-effort forms and apps for staff",
+        "one Redmond package for sellers and finance",
+        "citizen developers building small tools",
+    ),
+    "zero-trust": (
+        "staff connect from anywhere without the VPN",
+        "never assume the office LAN is safe",
+        "checking every user and laptop each time",
+    ),
+    "iam": ("one password for every tool", "leavers still have accounts", "who can see what, and why"),
+    "siem": ("someone watching for attacks at night", "we find breaches too late", "alarms nobody reads"),
+    "cspm": (
+        "buckets readable by anyone",
+        "wrong settings in our hyperscaler accounts",
+        "audits of rented servers and storage",
+    ),
+    "endpoint": ("laptops keep getting viruses", "locking down staff PCs", "malware on field laptops"),
+    "lakehouse": (
+        "one store for reporting and experiments",
+        "merging the raw file dump and the marts",
+        "one copy of every table",
+    ),
+    "dwh": (
+        "reports take all night to run",
+        "retiring the Teradata box",
+        "numbers differ between departments",
+    ),
+    "data-governance": (
+        "nobody trusts the numbers",
+        "who owns which field",
+        "the same supplier entered five times",
+    ),
+    "bi": (
+        "managers want charts not spreadsheets",
+        "weekly figures without manual work",
+        "a KPI wall for the board",
+    ),
+    "mlops": (
+        "our models never leave the laptop",
+        "retraining predictions by themselves",
+        "getting experiments into production",
+    ),
+    "genai": (
+        "a chat assistant that answers staff questions",
+        "drafting letters by themselves",
+        "summarising long documents",
+    ),
+    "computer-vision": (
+        "cameras spotting defects on the line",
+        "counting people from cameras",
+        "reading labels from photos",
+    ),
+    "iot": (
+        "sensors on every pump",
+        "knowing where our trucks and machines are",
+        "readings from the field every minute",
+    ),
+    "edge": (
+        "servers in each store",
+        "crunching numbers right beside the machines",
+        "local compute in remote plants",
+    ),
+    "sdwan": (
+        "cheaper links between our branches",
+        "dropping the leased lines",
+        "branch internet that just works",
+    ),
+    "private-5g": (
+        "our own cellular coverage in the plant",
+        "reliable radio links across the port",
+        "phone-grade wireless for robots in the yard",
+    ),
+    "contact-center": (
+        "callers wait too long on hold",
+        "agents juggling five screens",
+        "routing calls to the right person",
+    ),
+    "rpa": ("staff retyping invoices", "copy-paste work between screens", "scripts that click through forms"),
+    "mainframe": (
+        "the green-screen host",
+        "retiring the IBM host",
+        "programmers of the old host are retiring",
+    ),
+    "app-modernization": (
+        "our homegrown apps are too slow to change",
+        "rewriting the order-taking software",
+        "splitting the big old app",
+    ),
+    "integration": (
+        "systems that don't talk to each other",
+        "nightly file transfers break",
+        "one hub between our apps",
+    ),
+    "backup-dr": (
+        "getting back up after a ransomware hit",
+        "a second site in case of fire",
+        "restoring lost files quickly",
+    ),
+    "managed-cloud": (
+        "someone else to keep the servers running",
+        "we have no ops staff at night",
+        "outsourcing the hosting day to day",
+    ),
+    "finops": (
+        "the hosting bill keeps growing",
+        "who is spending what on hyperscalers",
+        "cutting waste in rented servers",
+    ),
+    "observability": (
+        "we learn about outages from users",
+        "why is the app slow",
+        "one screen for every alarm",
+    ),
+    "digital-workplace": (
+        "email, chat and files for hybrid staff",
+        "moving off Lotus Notes",
+        "better tools for home working",
+    ),
+    "ecommerce": (
+        "selling online",
+        "our shop site crashes on Black Friday",
+        "more baskets reaching checkout",
+    ),
+    "cdp": ("knowing each shopper across channels", "personalised offers", "one profile per buyer"),
+    "supply-chain": (
+        "shelves run empty",
+        "too much stock in the wrong place",
+        "predicting what stores will order",
+    ),
+    "hpc": ("simulations take weeks", "thousands of cores for research", "crunching models overnight"),
+    "vdi": (
+        "contractors work from their own PCs",
+        "remote screens for call agents",
+        "locked-down remote desks",
+    ),
+    "db-migration": (
+        "the Redwood licence audit",
+        "moving our SQL estate to free software",
+        "cheaper engines behind our apps",
+    ),
+    "payments": (
+        "taking card money at the till",
+        "instant transfers for clients",
+        "fewer failed card transactions",
+    ),
+    "compliance": ("the auditors are coming", "regulator fines last year", "proving we follow the rules"),
+    "ot-security": (
+        "hackers reaching the plant floor",
+        "guarding the production line controllers",
+        "separating office and factory PCs",
+    ),
+    "network-security": (
+        "blocking bad websites in offices",
+        "the perimeter boxes are end of life",
+        "intrusions through the office internet link",
+    ),
+    "ehr": ("doctors retyping patient charts", "sharing charts between hospitals", "one chart per patient"),
+}

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 import tomllib
 from pathlib import Path
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from models.config import RankerParams, SearchConfig
 from training.dataset import SplitConfig
 from training.evaluation import EvaluationConfig
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_CONFIG_FILE = Path(__file__).with_name("default.toml")
 
@@ -38,11 +42,34 @@ class EvaluationSection(BaseModel):
 
 
 class GateSection(BaseModel):
-    """`partnermatch promote`: the candidate must beat the champion on the same test period by these."""
+    """The promotion gate (training/promotion.py), on the primary measure of the test period: the top-1
+    true win probability with a ground truth, else the within-request precision@1 when there are at least
+    `min_groups` competing-bid requests, else the replay win rate. NDCG imitates past routing: never gated.
+
+    (a) every candidate, the first model too: the lift over the best baseline must have its 95% interval's
+        low end above `min_lift_over_best_baseline`; fewer than `min_test_deals` deals is too small to tell.
+    (b) `partnermatch promote`, against the champion on the same period: the primary measure's lift must
+        reach its `min_lift_*`, and log loss may rise by at most -`min_lift_log_loss`.
+    """
 
     model_config = ConfigDict(extra="forbid")
-    min_lift_ndcg: float = -0.005
+    min_test_deals: int = Field(50, ge=1)
+    min_groups: int = Field(30, ge=1)
+    min_lift_over_best_baseline: float = 0.0
     min_lift_true_win_probability: float = 0.0
+    min_lift_within_request_precision_at_1: float = 0.0
+    min_lift_replay_win_rate: float = 0.0
+    # Lift = champion's log loss minus the candidate's (a drop is a gain): -0.005 lets it rise by 0.005.
+    min_lift_log_loss: float = -0.005
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_retired_keys(cls, values: Any) -> Any:
+        # min_lift_ndcg gated on imitating past routing; older configs still name it, so it is ignored.
+        if isinstance(values, dict) and "min_lift_ndcg" in values:
+            logger.warning("[gate] min_lift_ndcg is no longer used (NDCG is an imitation measure); ignored")
+            values = {k: v for k, v in values.items() if k != "min_lift_ndcg"}
+        return values
 
 
 class TrainConfig(BaseModel):

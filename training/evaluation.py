@@ -1,4 +1,4 @@
-"""Honest evaluation on a later period: the model against baselines, calibration and ground truth."""
+"""Honest evaluation on a later period: the model against baselines, calibration, replay and ground truth."""
 
 from __future__ import annotations
 
@@ -14,28 +14,56 @@ import numpy as np
 import pandas as pd
 
 from features import schema as s
+from features.history import DEALS, WINS
 from features.queries import actual_teams, queries_from_frame
 from features.snapshot import FeatureSnapshot, PreparedOpportunity
 from models.assembly import assemble_teams, team_key
 from models.recommender import TeamRecommender
 from training.metrics import (
+    auc,
+    brier_score,
+    expected_reciprocal_rank,
     graded_ndcg,
+    log_loss,
     ndcg_of_single_target,
     rank_of_target,
     recall_at_k,
     reciprocal_rank,
+    top1_value,
+    top_k_share,
+    wilson_interval,
 )
 
 logger = logging.getLogger(__name__)
 
 MODEL = "model"
-BASELINES = ("random", "popularity", "prm_rules", "embedding_similarity", "win_rate_heuristic")
+# What a programme manager would do without a model. `most_earlier_wins` was called `popularity` before
+# (the same measure: the members' wins closed before the deal was created).
+MOST_EARLIER_WINS = "most_earlier_wins"
+MOST_ACTIVE = "most_active"
+BASELINES = (
+    "random",
+    MOST_EARLIER_WINS,
+    MOST_ACTIVE,
+    "prm_rules",
+    "embedding_similarity",
+    "win_rate_heuristic",
+)
 # A reference row, not a method: the neutral pool ranked by the true win probability. The won-team metrics
 # reward copying how deals were routed, and routing in the generated data favours popular partners, so
 # this row shows what they reach for a ranking that picks the teams that truly win. No lift is computed
 # over it and the promotion gate reads only the model's row.
 TRUTH_REFERENCE = "ground_truth"
 TOP1_TRUE_WIN = "top1_true_win_probability"
+# Measures of the real-data sections (no ground truth needed); the gate reads them by these names.
+PRECISION_AT_1 = "precision_at_1"
+MRR = "mrr"
+REPLAY_WIN_RATE = "replay_win_rate"
+WITHIN_REQUEST_PRECISION = "within_request_precision_at_1"
+IMITATION_NOTE = (
+    "imitation: how often the historically won team is ranked high, i.e. how closely a method copies "
+    "past routing, not whether it picks teams that win; reported, never gated"
+)
 RELIABILITY_BINS = 10
 REPORT_FILE = "evaluation.json"
 
@@ -51,11 +79,19 @@ class EvaluationConfig:
     seed: int = 7
 
 
+def imitation_metrics(k: int) -> tuple[str, ...]:
+    """The won-team ranking metrics: names kept so stored results stay comparable, never gated on."""
+    return (f"ndcg_at_{k}", f"recall_at_{k}", MRR)
+
+
 @dataclass
 class EvaluationReport:
     """Everything `evaluate` measured; `to_dict` is the JSON report.
 
-    `methods` holds the model, the baselines and, with a ground truth, the `TRUTH_REFERENCE` row.
+    `methods` holds the model, the baselines and, with a ground truth, the `TRUTH_REFERENCE` row; its
+    `imitation_metrics` only say how closely a method copies past routing. `calibration` scores the
+    calibrated win probability of the actual teams, `replay` the deals whose actual team a method would
+    have proposed, `competing_bids` the ranking of a request's bids (empty without `request_id`).
     """
 
     k: int
@@ -66,6 +102,12 @@ class EvaluationReport:
     calibration: dict[str, Any]
     truth: dict[str, Any] = field(default_factory=dict)
     plots: list[str] = field(default_factory=list)
+    replay: dict[str, Any] = field(default_factory=dict)
+    competing_bids: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def imitation_metrics(self) -> tuple[str, ...]:
+        return imitation_metrics(self.k)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -73,23 +115,60 @@ class EvaluationReport:
             "opportunities": self.opportunities,
             "won_opportunities": self.won_opportunities,
             "methods": self.methods,
+            "imitation_metrics": {"names": list(self.imitation_metrics), "note": IMITATION_NOTE},
             "lift_over_baselines": self.lifts,
             "calibration": self.calibration,
+            "replay": self.replay,
+            "competing_bids": self.competing_bids,
             "truth": self.truth,
             "plots": self.plots,
         }
 
+    def measure_values(self, measure: str) -> dict[str, float]:
+        """Per method, a gate measure: TOP1_TRUE_WIN, WITHIN_REQUEST_PRECISION or REPLAY_WIN_RATE."""
+        if measure == WITHIN_REQUEST_PRECISION:
+            rows = self.competing_bids.get("methods", {})
+            return {m: v[PRECISION_AT_1] for m, v in rows.items()}
+        if measure == REPLAY_WIN_RATE:
+            return {m: v["win_rate"] for m, v in self.replay.get("methods", {}).items()}
+        return {m: v[measure] for m, v in self.methods.items() if m != TRUTH_REFERENCE and measure in v}
+
+    def measure_lifts(self, measure: str) -> dict[str, dict[str, float]]:
+        """Per baseline, the model's lift on a gate measure with its bootstrap 95% interval."""
+        if measure == WITHIN_REQUEST_PRECISION:
+            return dict(self.competing_bids.get("lift_over_baselines", {}).get(PRECISION_AT_1, {}))
+        if measure == REPLAY_WIN_RATE:
+            return dict(self.replay.get("lift_over_baselines", {}))
+        return dict(self.lifts.get(measure, {}))
+
     def flat_metrics(self) -> dict[str, float]:
-        """Scalar metrics for MLflow: test_<method>_<metric> and test_lift_<metric>_vs_<baseline>_*."""
+        """Scalar metrics for MLflow: test_<method>_<metric>, test_lift_<metric>_vs_<baseline>_*, and the
+        calibration (test_log_loss...), replay (test_replay_*) and competing-bid (test_bids_*) sections."""
         out: dict[str, float] = {}
         for method, values in self.methods.items():
             out.update({f"test_{method}_{name}": v for name, v in values.items()})
         for metric, per_baseline in self.lifts.items():
             for baseline, ci in per_baseline.items():
                 out.update({f"test_lift_{metric}_vs_{baseline}_{part}": v for part, v in ci.items()})
-        for name in ("auc", "brier"):
+        for name in ("log_loss", "brier", "auc"):
             if isinstance(self.calibration.get(name), float):
                 out[f"test_{name}"] = self.calibration[name]
+                for part, v in self.calibration.get("intervals", {}).get(name, {}).items():
+                    out[f"test_{name}_{part}"] = v
+        if self.replay:
+            out["test_replay_base_rate"] = self.replay["base_rate"]
+            for method, values in self.replay["methods"].items():
+                out.update({f"test_replay_{method}_{name}": v for name, v in values.items()})
+            for baseline, ci in self.replay["lift_over_baselines"].items():
+                out.update({f"test_replay_lift_vs_{baseline}_{part}": v for part, v in ci.items()})
+        if self.competing_bids:
+            out["test_bids_requests"] = float(self.competing_bids["requests"])
+            out["test_bids_bids"] = float(self.competing_bids["bids"])
+            for method, values in self.competing_bids["methods"].items():
+                out.update({f"test_bids_{method}_{name}": v for name, v in values.items()})
+            for metric, per_baseline in self.competing_bids["lift_over_baselines"].items():
+                for baseline, ci in per_baseline.items():
+                    out.update({f"test_bids_lift_{metric}_vs_{baseline}_{part}": v for part, v in ci.items()})
         for name, value in self.truth.items():
             if isinstance(value, float):
                 out[f"test_truth_{name}"] = value
@@ -97,7 +176,7 @@ class EvaluationReport:
 
 
 def baseline_scorers(snapshot: FeatureSnapshot, seed: int) -> dict[str, Scorer]:
-    """The five reference methods, each ranking the same candidate teams as the model."""
+    """The reference methods, each ranking the same candidate teams as the model."""
     names = snapshot.feature_positions
     roles = snapshot.roles
     rng = np.random.default_rng(seed)
@@ -117,11 +196,16 @@ def baseline_scorers(snapshot: FeatureSnapshot, seed: int) -> dict[str, Scorer]:
     def random_scores(opp: PreparedOpportunity, teams: Teams, features: np.ndarray) -> np.ndarray:
         return rng.random(len(teams))
 
-    def popularity(opp: PreparedOpportunity, teams: Teams, features: np.ndarray) -> np.ndarray:
-        members = sorted({p for t in teams for p in t.values() if p is not None})
-        stats = snapshot.history.stats(members, opp.query.as_of, industry=None, region=None)
-        wins = stats["wins"].to_dict()
-        return np.array([sum(wins.get(p, 0.0) for p in t.values() if p is not None) for t in teams])
+    def history_sum(stat: str) -> Scorer:
+        """Sum over members of a count of deals closed before the opportunity was created."""
+
+        def scores(opp: PreparedOpportunity, teams: Teams, features: np.ndarray) -> np.ndarray:
+            members = sorted({p for t in teams for p in t.values() if p is not None})
+            counts = snapshot.history.stats(members, opp.query.as_of, industry=None, region=None)[stat]
+            per = counts.to_dict()
+            return np.array([sum(per.get(p, 0.0) for p in t.values() if p is not None) for t in teams])
+
+        return scores
 
     def prm_rules(opp: PreparedOpportunity, teams: Teams, features: np.ndarray) -> np.ndarray:
         wanted = {tag.lower() for tag in opp.query.required_skills}
@@ -147,7 +231,8 @@ def baseline_scorers(snapshot: FeatureSnapshot, seed: int) -> dict[str, Scorer]:
 
     return {
         "random": random_scores,
-        "popularity": popularity,
+        MOST_EARLIER_WINS: history_sum(WINS),
+        MOST_ACTIVE: history_sum(DEALS),
         "prm_rules": prm_rules,
         "embedding_similarity": embedding,
         "win_rate_heuristic": win_rate,
@@ -162,6 +247,48 @@ def bootstrap_lift(diff: np.ndarray, n: int, seed: int) -> dict[str, float]:
     means = diff[rng.integers(0, diff.size, size=(n, diff.size))].mean(axis=1)
     low, high = np.percentile(means, [2.5, 97.5])
     return {"mean": float(diff.mean()), "ci_low": float(low), "ci_high": float(high)}
+
+
+def _resamples(size: int, n: int, seed: int) -> np.ndarray:
+    """(n, size) row indices of `n` bootstrap resamples of `size` items."""
+    return np.random.default_rng(seed).integers(0, size, size=(n, size))
+
+
+def bootstrap_interval(
+    statistic: Callable[[np.ndarray], float], size: int, n: int, seed: int
+) -> dict[str, float]:
+    """Percentile 95% interval of a statistic of `size` items, `statistic(rows)` computed per resample.
+
+    A resample where the statistic is undefined (NaN, e.g. an AUC of one outcome class) is left out.
+    """
+    if size == 0:
+        return {"ci_low": float("nan"), "ci_high": float("nan")}
+    values = np.array([statistic(rows) for rows in _resamples(size, n, seed)])
+    if not np.isfinite(values).any():
+        return {"ci_low": float("nan"), "ci_high": float("nan")}
+    low, high = np.nanpercentile(values, [2.5, 97.5])
+    return {"ci_low": float(low), "ci_high": float(high)}
+
+
+def _rate(weights: np.ndarray, won: np.ndarray, axis: int | None = None) -> Any:
+    """Win rate of deals weighted by `weights` (NaN where they weigh nothing)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.sum(weights * won, axis=axis) / np.sum(weights, axis=axis)
+
+
+def bootstrap_rate_lift(
+    weights: np.ndarray, other: np.ndarray, won: np.ndarray, n: int, seed: int
+) -> dict[str, float]:
+    """Win rate of the deals weighted by `weights` minus that of `other`, paired over resampled deals."""
+    if won.size == 0:
+        return {"mean": float("nan"), "ci_low": float("nan"), "ci_high": float("nan")}
+    rows = _resamples(won.size, n, seed)
+    diffs = _rate(weights[rows], won[rows], axis=1) - _rate(other[rows], won[rows], axis=1)
+    mean = float(_rate(weights, won) - _rate(other, won))
+    if not np.isfinite(diffs).any():
+        return {"mean": mean, "ci_low": float("nan"), "ci_high": float("nan")}
+    low, high = np.nanpercentile(diffs, [2.5, 97.5])
+    return {"mean": mean, "ci_low": float(low), "ci_high": float(high)}
 
 
 def reliability(
@@ -222,6 +349,120 @@ def availability(snapshot: FeatureSnapshot) -> Callable[[date], Callable[[str], 
     return on
 
 
+def _on_rows(
+    measure: Callable[[np.ndarray, np.ndarray], float], probabilities: np.ndarray, won: np.ndarray
+) -> Callable[[np.ndarray], float]:
+    return lambda rows: measure(probabilities[rows], won[rows])
+
+
+def calibration_section(probabilities: np.ndarray, won: np.ndarray, n: int, seed: int) -> dict[str, Any]:
+    """Log loss, Brier and AUC of the actual teams' calibrated win probability, each with a bootstrap 95%
+    interval over deals, and the reliability table; empty when the model has no calibrator."""
+    if not probabilities.size or not np.isfinite(probabilities).all():
+        return {}
+    out: dict[str, Any] = {"deals": int(probabilities.size)}
+    intervals: dict[str, dict[str, float]] = {}
+    measures: dict[str, Callable[[np.ndarray, np.ndarray], float]] = {
+        "log_loss": log_loss,
+        "brier": brier_score,
+        "auc": auc,
+    }
+    for name, measure in measures.items():
+        value = measure(probabilities, won)
+        if not np.isfinite(value):  # an AUC needs both outcomes
+            continue
+        out[name] = value
+        resampled = _on_rows(measure, probabilities, won)
+        intervals[name] = bootstrap_interval(resampled, probabilities.size, n, seed)
+    out["intervals"] = intervals
+    out["reliability"] = reliability(probabilities, won)
+    return out
+
+
+def replay_section(
+    shares: Mapping[str, np.ndarray], won: np.ndarray, k: int, n: int, seed: int
+) -> dict[str, Any]:
+    """Per method, the deals whose actual team it ranks in its top k: what happened when its advice was, in
+    effect, followed. Their (expected, under random tie order) count, win rate with a Wilson 95% interval,
+    the win rate of the other deals, the lift over the base rate, and the model's win-rate lift over each
+    baseline with a paired bootstrap interval."""
+    if won.size == 0:
+        return {}
+    outcome = won.astype(np.float64)
+    base = float(outcome.mean())
+    methods: dict[str, dict[str, float]] = {}
+    for method, weights in shares.items():
+        matched = float(weights.sum())
+        wins = float((weights * outcome).sum())
+        rate = wins / matched if matched > 0 else float("nan")
+        low, high = wilson_interval(wins, matched)
+        methods[method] = {
+            "matched": matched,
+            "matched_won": wins,
+            "win_rate": rate,
+            "ci_low": low,
+            "ci_high": high,
+            "other_win_rate": float(_rate(1.0 - weights, outcome)),
+            "lift_over_base_rate": rate - base,
+        }
+    lifts = {b: bootstrap_rate_lift(shares[MODEL], shares[b], outcome, n, seed) for b in BASELINES}
+    return {
+        "k": k,
+        "deals": int(won.size),
+        "base_rate": base,
+        "methods": methods,
+        "lift_over_baselines": lifts,
+    }
+
+
+def competing_bids_section(
+    request_ids: Sequence[str | None],
+    won: np.ndarray,
+    bid_scores: Mapping[str, np.ndarray],
+    n: int,
+    seed: int,
+) -> dict[str, Any]:
+    """Requests with at least two evaluated bids of which exactly one won: every method ranks the bids'
+    actual teams (each scored as of its own bid's creation); precision@1 and MRR of the winning bid
+    (expected over random tie order), and the model's lift over each baseline with a bootstrap interval."""
+    by_request: dict[str, list[int]] = {}
+    for i, request in enumerate(request_ids):
+        if request is not None:
+            by_request.setdefault(request, []).append(i)
+    groups = [rows for rows in by_request.values() if len(rows) >= 2 and int(won[rows].sum()) == 1]
+    per: dict[str, dict[str, list[float]]] = {m: {PRECISION_AT_1: [], MRR: []} for m in bid_scores}
+    for rows in groups:
+        winner = int(np.flatnonzero(won[rows])[0])
+        for method, scores in bid_scores.items():
+            values = scores[rows]
+            per[method][PRECISION_AT_1].append(top_k_share(values, winner, 1))
+            per[method][MRR].append(expected_reciprocal_rank(values, winner))
+    methods = {
+        m: {metric: float(np.mean(v)) if v else float("nan") for metric, v in values.items()}
+        for m, values in per.items()
+    }
+    lifts = {
+        metric: {
+            b: bootstrap_lift(np.array(per[MODEL][metric]) - np.array(per[b][metric]), n, seed)
+            for b in BASELINES
+        }
+        for metric in (PRECISION_AT_1, MRR)
+    }
+    return {
+        "requests": len(groups),
+        "bids": sum(len(rows) for rows in groups),
+        "requests_seen": len(by_request),
+        "methods": methods,
+        "lift_over_baselines": lifts,
+    }
+
+
+def _request_ids(opportunities: pd.DataFrame) -> list[str | None]:
+    if s.REQUEST_ID not in opportunities.columns:
+        return [None] * len(opportunities)
+    return [None if pd.isna(r) or not str(r).strip() else str(r) for r in opportunities[s.REQUEST_ID]]
+
+
 def evaluate(
     recommender: TeamRecommender,
     opportunities: pd.DataFrame,
@@ -232,19 +473,20 @@ def evaluate(
 ) -> EvaluationReport:
     """Rank each later-period deal's candidate pool with the model and every baseline; compare.
 
-    Two pools per opportunity. The ranking metrics (NDCG@k, recall@k, MRR of the team that won) use the
+    Two pools per opportunity. The imitation metrics (NDCG@k, recall@k, MRR of the team that won) use the
     method-neutral pool: the team that actually worked the deal (so its rank is always defined) plus the
     first `pool_size` retrieval-ordered teams. The model's own beam top-k stays out of it: those teams are
     by construction the ones the model scores highest, so they would fill the model's top k and push the
-    actual team down for the model alone, a bias against it that no baseline suffers. The top-1 comparison
-    with a `GroundTruth` uses the full pool, neutral plus the beam top-k, because the product returns beam
-    teams: each method's top-1 is scored by the true win model, beside the oracle's best team, the
-    historical team and the best team of the full pool.
+    actual team down for the model alone, a bias against it that no baseline suffers. Everything else uses
+    the full pool, neutral plus the beam top-k, because the product returns beam teams: the replay (is the
+    actual team in a method's top k?) and, with a `GroundTruth`, each method's top-1 scored by the true
+    win model, beside the oracle's best team, the historical team and the best team of the full pool.
 
-    With a ground truth, three more measures make the report say whether a method picks teams that win,
-    not only whether it copies how deals were routed: the `TRUTH_REFERENCE` row (the won-team metrics of
-    the neutral pool ranked by the true win probability), `true_ndcg_at_k` per method over every evaluated
-    opportunity (won or lost), and the oracle restricted to partners available on the opportunity's date.
+    Measures that need no ground truth: the calibrated win probability of the actual teams (log loss,
+    Brier, AUC, reliability), the replay, and, when the opportunities carry `request_id`, the ranking of
+    each request's competing bids. With a ground truth, three more say whether a method picks teams that
+    win: the `TRUTH_REFERENCE` row, `true_ndcg_at_k` per method over every evaluated opportunity, and the
+    oracle restricted to partners available on the opportunity's date.
     """
     cfg = config or EvaluationConfig()
     snapshot = recommender.snapshot
@@ -259,6 +501,8 @@ def evaluate(
     ranks: dict[str, list[int]] = {m: [] for m in methods}
     top_truth: dict[str, list[float]] = {m: [] for m in methods}
     true_ndcg: dict[str, list[float]] = {m: [] for m in methods}
+    in_top_k: dict[str, list[float]] = {m: [] for m in methods}
+    actual_score: dict[str, list[float]] = {m: [] for m in methods}
     truth_ranks: list[int] = []
     oracle: list[float] = []
     oracle_available: list[float] = []
@@ -267,9 +511,11 @@ def evaluate(
     pool_best: list[float] = []
     actual_prob: list[float] = []
     actual_won: list[bool] = []
+    evaluated_requests: list[str | None] = []
     evaluated = 0
+    requests = _request_ids(opportunities)
     prepared = snapshot.prepare(queries_from_frame(opportunities))
-    for opp, outcome in zip(prepared, opportunities[s.OUTCOME], strict=True):
+    for opp, outcome, request in zip(prepared, opportunities[s.OUTCOME], requests, strict=True):
         if progress:
             progress(1)
         oid = str(opp.query.opportunity_id)
@@ -305,6 +551,11 @@ def evaluate(
             else float("nan")
         )
         actual_won.append(won)
+        evaluated_requests.append(request)
+        for m in methods:
+            in_top_k[m].append(top_k_share(scores[m], 0, cfg.k))
+            # The actual team's score as of this bid's own creation: what ranks a request's bids.
+            actual_score[m].append(float(scores[m][0]))
         if won:
             for m in methods:
                 ranks[m].append(rank_of_target(scores[m][neutral], 0))
@@ -312,7 +563,9 @@ def evaluate(
             # One truth call for the whole pool; the actual team is row 0, every top-1 is one of its rows.
             true_p = np.asarray(truth.win_probability([oid] * len(unique), unique), dtype=np.float64)
             for m in methods:
-                top_truth[m].append(float(true_p[int(np.argmax(scores[m]))]))
+                # Teams tied for a method's top share it: a coarse baseline must not be credited with
+                # whichever team (the historical one, or the model's beam teams) happens to come first.
+                top_truth[m].append(top1_value(scores[m], true_p))
                 true_ndcg[m].append(graded_ndcg(scores[m][neutral], true_p[neutral], cfg.k))
             historical.append(float(true_p[0]))
             if won:
@@ -341,16 +594,20 @@ def evaluate(
             b: bootstrap_lift(per_opp[MODEL][metric] - per_opp[b][metric], cfg.bootstrap, cfg.seed)
             for b in BASELINES
         }
-    calibration: dict[str, Any] = {}
-    probs = np.array(actual_prob)
     outcomes = np.array(actual_won, dtype=bool)
-    if probs.size and np.isfinite(probs).all():
-        calibration["brier"] = float(np.mean((probs - outcomes) ** 2))
-        if 0 < outcomes.sum() < outcomes.size:
-            from sklearn.metrics import roc_auc_score
-
-            calibration["auc"] = float(roc_auc_score(outcomes, probs))
-        calibration["reliability"] = reliability(probs, outcomes)
+    calibration = calibration_section(np.array(actual_prob), outcomes, cfg.bootstrap, cfg.seed)
+    replay = replay_section(
+        {m: np.array(v) for m, v in in_top_k.items()}, outcomes, k, cfg.bootstrap, cfg.seed
+    )
+    bids: dict[str, Any] = {}
+    if any(r is not None for r in evaluated_requests):
+        bids = competing_bids_section(
+            evaluated_requests,
+            outcomes,
+            {m: np.array(v) for m, v in actual_score.items()},
+            cfg.bootstrap,
+            cfg.seed,
+        )
     truth_summary: dict[str, Any] = {}
     if truth is not None and oracle:
         model_top = np.array(top_truth[MODEL])
@@ -374,6 +631,8 @@ def evaluate(
         lifts=lifts,
         calibration=calibration,
         truth=truth_summary,
+        replay=replay,
+        competing_bids=bids,
     )
 
 
@@ -422,7 +681,8 @@ def write_report(report: EvaluationReport, directory: Path) -> list[Path]:
             ax.set_ylim(0.0, 1.0)  # a probability; the headroom above the oracle lines holds the legend
             ax.legend(loc="upper center", ncols=3, fontsize="small")
         ax.set_ylabel(metric)
-        ax.set_title(f"{metric} on the test period")
+        imitation = " (imitation: copies past routing)" if metric in report.imitation_metrics else ""
+        ax.set_title(f"{metric} on the test period{imitation}")
         ax.tick_params(axis="x", rotation=30)
         files.append(_save(fig, directory / f"{metric}.png"))
     report.plots = [f.name for f in files]
@@ -452,21 +712,60 @@ def load_truth(directory: Path | None) -> Any | None:
     return GroundTruth.load(path)
 
 
+def _ci(ci: Mapping[str, float]) -> str:
+    return f"[{ci['ci_low']:+.4f}, {ci['ci_high']:+.4f}]"
+
+
 def summary_lines(report: EvaluationReport) -> Sequence[str]:
     """Human-readable lines for the CLI."""
-    lines = [f"{report.opportunities} test opportunities ({report.won_opportunities} won)"]
+    imitation = report.imitation_metrics
+    lines = [
+        f"{report.opportunities} test opportunities ({report.won_opportunities} won)",
+        f"  [imitation] = {IMITATION_NOTE}",
+    ]
     for method, values in report.methods.items():
         note = "  (reference: the pool ranked by true win probability)" if method == TRUTH_REFERENCE else ""
-        lines.append(f"  {method:22s} " + "  ".join(f"{k}={v:.4f}" for k, v in values.items()) + note)
+        shown = [f"{k}={v:.4f}" for k, v in values.items() if k not in imitation]
+        shown += [f"[imitation] {k}={v:.4f}" for k, v in values.items() if k in imitation]
+        lines.append(f"  {method:22s} " + "  ".join(shown) + note)
     for metric, per in report.lifts.items():
+        tag = "[imitation] " if metric in imitation else ""
         for baseline, ci in per.items():
+            lines.append(f"  {tag}lift {metric} vs {baseline:22s} {ci['mean']:+.4f} {_ci(ci)}")
+    calibration = report.calibration
+    if "log_loss" in calibration:
+        lines.append(f"calibrated win probability of the {calibration['deals']} actual teams:")
+        for name in ("log_loss", "brier", "auc"):
+            if name in calibration:
+                ci = calibration["intervals"][name]
+                lines.append(f"  {name:8s} {calibration[name]:.4f} [{ci['ci_low']:.4f}, {ci['ci_high']:.4f}]")
+    if report.replay:
+        replay = report.replay
+        lines.append(
+            f"replay: deals whose actual team the method ranks in its top {replay['k']} "
+            f"(base win rate {replay['base_rate']:.4f} over {replay['deals']} deals)"
+        )
+        for method, r in replay["methods"].items():
             lines.append(
-                f"  lift {metric} vs {baseline:22s} {ci['mean']:+.4f} "
-                f"[{ci['ci_low']:+.4f}, {ci['ci_high']:+.4f}]"
+                f"  {method:22s} matched={r['matched']:.1f}  win rate={r['win_rate']:.4f} "
+                f"[{r['ci_low']:.4f}, {r['ci_high']:.4f}]  others={r['other_win_rate']:.4f}  "
+                f"lift over base rate={r['lift_over_base_rate']:+.4f}"
             )
-    for name in ("auc", "brier"):
-        if name in report.calibration:
-            lines.append(f"  {name} {report.calibration[name]:.4f}")
+        for baseline, ci in replay["lift_over_baselines"].items():
+            lines.append(f"  lift replay win rate vs {baseline:22s} {ci['mean']:+.4f} {_ci(ci)}")
+    if report.competing_bids:
+        bids = report.competing_bids
+        lines.append(
+            f"competing bids: {bids['requests']} requests with one won bid ({bids['bids']} bids; "
+            f"{bids['requests_seen']} requests seen)"
+        )
+        for method, values in bids["methods"].items():
+            lines.append(
+                f"  {method:22s} precision@1={values[PRECISION_AT_1]:.4f}  mrr={values[MRR]:.4f}"
+            )
+        for metric, per in bids["lift_over_baselines"].items():
+            for baseline, ci in per.items():
+                lines.append(f"  lift {metric} vs {baseline:22s} {ci['mean']:+.4f} {_ci(ci)}")
     for name, value in report.truth.items():
         lines.append(f"  truth {name}: {value if isinstance(value, Mapping) else round(float(value), 4)}")
     return lines

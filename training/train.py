@@ -6,7 +6,6 @@ import logging
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,21 +18,17 @@ from features import schema as s
 from features.builds import save_feature_build
 from features.embedder_factory import make_embedder
 from features.embedding_cache import CachedEmbedder
-from features.snapshot import FeatureSnapshot
 from features.store import Store
 from models.bundle import BUNDLE_ARTIFACT, FEATURES_ARTIFACT, BundleManifest, save_bundle
-from models.calibration import WinCalibrator
-from models.ranker import TeamRanker
-from models.recommender import TeamRecommender
 from training import tracking
 from training.config import TrainConfig
-from training.dataset import TeamExamples, actual_team_examples, build_examples, group_offsets, time_split
+from training.cycle_evaluation import cycle_time_report, fit_cycle_time
+from training.dataset import TeamExamples, group_offsets
 from training.evaluation import EvaluationReport, evaluate, load_truth, write_report
 from training.metrics import ndcg_of_single_target, rank_of_target, recall_at_k, reciprocal_rank
+from training.pipeline import Progress, fit_model, no_progress
 
 logger = logging.getLogger(__name__)
-
-Progress = Callable[[str, int], Callable[[int], None]]  # (description, total) -> advance(n)
 
 
 @dataclass
@@ -45,6 +40,9 @@ class TrainResult:
     champion: bool
     params: dict[str, object] = field(default_factory=dict)
     report: EvaluationReport | None = None
+    # Gate (a) of a first model (training/promotion.py): None when a champion already existed.
+    gate_passed: bool | None = None
+    gate_reasons: list[str] = field(default_factory=list)
 
 
 def actual_team_metrics(scores: np.ndarray, examples: TeamExamples, k: int = 5) -> dict[str, float]:
@@ -91,44 +89,6 @@ def _example_frame(opportunities: pd.DataFrame) -> pd.DataFrame:
     return frame.reset_index(drop=True)
 
 
-def _no_progress(description: str, total: int) -> Callable[[int], None]:
-    return lambda n: None
-
-
-def fit_ranker(
-    snapshot: FeatureSnapshot,
-    tables_train: pd.DataFrame,
-    deal_partners: pd.DataFrame,
-    config: TrainConfig,
-    progress: Progress = _no_progress,
-) -> tuple[TeamRanker, dict[str, float]]:
-    """The ranker on the training period: grouped graded teams (lambdarank) or actual teams (binary)."""
-    params = config.ranker_params()
-    if params.objective == "binary":
-        actual = actual_team_examples(
-            snapshot, tables_train, deal_partners, progress("training set (opportunities)", len(tables_train))
-        )
-        ranker = TeamRanker(params).fit(
-            actual.features, actual.won.astype(np.int32), [], snapshot.feature_names
-        )
-        return ranker, {"train_opportunities": float(len(actual.won)), "train_rows": float(len(actual.won))}
-    examples = build_examples(
-        snapshot,
-        tables_train,
-        deal_partners,
-        config.recommender(),
-        config.split(),
-        progress("training set (opportunities)", len(tables_train)),
-    )
-    ranker = TeamRanker(params).fit(
-        examples.features, examples.labels, examples.group_sizes, snapshot.feature_names
-    )
-    return ranker, {
-        "train_opportunities": float(len(examples.group_sizes)),
-        "train_rows": float(examples.features.shape[0]),
-    }
-
-
 def find_truth_dir(settings: Settings, config: TrainConfig) -> Path | None:
     """The synthetic truth to evaluate against: the config's folder, else the demo export, else none."""
     for candidate in (config.evaluation.truth_dir, str(settings.demo_data_dir)):
@@ -144,7 +104,7 @@ def load_truth_exists(path: Path) -> bool:
 def train(
     settings: Settings,
     config: TrainConfig,
-    progress: Progress = _no_progress,
+    progress: Progress = no_progress,
     truth_dir: Path | None = None,
 ) -> TrainResult:
     """Build features, fit the ranker on the earliest period, calibrate on the next, evaluate on the latest;
@@ -161,29 +121,26 @@ def train(
     embedder = CachedEmbedder(
         make_embedder(settings.embedder, cache_dir=settings.model_cache_dir), store.engine
     )
-    split = time_split(tables.opportunities, config.split())
-    snapshot = FeatureSnapshot.build(
+    fitted = fit_model(
         tables,
         embedder,
+        config,
         roles=settings.roles,
-        show_progress=True,
-        associations_until=split.calibration_start.date(),
         index_exact_max=settings.index_exact_max,
+        progress=progress,
+        show_progress=True,
+    )
+    snapshot, ranker, split = fitted.snapshot, fitted.ranker, fitted.split
+    metrics = dict(fitted.metrics)
+    fit_seconds = metrics.pop("fit_seconds")
+    # Days to close, after the calibrator: fitted on the training period's won deals, judged on the test's.
+    cycle_time = fit_cycle_time(snapshot, split.train, tables.deal_partners)
+    metrics.update(
+        cycle_time_report(cycle_time, snapshot, split.test, tables.deal_partners, tables.opportunities)
     )
     features_root = settings.home / "features"
     build_id = save_feature_build(snapshot, features_root, snapshot_at=snapshot_at)
-
-    fit_started = time.perf_counter()
-    ranker, metrics = fit_ranker(snapshot, split.train, tables.deal_partners, config, progress)
-    fit_seconds = time.perf_counter() - fit_started
-    calibration = actual_team_examples(
-        snapshot,
-        split.calibration,
-        tables.deal_partners,
-        progress("calibration set (opportunities)", len(split.calibration)),
-    )
-    ranker.calibrate(WinCalibrator.fit(ranker.score(calibration.features), calibration.won))
-    recommender = TeamRecommender(snapshot, ranker, config.recommender())
+    recommender = fitted.recommender
     truth = load_truth(truth_dir or find_truth_dir(settings, config))
     report = evaluate(
         recommender,
@@ -196,7 +153,6 @@ def train(
     metrics.update(report.flat_metrics())
     metrics.update(
         {
-            "calibration_opportunities": float(len(calibration.won)),
             "test_opportunities": float(report.opportunities),
             "fit_seconds": fit_seconds,
             "train_seconds": time.perf_counter() - started,
@@ -230,7 +186,7 @@ def train(
             metrics={k: v for k, v in metrics.items() if np.isfinite(v)},
             search=config.search.model_dump(),
         )
-        bundle_dir = save_bundle(Path(tmp) / BUNDLE_ARTIFACT, ranker, manifest)
+        bundle_dir = save_bundle(Path(tmp) / BUNDLE_ARTIFACT, ranker, manifest, cycle_time)
         import mlflow
 
         mlflow.log_params(params)
@@ -261,10 +217,18 @@ def train(
         )
         run_id = run.info.run_id
     champion = False
+    gate_passed: bool | None = None
+    gate_reasons: list[str] = []
     if tracking.champion_version(client) is None:
-        # The very first model has nothing to beat; later ones go through `partnermatch promote`.
-        tracking.promote(client, version, reason="first model")
-        champion = True
+        from training.promotion import baseline_gate
+
+        # No champion to beat, but the first model must still beat the best baseline (gate a); later
+        # ones go through `partnermatch promote`, which applies both gates.
+        check = baseline_gate(report, config.gate)
+        gate_passed, gate_reasons = check.passed, check.reasons
+        if check.passed:
+            tracking.promote(client, version, reason="first model; " + "; ".join(check.reasons))
+            champion = True
     logger.info("registered version %s (run %s), metrics %s", version, run_id, metrics)
     return TrainResult(
         version=version,
@@ -274,4 +238,6 @@ def train(
         champion=champion,
         params=params,
         report=report,
+        gate_passed=gate_passed,
+        gate_reasons=gate_reasons,
     )

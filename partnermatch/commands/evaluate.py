@@ -26,7 +26,9 @@ def evaluate(
     ),
     out: Path = typer.Option(Path("evaluation"), "--out", help="Folder for evaluation.json and PNG plots."),
 ) -> None:
-    """Time-split evaluation: NDCG/recall/MRR of the winning team, calibration, baselines, ground truth."""
+    """Time-split evaluation against baselines: calibration (log loss, Brier, AUC), replay of the actual
+    teams, competing bids (with request_id), ground truth when generated; NDCG/recall/MRR of the won team
+    are shown as imitation metrics (how closely a method copies past routing)."""
     from pydantic import ValidationError
 
     from models.bundle import BundleError

@@ -13,6 +13,9 @@ console = Console()
 
 
 def promote(
+    version_argument: str | None = typer.Argument(
+        None, metavar="[VERSION]", help="Registered version to promote (same as --version)."
+    ),
     version: str | None = typer.Option(
         None, "--version", help="Registered version to promote (default: the newest)."
     ),
@@ -22,9 +25,13 @@ def promote(
     export: Path | None = typer.Option(
         None, "--export", exists=True, file_okay=False, help="Generated export with truth/ for the gate."
     ),
-    force: bool = typer.Option(False, "--force", help="Skip the evaluation gate."),
+    force: bool = typer.Option(False, "--force", help="Promote even if the evaluation gate refuses."),
 ) -> None:
-    """Make a version the champion if it passes the evaluation gate against the current champion."""
+    """Make a version the champion if it passes the evaluation gate; exits 3 when the gate refuses.
+
+    The gate (training/promotion.py) evaluates on the store's latest test period: (a) the candidate must
+    beat the best baseline on the primary measure, (b) it must do as well as the current champion.
+    """
     from pydantic import ValidationError
 
     from models.bundle import BundleError
@@ -38,8 +45,11 @@ def promote(
     except ValidationError as exc:
         console.print(f"[red]invalid config {config}:[/red]\n{exc}")
         raise typer.Exit(2) from exc
+    if version_argument and version and version_argument != version:
+        console.print(f"[red]two versions given:[/red] {version_argument} and --version {version}")
+        raise typer.Exit(2)
     settings = get_settings()
-    candidate = version or latest_version(settings)
+    candidate = version_argument or version or latest_version(settings)
     if candidate is None:
         console.print("[red]no registered versions:[/red] run `partnermatch train` first")
         raise typer.Exit(1)
@@ -56,8 +66,12 @@ def promote(
     for reason in decision.reasons:
         console.print(f"  {reason}", markup=False)
     if not decision.passed:
+        verdict = "the test period is too small to tell" if decision.too_small else "it did not pass the gate"
         console.print(
-            f"[red]version {candidate} did not pass the gate; champion stays {decision.champion}[/red]"
+            f"not promoted: {verdict}; champion stays {decision.champion or 'unset'}; "
+            "use --force to promote anyway",
+            markup=False,
+            style="red",
         )
         raise typer.Exit(3)
     old = tracking.promote(client, candidate, reason="; ".join(decision.reasons))

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 
 from core.settings import get_settings
 from partnermatch.progress import progress_bars
+
+if TYPE_CHECKING:
+    from training.train import TrainResult
 
 console = Console()
 
@@ -17,9 +21,10 @@ def train(
     config: Path | None = typer.Option(
         None, "--config", exists=True, dir_okay=False, help="TOML training config (default: built-in)."
     ),
-    promote: bool = typer.Option(
-        False, "--promote", help="Make the new version the champion without the evaluation gate."
+    force: bool = typer.Option(
+        False, "--force", help="Make the new version the champion even if it fails the evaluation gate."
     ),
+    promote: bool = typer.Option(False, "--promote", hidden=True, help="Older name of --force."),
     export: Path | None = typer.Option(
         None,
         "--export",
@@ -28,11 +33,16 @@ def train(
         help="Generated export folder with truth/ for ground-truth metrics (default: the demo export).",
     ),
 ) -> None:
-    """Train on the store's history (time split), register the model, report validation metrics."""
+    """Train on the store's history (time split), register the model, report the test-period evaluation.
+
+    The first model becomes the champion only if it beats the best baseline (the promotion gate's part
+    (a)); it is registered either way and the command exits 0. Later models: `partnermatch promote`.
+    """
     from pydantic import ValidationError
 
     from training import tracking
     from training.config import TrainConfig
+    from training.evaluation import summary_lines
     from training.train import train as run_training
 
     try:
@@ -47,11 +57,31 @@ def train(
     except ValueError as exc:
         console.print(f"[red]cannot train:[/red] {exc}")
         raise typer.Exit(1) from exc
-    if promote and not result.champion:
-        tracking.promote(tracking.configure(settings), result.version, reason="train --promote")
-        result.champion = True
     console.print(f"registered partner-team-ranker version {result.version} (run {result.run_id})")
     for name, value in sorted(result.metrics.items()):
-        console.print(f"  {name:40s} {value:.4f}")
-    if result.champion:
-        console.print(f"version {result.version} is the champion")
+        if not name.startswith("test_"):  # the test period's measures are the summary below
+            console.print(f"  {name:40s} {value:.4f}")
+    if result.report is not None:
+        for line in summary_lines(result.report):
+            console.print(line, markup=False)
+    if (force or promote) and not result.champion:
+        tracking.promote(tracking.configure(settings), result.version, reason="train --force")
+        result.champion = True
+        gate = f"gate: {_why(result)}" if result.gate_reasons else "gates skipped"
+        console.print(f"version {result.version} is the champion (forced; {gate})", markup=False)
+    elif result.champion:
+        console.print(f"version {result.version} is the champion ({_why(result)})", markup=False)
+    elif result.gate_passed is False:
+        console.print(
+            f"not promoted: {_why(result)}; use --force to promote anyway", markup=False, style="yellow"
+        )
+    else:
+        console.print(
+            f"version {result.version} is not the champion: run `partnermatch promote --version "
+            f"{result.version}` to compare it with the champion",
+            markup=False,
+        )
+
+
+def _why(result: TrainResult) -> str:
+    return "; ".join(result.gate_reasons) or "no gate ran"

@@ -113,6 +113,7 @@ def replace_member(
         roles=list(body.team),
         constraints={"include": kept, "exclude": [body.team[body.replace_role]], "ignore_registration": True},
         explain=body.explain,
+        rank_by=body.rank_by,
     )
     return answer(request, serving, api_store, caller.key_id, background, [req])
 
@@ -137,5 +138,6 @@ def include_partner(
         roles=body.roles,
         constraints={"include": [body.partner_id]},
         explain=body.explain,
+        rank_by=body.rank_by,
     )
     return answer(request, serving, api_store, caller.key_id, background, [req])

@@ -8,8 +8,10 @@ import pandas as pd
 import pytest
 
 from features import contract
+from features import schema as s
 from features.contract import load_export
 from features.export_files import write_export
+from features.records import EcosystemTables
 from features.violations import MAX_LISTED_VIOLATIONS, ContractError, Violation
 from tests.features.conftest import WriteExport, tiny_tables, with_table
 
@@ -232,3 +234,64 @@ def test_read_opportunities_file_rejects_a_bad_outcome(write: WriteExport) -> No
     with pytest.raises(ContractError) as info:
         contract.read_opportunities_file(folder / "opportunities.csv")
     assert [(v.row, v.column) for v in info.value.violations] == [(2, "outcome")]
+
+
+def _bids(request_ids: list[str], outcomes: list[str]) -> EcosystemTables:
+    """The tiny export with both opportunities closed, as bids of these requests with these outcomes."""
+    tables = tiny_tables()
+    opportunities = tables.opportunities.assign(
+        request_id=request_ids, outcome=outcomes, closed_at=["2023-04-20", "2023-07-01"]
+    )
+    return with_table(tables, opportunities=opportunities)
+
+
+def test_an_export_without_request_id_loads_with_an_empty_request_id(write: WriteExport) -> None:
+    loaded = load_export(write(tiny_tables()))
+    assert loaded.tables.opportunities[s.REQUEST_ID].isna().all()
+    assert loaded.warnings == []
+
+
+def test_an_export_without_request_id_loads_the_other_columns_as_before(write: WriteExport) -> None:
+    without = load_export(write(tiny_tables())).tables.opportunities
+    tables = tiny_tables()
+    with_empty = with_table(tables, opportunities=tables.opportunities.assign(request_id=["", ""]))
+    loaded = load_export(write(with_empty)).tables.opportunities
+    pd.testing.assert_frame_equal(loaded, without)
+
+
+def test_the_request_id_is_read_as_text(write: WriteExport) -> None:
+    loaded = load_export(write(_bids(["R1", "R1"], ["won", "lost"]))).tables.opportunities
+    assert loaded[s.REQUEST_ID].tolist() == ["R1", "R1"]
+
+
+def test_two_won_bids_of_one_request_are_rejected_row_by_row(write: WriteExport) -> None:
+    found = violations_of(write(_bids(["R1", "R1"], ["won", "won"])))
+    assert [(v.file, v.row, v.column) for v in found] == [
+        ("opportunities.csv", 1, "request_id"),
+        ("opportunities.csv", 2, "request_id"),
+    ]
+    assert "'R1' has more than one won bid" in found[0].reason
+
+
+def test_won_bids_of_different_requests_are_accepted(write: WriteExport) -> None:
+    load_export(write(_bids(["R1", "R2"], ["won", "won"])))
+
+
+def test_read_opportunities_file_rejects_two_won_bids_of_one_request(write: WriteExport) -> None:
+    folder = write(_bids(["R1", "R1"], ["won", "won"]))
+    with pytest.raises(ContractError) as info:
+        contract.read_opportunities_file(folder / "opportunities.csv")
+    assert [(v.row, v.column) for v in info.value.violations] == [(1, "request_id"), (2, "request_id")]
+
+
+def test_a_request_id_longer_than_an_id_is_rejected(write: WriteExport) -> None:
+    [found] = violations_of(write(_bids(["R" * (s.MAX_ID + 1), "R1"], ["won", "lost"])))
+    assert (found.row, found.column) == (1, "request_id")
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_the_request_id_round_trips_through_an_export(write: WriteExport, fmt: str) -> None:
+    loaded = load_export(write(_bids(["R1", ""], ["won", "lost"]))).tables
+    again = load_export(write(loaded, fmt)).tables.opportunities  # typed tables written back, then read
+    pd.testing.assert_frame_equal(again, loaded.opportunities)
+    assert again[s.REQUEST_ID].iloc[0] == "R1" and pd.isna(again[s.REQUEST_ID].iloc[1])

@@ -181,3 +181,54 @@ def test_a_sqlite_store_creates_its_parent_folder(tmp_path: Path) -> None:
     store = Store(f"sqlite:///{tmp_path / 'a' / 'b' / 'store.db'}")
     store.migrate()
     assert (tmp_path / "a" / "b" / "store.db").is_file()
+
+
+def _with_requests(request_ids: list[str]) -> EcosystemTables:
+    tables = tiny_tables()
+    return with_table(tables, opportunities=tables.opportunities.assign(request_id=request_ids))
+
+
+def test_the_store_keeps_and_returns_the_request_id(store: Store, write: WriteExport) -> None:
+    store.ingest(load_export(write(_with_requests(["R1", ""]))))
+    stored = store.load_tables().opportunities
+    assert stored[s.REQUEST_ID].iloc[0] == "R1" and pd.isna(stored[s.REQUEST_ID].iloc[1])
+
+
+def test_an_export_without_request_id_is_stored_with_an_empty_request_id(
+    store: Store, write: WriteExport
+) -> None:
+    store.ingest(load_export(write(tiny_tables())))
+    assert store.load_tables().opportunities[s.REQUEST_ID].isna().all()
+
+
+def test_a_new_request_id_updates_the_stored_opportunity(store: Store, write: WriteExport) -> None:
+    store.ingest(load_export(write(tiny_tables())))
+    summary = store.ingest(load_export(write(_with_requests(["R1", ""]))))
+    assert (summary.updated["opportunities"], summary.unchanged["opportunities"]) == (1, 1)
+
+
+def test_a_store_migrated_before_request_id_keeps_its_opportunities_on_upgrade(
+    store_url: str, write: WriteExport
+) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    from features.store import MIGRATIONS_DIR
+
+    store = Store(store_url)
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    with store.writing() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0003")
+        conn.execute(t.partners.insert().values(
+            partner_id="P1", name="Acme", partner_type="services", tier="gold", regions=[], industries=[],
+            skills=[], status="active", updated_at=pd.Timestamp("2024-01-01").to_pydatetime()))
+        conn.exec_driver_sql(
+            "INSERT INTO opportunities (opportunity_id, required_skills, created_at, outcome, updated_at) "
+            "VALUES ('O1', '[]', '2023-01-10', 'won', '2024-01-01 00:00:00')"
+        )
+    assert store.migrate() == head_revision()
+    stored = store.load_tables().opportunities
+    assert stored[s.OPPORTUNITY_ID].tolist() == ["O1"] and stored[s.REQUEST_ID].isna().all()
+    store.engine.dispose()

@@ -23,7 +23,7 @@ from synthetic.ecosystem import generate_ecosystem
 from tests.configs import search_config
 from training.config import TrainConfig
 from training.dataset import actual_team_examples, time_split
-from training.train import fit_ranker
+from training.pipeline import fit_ranker
 
 CONFIG = """
 seed = 7

@@ -42,6 +42,6 @@ def test_a_loaded_bundle_gives_the_same_win_probabilities(tmp_path: Path) -> Non
 
 def test_a_tampered_calibrator_is_refused(tmp_path: Path) -> None:
     bundle = _calibrated_bundle(tmp_path)
-    (bundle / CALIBRATOR_FILE).write_text((bundle / CALIBRATOR_FILE).read_text().replace("isotonic", "platt"))
+    (bundle / CALIBRATOR_FILE).write_text((bundle / CALIBRATOR_FILE).read_text().replace("pchip", "platt"))
     with pytest.raises(BundleError, match="checksum"):
         load_bundle(bundle)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from features import schema as s
-from synthetic import GroundTruth, SyntheticEcosystem, write
+from synthetic import GroundTruth, Scenario, SyntheticEcosystem, generate_ecosystem, write
+from synthetic.truth import ARRAYS_FILE
 from tests.synthetic.helpers import active_team_rows, historical_teams
 
 
@@ -90,3 +92,64 @@ def test_truth_loaded_from_disk_gives_the_same_probabilities(eco: SyntheticEcosy
     expected = eco.truth.win_probability(opp_ids, teams)
     np.testing.assert_array_equal(loaded.win_probability(opp_ids, teams), expected)
     assert GroundTruth.load(tmp_path / "truth").roles == s.DEFAULT_ROLES
+
+
+@pytest.mark.parametrize(
+    "scenario",
+    [
+        Scenario(),
+        Scenario(camps=3, compatibility=2.0, size_interaction=0.8, influence_weight=1.5),
+        Scenario(camps=5, compatibility=2.5, size_interaction=0.5),
+    ],
+    ids=["today", "camps-and-sizes", "five-rival-camps"],
+)
+def test_the_oracle_team_is_within_one_percent_of_the_best_team_by_brute_force(scenario: Scenario) -> None:
+    # 120 partners (~50k teams) is small enough to enumerate and large enough that a shortlist without
+    # synergy pairs or camp leaders missed the best team by ~2% here.
+    truth = generate_ecosystem(120, 300, seed=21, scenario=scenario).truth
+    pools = [[*np.flatnonzero((truth.partner_role == r) & truth.active), -1] for r in range(3)]
+    every_team = np.array(list(itertools.product(*pools)), np.int64)
+    for o in np.random.default_rng(3).choice(truth.opportunity_ids.size, 12, replace=False):
+        best = truth.probabilities(np.full(len(every_team), o), every_team).max()
+        _, oracle = truth.oracle_team(str(truth.opportunity_ids[o]))
+        assert oracle >= 0.99 * best
+
+
+def test_a_solo_oracle_team_has_only_a_services_partner() -> None:
+    truth = generate_ecosystem(60, 200, seed=4, scenario=Scenario(team_shape="solo")).truth
+    team, _ = truth.oracle_team(str(truth.opportunity_ids[0]))
+    assert team[s.SERVICES] is not None and team[s.INFLUENCE] is None and team[s.RESELLER] is None
+
+
+def test_truth_loaded_from_disk_keeps_camps_scales_requests_and_the_model(tmp_path: Path) -> None:
+    scenario = Scenario(camps=3, size_interaction=0.5, bidders=3, influence_weight=2.0)
+    eco = generate_ecosystem(60, 300, seed=4, scenario=scenario)
+    write(eco, tmp_path, "csv")
+    loaded = GroundTruth.load(tmp_path)
+    np.testing.assert_array_equal(loaded.camp, eco.truth.camp)
+    np.testing.assert_array_equal(loaded.scale, eco.truth.scale)
+    np.testing.assert_array_equal(loaded.opp_request, eco.truth.opp_request)
+    assert loaded.model == eco.truth.model
+
+
+def test_truth_saved_before_scenarios_loads_without_camps_scales_or_requests(
+    eco: SyntheticEcosystem, tmp_path: Path
+) -> None:
+    folder = eco.truth.save(tmp_path)
+    with np.load(folder / ARRAYS_FILE) as data:
+        old = {k: data[k] for k in data.files if k not in ("camp", "scale", "opp_request")}
+    np.savez(folder / ARRAYS_FILE, **old)  # type: ignore[arg-type]
+    loaded = GroundTruth.load(tmp_path)
+    assert (loaded.camp == -1).all() and (loaded.opp_request == -1).all()
+    opp_ids, teams = historical_teams(eco)
+    expected = eco.truth.win_probability(opp_ids, teams)
+    np.testing.assert_array_equal(loaded.win_probability(opp_ids, teams), expected)
+
+
+def test_the_oracle_scores_a_grid_of_teams_exactly_like_the_win_model() -> None:
+    scenario = Scenario(camps=3, compatibility=2.0, size_interaction=0.8, influence_weight=1.5)
+    truth = generate_ecosystem(80, 200, seed=2, scenario=scenario).truth
+    options = [np.array([*np.flatnonzero(truth.partner_role == r)[:12], -1]) for r in range(3)]
+    teams = np.array(list(itertools.product(*options)), np.int64)
+    grid = truth._grid_logits(5, options)
+    np.testing.assert_allclose(grid.ravel(), truth.logits(np.full(len(teams), 5), teams), atol=1e-5)

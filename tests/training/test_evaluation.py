@@ -7,37 +7,39 @@ import pytest
 
 from features import schema as s
 from features.embedder_factory import make_embedder
-from features.queries import queries_from_frame
+from features.queries import actual_teams, queries_from_frame
+from features.records import OpportunityQuery
 from features.snapshot import FeatureSnapshot, PreparedOpportunity
 from models.assembly import AssemblyPlan, assemble_teams, team_key
 from models.recommender import TeamRecommender
 from synthetic.ecosystem import SyntheticEcosystem, generate_ecosystem
 from tests.configs import search_config
+from tests.features.snapshot_fixtures import T, with_open_deals, with_status_and_capacity
 from tests.features.snapshot_fixtures import tables as tiny_tables
-from tests.features.snapshot_fixtures import with_open_deals, with_status_and_capacity
-from training.config import GateSection, TrainConfig
+from training.config import TrainConfig
 from training.dataset import SplitConfig, time_split
 from training.evaluation import (
     BASELINES,
     MODEL,
+    MOST_ACTIVE,
+    MOST_EARLIER_WINS,
+    MRR,
+    PRECISION_AT_1,
     TRUTH_REFERENCE,
     EvaluationConfig,
     EvaluationReport,
     availability,
+    baseline_scorers,
     bootstrap_lift,
+    calibration_section,
+    competing_bids_section,
     evaluate,
     reliability,
+    replay_section,
+    summary_lines,
     true_ndcg_name,
 )
-from training.promotion import gate
-from training.train import fit_ranker
-
-
-def _report(ndcg: float, true_win: float) -> EvaluationReport:
-    methods = {MODEL: {"ndcg_at_5": ndcg, "top1_true_win_probability": true_win}}
-    return EvaluationReport(
-        k=5, opportunities=1, won_opportunities=1, methods=methods, lifts={}, calibration={}
-    )
+from training.pipeline import fit_ranker
 
 
 def test_the_bootstrap_interval_of_a_constant_lift_is_that_constant() -> None:
@@ -55,16 +57,6 @@ def test_a_perfectly_calibrated_bin_reads_its_own_rate() -> None:
     (bin_,) = reliability(np.full(10, 0.35), np.arange(10) < 4)
     assert bin_["bin_low"] == pytest.approx(0.3) and bin_["bin_high"] == pytest.approx(0.4)
     assert bin_["observed_win_rate"] == pytest.approx(0.4) and bin_["count"] == 10
-
-
-def test_the_gate_passes_a_candidate_that_beats_the_champion() -> None:
-    passed, _ = gate(_report(0.30, 0.50), _report(0.28, 0.48), GateSection())
-    assert passed
-
-
-def test_the_gate_refuses_a_candidate_with_a_lower_true_win_probability() -> None:
-    passed, reasons = gate(_report(0.30, 0.40), _report(0.30, 0.48), GateSection())
-    assert not passed and any("FAIL" in r for r in reasons)
 
 
 def test_the_time_split_keeps_the_periods_in_date_order() -> None:
@@ -237,3 +229,162 @@ def test_an_inactive_partner_is_unavailable() -> None:
 def test_a_partner_the_snapshot_does_not_know_is_unavailable() -> None:
     snapshot = FeatureSnapshot.build(tiny_tables(), make_embedder("hashing"))
     assert not availability(snapshot)(date(2024, 1, 1))("p9")
+
+
+# Real-data sections on hand-built inputs ---------------------------------------------------------------
+
+METHODS = (MODEL, *BASELINES)
+# Requests A (two bids, the first won), B (three bids, the second won), C (a single bid) and D (two won
+# bids: not a usable comparison): only A and B are ranked.
+REQUESTS = ["A", "A", "B", "B", "B", "C", "D", "D"]
+BIDS_WON = np.array([1, 0, 0, 1, 0, 1, 1, 1], dtype=bool)
+
+
+def test_a_scorer_that_knows_the_winning_bid_has_precision_at_1_of_one() -> None:
+    scores = {m: BIDS_WON.astype(float) for m in METHODS}
+    bids = competing_bids_section(REQUESTS, BIDS_WON, scores, n=50, seed=1)
+    assert bids["methods"][MODEL] == {PRECISION_AT_1: 1.0, MRR: 1.0}
+
+
+def test_only_requests_with_several_bids_and_one_won_bid_are_ranked() -> None:
+    scores = {m: BIDS_WON.astype(float) for m in METHODS}
+    bids = competing_bids_section(REQUESTS, BIDS_WON, scores, n=50, seed=1)
+    assert (bids["requests"], bids["bids"], bids["requests_seen"]) == (2, 5, 4)
+
+
+def test_a_scorer_that_ties_every_bid_is_credited_as_a_random_pick() -> None:
+    scores = {m: np.zeros(len(REQUESTS)) for m in METHODS}
+    bids = competing_bids_section(REQUESTS, BIDS_WON, scores, n=50, seed=1)
+    assert bids["methods"][MODEL][PRECISION_AT_1] == pytest.approx((1 / 2 + 1 / 3) / 2)
+
+
+def test_the_lift_over_a_baseline_that_always_picks_a_loser_is_one() -> None:
+    scores = {m: BIDS_WON.astype(float) for m in METHODS}
+    scores[MOST_EARLIER_WINS] = 1.0 - BIDS_WON
+    bids = competing_bids_section(REQUESTS, BIDS_WON, scores, n=50, seed=1)
+    assert bids["lift_over_baselines"][PRECISION_AT_1][MOST_EARLIER_WINS] == {
+        "mean": 1.0, "ci_low": 1.0, "ci_high": 1.0
+    }
+
+
+def test_replay_counts_the_deals_whose_actual_team_a_method_ranks_in_its_top_k() -> None:
+    won = np.array([1, 1, 0, 0, 1], dtype=bool)
+    shares = {m: np.array([1.0, 0.0, 1.0, 0.0, 0.0]) for m in METHODS}
+    row = replay_section(shares, won, k=5, n=50, seed=1)["methods"][MODEL]
+    assert (row["matched"], row["matched_won"], row["win_rate"]) == (2.0, 1.0, 0.5)
+    assert row["other_win_rate"] == pytest.approx(2 / 3)
+    assert row["lift_over_base_rate"] == pytest.approx(0.5 - 0.6)
+    assert row["ci_low"] < 0.5 < row["ci_high"]
+
+
+def test_replay_lifts_compare_the_models_matched_win_rate_with_each_baseline() -> None:
+    won = np.array([1, 1, 0, 0], dtype=bool)
+    shares = {m: np.array([0.0, 0.0, 1.0, 1.0]) for m in METHODS}
+    shares[MODEL] = np.array([1.0, 1.0, 0.0, 0.0])
+    replay = replay_section(shares, won, k=5, n=50, seed=1)
+    assert replay["lift_over_baselines"]["random"]["mean"] == 1.0
+
+
+def test_the_log_loss_interval_contains_the_point_estimate() -> None:
+    rng = np.random.default_rng(0)
+    p = rng.uniform(0.05, 0.95, size=300)
+    won = rng.random(300) < p
+    calibration = calibration_section(p, won, n=200, seed=1)
+    ci = calibration["intervals"]["log_loss"]
+    assert ci["ci_low"] < calibration["log_loss"] < ci["ci_high"]
+
+
+def test_there_is_no_calibration_section_without_calibrated_probabilities() -> None:
+    assert calibration_section(np.full(3, np.nan), np.array([True, False, True]), n=20, seed=1) == {}
+
+
+def _baseline_scores(name: str) -> np.ndarray:
+    """A baseline's scores, on T in the tiny ecosystem, of team S1+I1+R1 (O1 won, O2 lost before T)
+    and team S2+I2+R2 (S2's only deal closes after T, I2 and R2 lost O2)."""
+    snapshot = FeatureSnapshot.build(tiny_tables(), make_embedder("hashing"))
+    [opp] = snapshot.prepare([OpportunityQuery(as_of=T)])
+    teams: list[dict[str, str | None]] = [
+        {s.SERVICES: "S1", s.INFLUENCE: "I1", s.RESELLER: "R1"},
+        {s.SERVICES: "S2", s.INFLUENCE: "I2", s.RESELLER: "R2"},
+    ]
+    features = snapshot.team_features(opp, teams)
+    return baseline_scorers(snapshot, seed=0)[name](opp, teams, features)
+
+
+def test_most_earlier_wins_sums_the_members_wins_closed_before_the_deal() -> None:
+    assert _baseline_scores(MOST_EARLIER_WINS).tolist() == [3.0, 0.0]
+
+
+def test_most_active_sums_the_members_deals_closed_before_the_deal() -> None:
+    assert _baseline_scores(MOST_ACTIVE).tolist() == [4.0, 2.0]
+
+
+# Real-data sections on the small model ----------------------------------------------------------------
+
+
+def test_the_baselines_are_what_a_programme_manager_would_use() -> None:
+    assert set(BASELINES) == {
+        "random", MOST_EARLIER_WINS, MOST_ACTIVE, "prm_rules", "embedding_similarity", "win_rate_heuristic"
+    }
+
+
+def test_an_export_without_request_id_evaluates_as_before(small_model: SmallModel) -> None:
+    recommender, test, deal_partners = small_model
+    no_column = test.drop(columns=[s.REQUEST_ID], errors="ignore")
+    without = evaluate(recommender, no_column, deal_partners, SMALL_POOL)
+    empty = evaluate(recommender, test.assign(**{s.REQUEST_ID: None}), deal_partners, SMALL_POOL)
+    assert without.competing_bids == {} and empty.competing_bids == {}
+    assert without.methods == empty.methods and without.replay == empty.replay
+
+
+def test_competing_bids_rank_the_actual_teams_of_each_requests_bids(small_model: SmallModel) -> None:
+    recommender, test, deal_partners = small_model
+    known = recommender.snapshot.known_partner_ids()
+    teams = actual_teams(deal_partners, recommender.snapshot.roles)
+    usable = test[[
+        all(p in known for p in teams.get(str(o), {None: None}).values() if p is not None)
+        and str(o) in teams
+        for o in test[s.OPPORTUNITY_ID]
+    ]]
+    won = usable[usable[s.OUTCOME] == s.WON][s.OPPORTUNITY_ID].tolist()
+    lost = usable[usable[s.OUTCOME] != s.WON][s.OPPORTUNITY_ID].tolist()
+    pairs = min(len(won), len(lost))
+    request = {oid: f"R{i}" for i, oid in enumerate(won[:pairs])}
+    request.update({oid: f"R{i}" for i, oid in enumerate(lost[:pairs])})
+    bids = test.assign(**{s.REQUEST_ID: test[s.OPPORTUNITY_ID].map(request)})
+    report = evaluate(recommender, bids, deal_partners, SMALL_POOL)
+    assert pairs > 0 and report.competing_bids["requests"] == pairs
+    assert all(0.0 <= v[PRECISION_AT_1] <= 1.0 for v in report.competing_bids["methods"].values())
+    assert set(report.competing_bids["methods"]) == {MODEL, *BASELINES}
+
+
+def test_the_replay_base_rate_is_the_test_periods_win_rate(truth_report: EvaluationReport) -> None:
+    replay = truth_report.replay
+    assert replay["base_rate"] == pytest.approx(truth_report.won_opportunities / truth_report.opportunities)
+    assert all(0.0 <= r["matched"] <= truth_report.opportunities for r in replay["methods"].values())
+
+
+def test_the_flat_metrics_carry_the_replay(truth_report: EvaluationReport) -> None:
+    flat = truth_report.flat_metrics()
+    assert {"test_replay_model_win_rate", "test_replay_lift_vs_most_earlier_wins_ci_low"} <= set(flat)
+
+
+def test_the_flat_metrics_carry_the_log_loss_and_its_interval() -> None:
+    won = np.array([True, False, True, False, True])
+    calibration = calibration_section(np.array([0.8, 0.3, 0.6, 0.4, 0.7]), won, n=20, seed=1)
+    report = EvaluationReport(
+        k=5, opportunities=5, won_opportunities=3, methods={}, lifts={}, calibration=calibration
+    )
+    wanted = {"test_log_loss", "test_log_loss_ci_low", "test_auc_ci_high", "test_brier"}
+    assert wanted <= set(report.flat_metrics())
+
+
+def test_the_summary_marks_ndcg_as_an_imitation_metric(truth_report: EvaluationReport) -> None:
+    model_line = next(line for line in summary_lines(truth_report) if line.strip().startswith(MODEL))
+    assert "[imitation] ndcg_at_5=" in model_line
+
+
+def test_the_json_report_names_the_imitation_metrics(truth_report: EvaluationReport) -> None:
+    report = truth_report.to_dict()
+    assert report["imitation_metrics"]["names"] == ["ndcg_at_5", "recall_at_5", "mrr"]
+    assert {"replay", "competing_bids", "calibration"} <= set(report)

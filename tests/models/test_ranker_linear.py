@@ -1,0 +1,82 @@
+"""The ranker's learned linear stage: weights from outcomes, sign bounds, extrapolation, the bundle."""
+
+from pathlib import Path
+
+import numpy as np
+
+from models.bundle import BundleManifest, load_bundle, save_bundle
+from models.ranker import TeamRanker, fit_linear_stage
+from tests.configs import small_ranker_params
+
+FEATURES = ("services_skill_evidence", "services_capacity_load", "team_size")
+
+
+def _data(seed: int = 0, n: int = 3000) -> tuple[np.ndarray, np.ndarray]:
+    """Wins rise with skill evidence (observed only in [0, 1]) and fall with capacity load."""
+    rng = np.random.default_rng(seed)
+    x = np.column_stack([rng.random(n), rng.random(n), rng.integers(1, 4, n)]).astype(np.float64)
+    logit = 2.0 * x[:, 0] - 1.5 * x[:, 1] - 0.2
+    return x, (rng.random(n) < 1.0 / (1.0 + np.exp(-logit))).astype(int)
+
+
+def _ranker(**overrides: object) -> TeamRanker:
+    x, y = _data()
+    settings: dict[str, object] = {
+        "num_boost_round": 20,
+        "objective": "binary",
+        "linear_l2": 1e-3,
+        "monotone_increasing": ("skill_evidence",),
+    }
+    params = small_ranker_params(**{**settings, **overrides})
+    return TeamRanker(params).fit(x, y, [], FEATURES)
+
+
+def _manifest() -> BundleManifest:
+    return BundleManifest(
+        feature_names=list(FEATURES),
+        feature_version=1,
+        feature_build_id="b1",
+        embedder_id="hashing-256",
+        embedder_kind="hashing",
+        roles=["services"],
+        trained_at="2026-01-01T00:00:00",
+    )
+
+
+def test_the_linear_stage_learns_the_direction_of_each_effect() -> None:
+    x, y = _data()
+    weights = fit_linear_stage(x, y, FEATURES, [1, 0, 0], l2=1e-3)
+    assert weights["services_skill_evidence"] > 0 > weights["services_capacity_load"]
+
+
+def test_a_monotone_feature_never_gets_a_negative_weight() -> None:
+    x, y = _data()
+    flipped = 1 - y  # outcomes now fall with skill evidence
+    weights = fit_linear_stage(x, flipped, FEATURES, [1, 0, 0], l2=1e-3)
+    assert weights.get("services_skill_evidence", 0.0) == 0.0
+
+
+def test_the_score_keeps_rising_beyond_the_values_history_tried() -> None:
+    ranker = _ranker()
+    inside, beyond = np.array([[1.0, 0.5, 2.0]]), np.array([[2.0, 0.5, 2.0]])
+    assert ranker.score(beyond)[0] > ranker.score(inside)[0]
+
+
+def test_without_a_linear_stage_trees_stay_flat_beyond_history() -> None:
+    ranker = _ranker(linear_l2=None)
+    inside, beyond = np.array([[1.0, 0.5, 2.0]]), np.array([[2.0, 0.5, 2.0]])
+    assert ranker.score(beyond)[0] == ranker.score(inside)[0]
+
+
+def test_a_constant_column_gets_no_weight() -> None:
+    x, y = _data()
+    x[:, 2] = 3.0
+    assert "team_size" not in fit_linear_stage(x, y, FEATURES, [1, 0, 0], l2=1e-3)
+
+
+def test_a_bundle_scores_like_the_trained_ranker_with_its_learned_weights(tmp_path: Path) -> None:
+    ranker = _ranker()
+    save_bundle(tmp_path, ranker, _manifest())
+    _, loaded = load_bundle(tmp_path)
+    x = np.array([[0.3, 0.2, 1.0], [1.5, 0.0, 3.0]])
+    np.testing.assert_allclose(loaded.score(x), ranker.score(x))
