@@ -17,7 +17,7 @@ install: $(STAMP)
 
 run: install
 	$(BIN)/partnermatch demo-data
-	$(BIN)/partnermatch train --promote --config training/demo.toml
+	$(BIN)/partnermatch train --config training/demo.toml
 	$(BIN)/partnermatch serve
 
 test: install

@@ -90,19 +90,13 @@ def simulated(draws: int = 20) -> list[dict]:
                 per_draw.append(
                     compare(scores, rng.random(size) < link(scores), later, rng.random(3000) < link(later))
                 )
-            rows.append(
-                {
-                    "link": link_name,
-                    "calibration_examples": size,
-                    **{
-                        kind: {
-                            m: float(np.mean([d[kind][m] for d in per_draw]))
-                            for m in ("brier", "log_loss", "tied_neighbours")
-                        }
-                        for kind in CALIBRATOR_KINDS
-                    },
+            row: dict[str, object] = {"link": link_name, "calibration_examples": size}
+            for kind in CALIBRATOR_KINDS:
+                row[kind] = {
+                    m: float(np.mean([d[kind][m] for d in per_draw]))
+                    for m in ("brier", "log_loss", "tied_neighbours")
                 }
-            )
+            rows.append(row)
             print(json.dumps(rows[-1]))
     return rows
 

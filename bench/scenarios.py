@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from features import schema as s
 from features.contract import load_export
 from features.embedder_factory import make_embedder
 from features.index import set_search_threads
@@ -57,6 +58,11 @@ def run_one(spec: ScenarioSpec, seed: int, split: str, config: TrainConfig, work
     fit_seconds = time.perf_counter() - started
     period = fitted.split.calibration if split == "calibration" else fitted.split.test
     period = period.tail(config.data.max_test_opportunities)
+    if sc.bidders > 0:
+        # A bid is registered by its bidder, and registration locks the partner on every suggested team;
+        # the question here is the customer's: which partner should win the request. Bids are still
+        # compared with each other in the report's competing-bids section.
+        period = period.assign(**{s.REGISTERED_PARTNER_ID: None})
     report = evaluate(
         fitted.recommender,
         period,
@@ -91,7 +97,7 @@ def run_one(spec: ScenarioSpec, seed: int, split: str, config: TrainConfig, work
         "fit_seconds": fit_seconds,
     }
     extra = report.to_dict()
-    for key in ("groups", "within_request", "replay", "held_out"):
+    for key in ("competing_bids", "replay"):
         if key in extra:
             out[key] = extra[key]
     return out

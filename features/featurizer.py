@@ -157,7 +157,12 @@ class TeamFeaturizer:
         pair_rates = np.full((len(teams), len(role_pairs)), np.nan)
         pair_affinity = np.full((len(teams), len(role_pairs)), np.nan)
         pair_lift = np.full((len(teams), len(role_pairs)), np.nan)
-        member_rate = np.where(slots >= 0, block.values["win_rate"][np.maximum(slots, 0)], np.nan)
+        rates = block.values["win_rate"]
+        member_rate = (
+            np.where(slots >= 0, rates[np.maximum(slots, 0)], np.nan)
+            if len(rates)
+            else np.full(slots.shape, np.nan)  # no team has any member
+        )
         day = to_day(query.as_of)
         for k, (i, j) in enumerate(role_pairs):
             both = (rows[:, i] >= 0) & (rows[:, j] >= 0)

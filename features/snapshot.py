@@ -134,7 +134,7 @@ class FeatureSnapshot:
     # Partner pairs flagged as channel conflicts (contract v1 has no such table; callers may set them).
     conflicts: frozenset[frozenset[str]] = frozenset()
     # Per role: active partner ids, catalog rows and history codes, built on first use by `companions`.
-    _role_members: dict[str, tuple[np.ndarray, np.ndarray, pd.Index]] = field(
+    _role_members: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
 
@@ -434,9 +434,11 @@ class FeatureSnapshot:
         if role not in self._role_members:
             ids = index.partner_ids[index.alive]
             rows = self.catalog.rows([str(p) for p in ids])
-            self._role_members[role] = (ids, rows, pd.Index(self.catalog.history_code[rows]))
-        role_ids, role_rows, position = self._role_members[role]
-        role_codes = position.to_numpy()
+            self._role_members[role] = (ids, rows, self.catalog.history_code[rows])
+        role_ids, role_rows, role_codes = self._role_members[role]
+        # Partners with a history have distinct codes: look teammates up among those only.
+        with_history = np.flatnonzero(role_codes >= 0)
+        position = pd.Index(role_codes[with_history])
         day = to_day(opp.query.as_of)
         anchor_codes = self.history.codes(list(anchors))
         picked: dict[str, None] = {}
@@ -444,7 +446,7 @@ class FeatureSnapshot:
             scores = self.history.compatibility.partner_scores(np.array([code]), role_codes, day)
             met = self.history.partners_met(int(code))
             where = position.get_indexer(pd.Index(met))
-            met, where = met[where >= 0], where[where >= 0]
+            met, where = met[where >= 0], with_history[where[where >= 0]]
             if met.size:
                 joint = self.history.pair_arrays(np.full(met.size, code), met, opp.query.as_of)
                 stats = self.history.stats_arrays(

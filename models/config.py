@@ -32,15 +32,25 @@ class RankerParams(BaseModel):
     # Feature-name suffixes the score may only increase with (e.g. more valid certifications never hurts):
     # a directional guarantee the behaviour tests rely on, enforced by LightGBM's monotone constraints.
     monotone_increasing: tuple[str, ...]
+    # Feature-name suffixes the score may only decrease with (e.g. a partner's load against capacity).
+    monotone_decreasing: tuple[str, ...] = ()
     # Optional fixed weights added to the learned margin: feature name or suffix -> weight, so
     # score = margin + sum of weight x feature over the columns named `<suffix>` or `<role>_<suffix>`.
     # Empty by default: weights are learned (`linear_l2`); kept for experiments and old bundles.
     prior_weights: dict[str, float] = Field(default_factory=dict)
-    # L2 strength of the learned linear stage (a binomial GLM whose margin the trees then correct); None
-    # = no linear stage. Its coefficients are learned from outcomes, with the `monotone_increasing` features
-    # bounded to non-negative weights, so it extrapolates in the right direction beyond what the old
-    # routing tried. Binary objective only.
-    linear_l2: float | None = Field(ge=0)
+    # The learned linear stage: a binomial GLM (L2 strength `linear_l2`) whose margin the trees then
+    # correct. Its coefficients are learned from outcomes, with the `monotone_increasing` features bounded
+    # to non-negative weights, so it extrapolates in the right direction beyond what the old routing
+    # tried. Binary objective only.
+    linear_stage: bool
+    linear_l2: float = Field(ge=0)
+    # Feature-name suffixes the linear stage reads (empty = every feature): the evidence a person would
+    # weigh (skill fit, coverage, track record, compatibility), not every by-product of the history, so
+    # its few weights are not spread over collinear or confounded columns.
+    linear_features: tuple[str, ...] = ()
+    # One weight per member-feature suffix shared by every role (summed over the roles' columns) instead
+    # of one per role: a third of the weights to learn from the same outcomes.
+    linear_pooled: bool = False
     # Any other LightGBM parameter, passed through as is.
     extra: dict[str, Any] = Field(default_factory=dict)
 

@@ -27,9 +27,11 @@ class CycleTimeParams:
 
     num_boost_round: int = 200
     learning_rate: float = 0.03
-    num_leaves: int = 15
-    # Won deals are a minority of history; large leaves keep one unusual deal from setting a team's estimate.
-    min_data_in_leaf: int = 40
+    # Small trees with large leaves: won deals are a minority of history, and one unusual deal must not set a
+    # team's estimate. Chosen on the calibration slices of two generated ecosystems (never the test slice):
+    # MAE 15.71 days against 15.79 for 15 leaves of 40 and 16.03 for 31 leaves of 20.
+    num_leaves: int = 7
+    min_data_in_leaf: int = 100
     feature_fraction: float = 0.9
     seed: int = 7
 

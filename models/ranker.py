@@ -25,8 +25,9 @@ def fit_linear_stage(
 ) -> dict[str, float]:
     """Per-feature weights of a ridge-penalised binomial GLM (glum) on the win/loss labels.
 
-    Features marked monotone get a lower bound of 0, so the stage never learns "more certifications,
-    fewer wins" from the quirks of the old routing, and it extrapolates linearly beyond the teams history
+    Features marked monotone (1 / -1) get a lower / upper bound of 0, so the stage never learns "more
+    certifications, fewer wins" from the quirks of the old routing, and it extrapolates linearly beyond the
+    teams history
     tried, where trees stay flat. Predictors are standardised inside the fit; the weights returned are on
     the original scale (the intercept is left to the calibrator). Constant columns get no weight.
     """
@@ -37,17 +38,34 @@ def fit_linear_stage(
     if x.shape[0] == 0 or np.unique(y).size < 2:
         return {}
     varying = x.std(axis=0) > 1e-12
-    lower = np.where(np.asarray(monotone)[varying] > 0, 0.0, -np.inf)
+    signs = np.asarray(monotone)[varying]
+    lower = np.where(signs > 0, 0.0, -np.inf)
+    upper = np.where(signs < 0, 0.0, np.inf)
     glm = GeneralizedLinearRegressor(
         family="binomial",
         alpha=l2,
         l1_ratio=0.0,
         lower_bounds=lower,
+        upper_bounds=upper,
         scale_predictors=True,
         fit_intercept=True,
     ).fit(x[:, varying], y)
     names = [n for n, keep in zip(feature_names, varying, strict=True) if keep]
     return {n: float(w) for n, w in zip(names, glm.coef_, strict=True) if w != 0.0}
+
+
+def member_suffix(name: str, feature_names: Sequence[str]) -> str:
+    """`win_rate` for `services_win_rate` (roles are the prefixes of the `<role>_present` columns)."""
+    for other in feature_names:
+        if other.endswith("_present"):
+            role = other[: -len("present")]
+            if name.startswith(role):
+                return name[len(role) :]
+    return name
+
+
+def _matches(name: str, suffixes: Sequence[str]) -> bool:
+    return any(name == suffix or name.endswith(f"_{suffix}") for suffix in suffixes)
 
 
 class TeamRanker:
@@ -78,7 +96,11 @@ class TeamRanker:
         grouped = self.params.objective == "lambdarank"
         params = self.params.lightgbm_params()
         monotone = [
-            1 if any(name.endswith(suffix) for suffix in self.params.monotone_increasing) else 0
+            1
+            if _matches(name, self.params.monotone_increasing)
+            else -1
+            if _matches(name, self.params.monotone_decreasing)
+            else 0
             for name in feature_names
         ]
         if any(monotone):
@@ -86,8 +108,26 @@ class TeamRanker:
         self.feature_names_ = tuple(feature_names)
         self.prior_weights_ = dict(self.params.prior_weights)
         init_score = None
-        if self.params.linear_l2 is not None and not grouped:
-            learned = fit_linear_stage(features, labels, feature_names, monotone, self.params.linear_l2)
+        if self.params.linear_stage and not grouped:
+            chosen = self.params.linear_features
+            columns = [i for i, n in enumerate(feature_names) if not chosen or _matches(n, chosen)]
+            keys = [
+                member_suffix(feature_names[i], feature_names)
+                if self.params.linear_pooled
+                else feature_names[i]
+                for i in columns
+            ]
+            pooled = sorted(set(keys), key=keys.index)
+            design = np.column_stack(
+                [
+                    features[:, [c for c, k in zip(columns, keys, strict=True) if k == key]].sum(axis=1)
+                    for key in pooled
+                ]
+            )
+            signs = [monotone[columns[keys.index(key)]] for key in pooled]
+            by_key = fit_linear_stage(design, labels, pooled, signs, self.params.linear_l2)
+            # Back to full column names: a pooled weight applies to that suffix's column in every role.
+            learned = {feature_names[c]: by_key[k] for c, k in zip(columns, keys, strict=True) if k in by_key}
             self.linear_weights_ = learned
             for name, weight in learned.items():
                 self.prior_weights_[name] = self.prior_weights_.get(name, 0.0) + weight

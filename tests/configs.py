@@ -22,7 +22,7 @@ SMALL_RANKER: dict[str, Any] = {
     "num_leaves": 31,
     "monotone_increasing": ("valid_certifications",),
     "prior_weights": {},
-    "linear_l2": None,
+    "linear_stage": False,
 }
 
 

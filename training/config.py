@@ -47,7 +47,9 @@ class GateSection(BaseModel):
     `min_groups` competing-bid requests, else the replay win rate. NDCG imitates past routing: never gated.
 
     (a) every candidate, the first model too: the lift over the best baseline must have its 95% interval's
-        low end above `min_lift_over_best_baseline`; fewer than `min_test_deals` deals is too small to tell.
+        low end above `min_lift_over_best_baseline`; fewer than `min_test_deals` deals is too small to tell,
+        and so, for the replay, is a model whose top k held the actual team on fewer than
+        `min_matched_deals` deals (a baseline below that is no bar either: its win rate is noise).
     (b) `partnermatch promote`, against the champion on the same period: the primary measure's lift must
         reach its `min_lift_*`, and log loss may rise by at most -`min_lift_log_loss`.
     """
@@ -55,6 +57,7 @@ class GateSection(BaseModel):
     model_config = ConfigDict(extra="forbid")
     min_test_deals: int = Field(50, ge=1)
     min_groups: int = Field(30, ge=1)
+    min_matched_deals: int = Field(30, ge=1)
     min_lift_over_best_baseline: float = 0.0
     min_lift_true_win_probability: float = 0.0
     min_lift_within_request_precision_at_1: float = 0.0

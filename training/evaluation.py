@@ -61,8 +61,8 @@ MRR = "mrr"
 REPLAY_WIN_RATE = "replay_win_rate"
 WITHIN_REQUEST_PRECISION = "within_request_precision_at_1"
 IMITATION_NOTE = (
-    "imitation: how often the historically won team is ranked high, i.e. how closely a method copies "
-    "past routing, not whether it picks teams that win; reported, never gated"
+    "how high a method ranks the historically won team, i.e. how closely it copies past routing, "
+    "not whether its teams win; reported, never gated"
 )
 RELIABILITY_BINS = 10
 REPORT_FILE = "evaluation.json"
@@ -721,7 +721,7 @@ def summary_lines(report: EvaluationReport) -> Sequence[str]:
     imitation = report.imitation_metrics
     lines = [
         f"{report.opportunities} test opportunities ({report.won_opportunities} won)",
-        f"  [imitation] = {IMITATION_NOTE}",
+        f"  [imitation]: {IMITATION_NOTE}",
     ]
     for method, values in report.methods.items():
         note = "  (reference: the pool ranked by true win probability)" if method == TRUTH_REFERENCE else ""

@@ -64,12 +64,23 @@ def primary_measure(report: EvaluationReport, rules: GateSection) -> str:
     return REPLAY_WIN_RATE
 
 
+def _matched(report: EvaluationReport) -> dict[str, float]:
+    """Per method, the (expected) test deals whose actual team it ranks in its top k: the replay's support."""
+    return {m: float(v["matched"]) for m, v in report.replay.get("methods", {}).items()}
+
+
 def _too_small(report: EvaluationReport, measure: str, rules: GateSection) -> str | None:
     if report.opportunities < rules.min_test_deals:
         return f"{report.opportunities} test deals, at least {rules.min_test_deals} needed"
     requests = int(report.competing_bids.get("requests", 0))
     if measure == WITHIN_REQUEST_PRECISION and requests < rules.min_groups:
         return f"{requests} competing-bid requests, at least {rules.min_groups} needed"
+    matched = _matched(report).get(MODEL, 0.0)
+    if measure == REPLAY_WIN_RATE and matched < rules.min_matched_deals:
+        return (
+            f"the model's top {report.k} held the actual team on {matched:.1f} of {report.opportunities} "
+            f"test deals, at least {rules.min_matched_deals} needed"
+        )
     return None
 
 
@@ -84,7 +95,14 @@ def baseline_gate(report: EvaluationReport, rules: GateSection) -> GateCheck:
     values = report.measure_values(measure)
     lifts = report.measure_lifts(measure)
     baselines = {b: v for b, v in values.items() if b != MODEL and b in lifts and math.isfinite(v)}
+    if measure == REPLAY_WIN_RATE:  # a baseline's win rate over a handful of matched deals is no bar
+        support = _matched(report)
+        baselines = {b: v for b, v in baselines.items() if support.get(b, 0.0) >= rules.min_matched_deals}
     model = values.get(MODEL, float("nan"))
+    if measure == REPLAY_WIN_RATE and not baselines:
+        reason = f"too small to tell: no baseline's top {report.k} held the actual team on "
+        reason += f"{rules.min_matched_deals} test deals"
+        return GateCheck(False, measure, [reason], True)
     if not baselines or not math.isfinite(model):
         return GateCheck(False, measure, [f"cannot tell: no {label} for the model and a baseline"])
     best = max(baselines, key=lambda b: baselines[b])
@@ -95,6 +113,9 @@ def baseline_gate(report: EvaluationReport, rules: GateSection) -> GateCheck:
     interval = f"lift {ci['mean']:+.3f} [{ci['ci_low']:+.3f}, {ci['ci_high']:+.3f}]"
     if floor != 0.0:
         interval += f", low end must exceed {floor:+.3f}"
+    if measure == REPLAY_WIN_RATE:
+        support = _matched(report)
+        interval += f"; over {support[MODEL]:.1f} and {support[best]:.1f} matched deals"
     reason = f"the model's {label} {model:.3f} {verdict} {best} {baselines[best]:.3f} ({interval})"
     return GateCheck(passed, measure, [reason])
 

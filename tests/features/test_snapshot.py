@@ -294,3 +294,30 @@ def test_skill_evidence_is_a_share_and_present_only_for_members(snapshot, opp) -
     assert ((evidence >= 0.0) & (evidence <= 1.0)).all()
     absent = column(snapshot, matrix, "services_present") == 0
     assert (evidence[absent] == 0.0).all()
+
+
+def test_pair_lift_is_positive_for_members_that_won_together(snapshot, opp) -> None:
+    # Team 0 at T: S1, I1 and R1 won O1 together; the pair lift is wins beyond their own records.
+    matrix = features_of(snapshot, opp)
+    assert column(snapshot, matrix, "pair_lift_mean")[0] > 0
+
+
+def test_a_team_of_one_has_no_pair_features(snapshot, opp) -> None:
+    matrix = features_of(snapshot, opp)
+    assert column(snapshot, matrix, "pair_lift_mean")[3] == 0.0
+    assert column(snapshot, matrix, "pair_affinity_mean")[3] == 0.0
+
+
+def test_teammates_report_the_deals_won_together_before_the_date(snapshot) -> None:
+    mates = {m.partner_id: m for m in snapshot.teammates("S1", TEAMS[0], T)}
+    assert (mates["I1"].joint_deals, mates["I1"].joint_wins) == (1.0, 1.0)
+    assert mates["I1"].name == "Compass"
+
+
+def test_companions_are_the_partners_a_member_won_with(snapshot, opp) -> None:
+    assert snapshot.companions(opp, s.INFLUENCE, ["S1"], per_anchor=2) == ["I1"]
+
+
+def test_companions_never_include_a_partner_that_lost_with_the_member(snapshot, opp) -> None:
+    # S1 and I2 lost O2 together: a negative lift, so I2 is not S1's companion.
+    assert "I2" not in snapshot.companions(opp, s.INFLUENCE, ["S1"], per_anchor=5)

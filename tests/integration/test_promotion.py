@@ -57,8 +57,10 @@ def two_versions(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Pat
         export = root / "export"
         run_cli("generate", "--partners", "90", "--opportunities", "900", "--seed", "4", "--out", str(export))
         run_cli("ingest", str(export))
-        run_cli("train", "--config", str(config))
-        run_cli("train", "--config", str(config))
+        # The export's truth makes the first model's gate read the true win probability (the loose
+        # bounds above pass it); version 2 goes through `promote` below.
+        run_cli("train", "--config", str(config), "--export", str(export))
+        run_cli("train", "--config", str(config), "--export", str(export))
     # Outside the context: the module's tests set their environment themselves (`home`).
     get_settings.cache_clear()
     yield config, export

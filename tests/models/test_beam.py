@@ -68,3 +68,37 @@ def test_the_team_filter_removes_conflicting_teams_before_scoring() -> None:
         allowed=lambda t: not (t["services"] == "s0" and t["influence"] == "i0"),
     )
     assert not any(t["services"] == "s0" and t["influence"] == "i0" for t in teams)
+
+
+def _pair_scorer(bonus: Mapping[frozenset[str], float]):  # type: ignore[no-untyped-def]
+    def score(teams: list[dict[str, str | None]]) -> np.ndarray:
+        members = [[p for p in t.values() if p is not None] for t in teams]
+        return np.array(
+            [sum(bonus.get(frozenset((a, b)), 0.0) for a in m for b in m if a < b) for m in members]
+        )
+
+    return score
+
+
+def test_companions_of_the_chosen_members_join_the_next_roles_candidates() -> None:
+    # "r-ally" is nobody's retrieval candidate; it wins with s0 and is found only as s0's companion.
+    score = _pair_scorer({frozenset(("s0", "r-ally")): 5.0, frozenset(("s0", "i0")): 1.0})
+
+    def companions(chosen: list[str], role: str) -> list[str]:
+        return ["r-ally"] if role == "reseller" and "s0" in chosen else []
+
+    teams, scores, _ = beam_search(_plan(), score, beam_width=3, max_teams=2000, companions=companions)
+    assert teams[int(np.argmax(scores))]["reseller"] == "r-ally"
+
+
+def test_a_companion_that_breaks_the_requests_rules_is_not_added() -> None:
+    score = _pair_scorer({frozenset(("s0", "r-ally")): 5.0})
+    plan = AssemblyPlan(
+        roles=ROLES,
+        candidates=_plan().candidates,
+        eligible=lambda pid: pid != "r-ally",
+    )
+    teams, _, _ = beam_search(
+        plan, score, beam_width=3, max_teams=2000, companions=lambda chosen, role: ["r-ally"]
+    )
+    assert all(t["reseller"] != "r-ally" for t in teams)

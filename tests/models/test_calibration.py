@@ -1,9 +1,11 @@
 import json
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
-from models.calibration import WinCalibrator
+from models.calibration import CalibratorKind, WinCalibrator
 
 
 def _logistic_sample(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -86,7 +88,7 @@ def test_a_constant_score_calibration_still_orders_other_scores() -> None:
     assert np.all(np.diff(calibrator.predict(np.array([-2.0, -1.0, 1.0, 2.0]))) > 0)
 
 
-def test_a_saved_calibrator_loads_back_from_json_unchanged(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_a_saved_calibrator_loads_back_from_json_unchanged(tmp_path: Path) -> None:
     scores, won = _logistic_sample(300, 1)
     calibrator = WinCalibrator.fit(scores, won)
     calibrator.save(tmp_path / "calibrator.json")
@@ -96,7 +98,7 @@ def test_a_saved_calibrator_loads_back_from_json_unchanged(tmp_path) -> None:  #
     np.testing.assert_array_equal(loaded.predict(grid), calibrator.predict(grid))
 
 
-def test_a_saved_calibrator_is_plain_json_numbers(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_a_saved_calibrator_is_plain_json_numbers(tmp_path: Path) -> None:
     WinCalibrator.fit(*_logistic_sample(300, 1)).save(tmp_path / "calibrator.json")
     raw = json.loads((tmp_path / "calibrator.json").read_text())
     assert raw["kind"] == "pchip"
@@ -107,14 +109,25 @@ def test_a_saved_calibrator_is_plain_json_numbers(tmp_path) -> None:  # type: ig
     ("stored", "expected"),
     [
         # Files written before the smooth map (no tail fields): they predict exactly as they did.
-        ({"kind": "isotonic", "x": [0.0, 1.0, 2.0], "y": [0.2, 0.2, 0.6], "a": 0.0, "b": 0.0,
-          "n_examples": 400}, [0.2, 0.2, 0.2, 0.4, 0.6, 0.6]),
-        ({"kind": "platt", "x": [], "y": [], "a": 2.0, "b": -1.0, "n_examples": 50},
-         list(1 / (1 + np.exp(-(2.0 * np.array([-1.0, 0.0, 0.5, 1.5, 2.0, 3.0]) - 1.0))))),
+        (
+            {
+                "kind": "isotonic",
+                "x": [0.0, 1.0, 2.0],
+                "y": [0.2, 0.2, 0.6],
+                "a": 0.0,
+                "b": 0.0,
+                "n_examples": 400,
+            },
+            [0.2, 0.2, 0.2, 0.4, 0.6, 0.6],
+        ),
+        (
+            {"kind": "platt", "x": [], "y": [], "a": 2.0, "b": -1.0, "n_examples": 50},
+            list(1 / (1 + np.exp(-(2.0 * np.array([-1.0, 0.0, 0.5, 1.5, 2.0, 3.0]) - 1.0)))),
+        ),
     ],
 )
-def test_calibrators_of_the_old_kinds_load_and_predict_as_before(  # type: ignore[no-untyped-def]
-    tmp_path, stored, expected
+def test_calibrators_of_the_old_kinds_load_and_predict_as_before(
+    tmp_path: Path, stored: dict[str, Any], expected: list[float]
 ) -> None:
     (tmp_path / "calibrator.json").write_text(json.dumps(stored))
     calibrator = WinCalibrator.load(tmp_path / "calibrator.json")
@@ -122,9 +135,14 @@ def test_calibrators_of_the_old_kinds_load_and_predict_as_before(  # type: ignor
     np.testing.assert_allclose(calibrator.predict(np.array([-1.0, 0.0, 0.5, 1.5, 2.0, 3.0])), expected)
 
 
-def test_a_calibrator_file_with_decreasing_knots_is_refused(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    stored = {"kind": "pchip", "x": [0.0, 1.0], "y": [0.6, 0.4], "tail_slopes": [1.0, 1.0],
-              "tail_headroom": 0.7}
+def test_a_calibrator_file_with_decreasing_knots_is_refused(tmp_path: Path) -> None:
+    stored = {
+        "kind": "pchip",
+        "x": [0.0, 1.0],
+        "y": [0.6, 0.4],
+        "tail_slopes": [1.0, 1.0],
+        "tail_headroom": 0.7,
+    }
     (tmp_path / "calibrator.json").write_text(json.dumps(stored))
     with pytest.raises(ValueError, match="strictly increasing"):
         WinCalibrator.load(tmp_path / "calibrator.json")
@@ -134,7 +152,8 @@ def test_a_small_all_won_top_block_does_not_promise_certain_wins() -> None:
     rng = np.random.default_rng(0)
     scores = np.concatenate([rng.normal(0, 1, 400), np.full(5, 10.0)])
     won = np.concatenate([(rng.random(400) < 0.3).astype(float), np.ones(5)])
-    for kind in ("pchip", "isotonic"):
-        calibrator = WinCalibrator.fit(scores, won, kind=kind)  # type: ignore[arg-type]
+    kinds: tuple[CalibratorKind, ...] = ("pchip", "isotonic")
+    for kind in kinds:
+        calibrator = WinCalibrator.fit(scores, won, kind=kind)
         top = float(calibrator.predict(np.array([50.0]))[0])
         assert 0.3 < top < 0.9, kind

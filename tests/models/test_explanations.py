@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from models.explanations import credit_shares, is_cold_start, top_contributions
+from features.snapshot import Teammate
+from models.explanations import credit_shares, is_cold_start, partnership_reasons, top_contributions
 
 
 def test_credit_shares_follow_each_members_own_positive_feature_contributions() -> None:
@@ -40,3 +41,29 @@ def test_a_member_is_a_cold_start_when_its_role_cold_start_feature_is_set() -> N
     row = np.array([1.0, 0.0])
     assert is_cold_start(names, row, "services")
     assert not is_cold_start(names, row, "influence")
+
+
+def _mate(**overrides: object) -> Teammate:
+    values: dict[str, object] = {
+        "partner_id": "I1",
+        "name": "Compass",
+        "role": "influence",
+        "joint_deals": 4.0,
+        "joint_wins": 3.0,
+        "expected_rate": 0.4,
+        "affinity": 0.0,
+    }
+    return Teammate(**{**values, **overrides})  # type: ignore[arg-type]
+
+
+def test_a_member_that_won_more_with_a_teammate_than_expected_wins_often_with_it() -> None:
+    assert partnership_reasons("S1", [_mate()]) == [
+        "Wins often with Compass (influence): won 3 of 4 deals together."
+    ]
+
+
+def test_partners_that_never_met_are_called_compatible_only_when_the_learned_affinity_is_notable() -> None:
+    assert partnership_reasons("S1", [_mate(joint_deals=0.0, joint_wins=0.0, affinity=0.001)]) == []
+    assert "Likely to work well with Compass" in partnership_reasons(
+        "S1", [_mate(joint_deals=0.0, joint_wins=0.0, affinity=0.05)]
+    )[0]

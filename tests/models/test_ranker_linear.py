@@ -24,6 +24,7 @@ def _ranker(**overrides: object) -> TeamRanker:
     settings: dict[str, object] = {
         "num_boost_round": 20,
         "objective": "binary",
+        "linear_stage": True,
         "linear_l2": 1e-3,
         "monotone_increasing": ("skill_evidence",),
     }
@@ -63,7 +64,7 @@ def test_the_score_keeps_rising_beyond_the_values_history_tried() -> None:
 
 
 def test_without_a_linear_stage_trees_stay_flat_beyond_history() -> None:
-    ranker = _ranker(linear_l2=None)
+    ranker = _ranker(linear_stage=False)
     inside, beyond = np.array([[1.0, 0.5, 2.0]]), np.array([[2.0, 0.5, 2.0]])
     assert ranker.score(beyond)[0] == ranker.score(inside)[0]
 

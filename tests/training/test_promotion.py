@@ -7,6 +7,7 @@ from typing import Any
 from training.config import GateSection
 from training.evaluation import (
     MODEL,
+    MOST_ACTIVE,
     PRECISION_AT_1,
     REPLAY_WIN_RATE,
     TOP1_TRUE_WIN,
@@ -43,8 +44,17 @@ def truth_report(
     )
 
 
-def real_report(requests: int, precision: dict[str, float], lift: Interval) -> EvaluationReport:
+def real_report(
+    requests: int,
+    precision: dict[str, float],
+    lift: Interval,
+    *,
+    matched: dict[str, float] | None = None,
+    win_rate: dict[str, float] | None = None,
+) -> EvaluationReport:
     """A report without ground truth, with competing bids and a replay section."""
+    support = matched or {}
+    rates = win_rate or {}
     bids: dict[str, Any] = {
         "requests": requests,
         "bids": 2 * requests,
@@ -52,8 +62,8 @@ def real_report(requests: int, precision: dict[str, float], lift: Interval) -> E
         "lift_over_baselines": {PRECISION_AT_1: {b: _ci(*lift) for b in precision if b != MODEL}},
     }
     replay: dict[str, Any] = {
-        "methods": {m: {"win_rate": 0.5} for m in precision},
-        "lift_over_baselines": {b: _ci(0.0, -0.1, 0.1) for b in precision if b != MODEL},
+        "methods": {m: {"win_rate": rates.get(m, 0.5), "matched": support.get(m, 60.0)} for m in precision},
+        "lift_over_baselines": {b: _ci(*lift) for b in precision if b != MODEL},
     }
     methods = {m: {"ndcg_at_5": 0.3} for m in precision}
     return EvaluationReport(
@@ -151,3 +161,22 @@ def test_promotion_needs_both_the_baseline_and_the_champion_gate() -> None:
     worse_champion = truth_report({MODEL: 0.45, "most_earlier_wins": 0.44}, lifts)
     assert not gate(candidate, better_champion, GateSection())[0]
     assert gate(candidate, worse_champion, GateSection())[0]
+
+
+def test_the_replay_is_too_small_to_tell_when_the_models_top_k_rarely_holds_the_actual_team() -> None:
+    report = real_report(0, {MODEL: 0.5, MOST_ACTIVE: 0.4}, (0.1, 0.05, 0.2), matched={MODEL: 1.0})
+    check = baseline_gate(report, GateSection(min_matched_deals=30))
+    assert not check.passed and check.too_small
+    assert "held the actual team on 1.0 of 200 test deals, at least 30 needed" in check.reasons[0]
+
+
+def test_a_baseline_with_few_matched_deals_is_no_bar_in_the_replay() -> None:
+    report = real_report(
+        0,
+        {MODEL: 0.5, "random": 0.0, MOST_ACTIVE: 0.0},
+        (0.1, 0.05, 0.2),
+        matched={MODEL: 60.0, "random": 1.0, MOST_ACTIVE: 150.0},
+        win_rate={MODEL: 0.45, "random": 1.0, MOST_ACTIVE: 0.42},
+    )
+    check = baseline_gate(report, GateSection(min_matched_deals=30))
+    assert check.passed and "beats most_active 0.420" in check.reasons[0]
