@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from itertools import combinations
 from typing import Final
 
 import numpy as np
+import pandas as pd
 
 from features.catalog import INDUSTRY, REGION, PartnerCatalog
 from features.history import (
@@ -36,6 +37,7 @@ from features.history import (
     to_day,
 )
 from features.prepared import PreparedOpportunity
+from features.records import OpportunityQuery
 from features.slots import segment_max, segments
 from features.team_features import DAYS_CAP, TeamInputs, assemble
 from features.vocabulary import SkillVocabulary
@@ -63,6 +65,8 @@ class MemberBlock:
     tag_similarity: np.ndarray  # (members, needs) best skill-tag match
     association: np.ndarray  # (members, association needs) best tag/certification PMI
     evidence: np.ndarray  # (members, association needs) skill evidence in [0, 1]
+    # The same per kind of claim (tag, description, certification), unweighted: their weights are learned.
+    evidence_kinds: Mapping[str, np.ndarray] = field(default_factory=dict)
 
     def take(self, positions: np.ndarray) -> MemberBlock:
         return MemberBlock(
@@ -72,6 +76,7 @@ class MemberBlock:
             tag_similarity=self.tag_similarity[positions],
             association=self.association[positions],
             evidence=self.evidence[positions],
+            evidence_kinds={k: v[positions] for k, v in self.evidence_kinds.items()},
         )
 
     def covering(self, members: np.ndarray) -> MemberBlock | None:
@@ -205,6 +210,7 @@ class TeamFeaturizer:
                 conflict_pairs=conflict_pairs,
                 association=block.association,
                 evidence=block.evidence,
+                evidence_kinds=block.evidence_kinds,
             )
         )
 
@@ -262,10 +268,11 @@ class TeamFeaturizer:
         }
         owner, positions = segments(catalog.tag_offsets, members)
         tag_association = _best_of(owner, catalog.tag_codes[positions], len(members), association)
+        values["tag_overlap"] = self._tag_overlap(owner, catalog.tag_codes[positions], len(members), query)
         cert_association = self._best_cert_association(members, association, query.as_of)
         values["tag_association"] = _row_mean(tag_association)
         values["certification_association"] = _row_mean(cert_association)
-        evidence = self._skill_evidence(members, association, query.as_of)
+        evidence, evidence_kinds = self._skill_evidence(members, association, query.as_of)
         values["skill_evidence"] = _row_mean(evidence)
         return MemberBlock(
             rows=members,
@@ -274,7 +281,19 @@ class TeamFeaturizer:
             tag_similarity=tag_similarity,
             association=np.maximum(tag_association, cert_association),
             evidence=evidence,
+            evidence_kinds=evidence_kinds,
         )
+
+    def _tag_overlap(
+        self, owner: np.ndarray, codes: np.ndarray, n: int, query: OpportunityQuery
+    ) -> np.ndarray:
+        """Share of the required skills each member lists word for word among its tags (the PRM rule)."""
+        wanted = self.vocabulary.index.get_indexer(pd.Index(list(query.required_skills), dtype=object))
+        wanted = np.unique(wanted[wanted >= 0])
+        if not len(query.required_skills) or not wanted.size:
+            return np.zeros(n)
+        hits = np.bincount(owner, weights=np.isin(codes, wanted).astype(np.float64), minlength=n)
+        return hits / len(query.required_skills)
 
     def _best_tag_match(self, rows: np.ndarray, needs: np.ndarray) -> np.ndarray:
         """(members, needs): cosine of each member's best skill tag to each need; 0 without tags."""
@@ -314,7 +333,9 @@ class TeamFeaturizer:
             valid &= (codes >= 0) & phrase_matches[np.maximum(codes, 0)]
         return np.bincount(owner, weights=valid.astype(np.float64), minlength=len(rows))
 
-    def _skill_evidence(self, rows: np.ndarray, association: np.ndarray, as_of: date) -> np.ndarray:
+    def _skill_evidence(
+        self, rows: np.ndarray, association: np.ndarray, as_of: date
+    ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """(members, needs) in [0, 1]: per need, the strongest evidence that the member has the skill.
 
         A phrase matches a need through its skill group (`SkillVocabulary.skill_match_of`); the match is
@@ -337,6 +358,7 @@ class TeamFeaturizer:
         strength = EVIDENCE_WEIGHTS["certification"] + EVIDENCE_WEIGHTS["certification_level"] * (level - 1.0)
         codes = catalog.cert_codes[positions][held]
         certified = _best_of(owner[held], codes, len(rows), match, strength)
-        return np.maximum.reduce(
+        combined = np.maximum.reduce(
             [EVIDENCE_WEIGHTS["tag"] * tags, EVIDENCE_WEIGHTS["description"] * described, certified]
         )
+        return combined, {"tag": tags, "description": described, "certification": certified}

@@ -32,6 +32,7 @@ MEMBER_FEATURES: Final[dict[str, str]] = {
     "median_days_to_close": "{role} partner's median days from opportunity to close (0 when no closed deals)",
     "days_since_last_win": "days since the {role} partner last won a deal (capped; the cap when never)",
     "sourced_deals": "number of closed deals the {role} partner brought in itself",
+    "tag_overlap": "share of the required skills the {role} partner lists word for word among its skill tags",
     "skill_match": "semantic match of the {role} partner's skill tags to the required skills "
     "(best tag per skill, averaged; against the opportunity text when it lists no skills)",
     "matching_certifications": "certifications the {role} partner holds valid on the opportunity date "
@@ -77,6 +78,12 @@ TEAM_FEATURES: Final[dict[str, str]] = {
     "evidence_coverage_mean": "required skills covered by the member with the strongest skill evidence "
     "(members after the first role count at SUPPORT_EVIDENCE_SHARE), averaged over skills",
     "evidence_coverage_min": "the least-covered required skill by that skill evidence",
+    "tag_evidence_coverage": "required skills covered by a member's skill tag (best member per skill, later "
+    "roles at SUPPORT_EVIDENCE_SHARE), averaged: the cheapest kind of claim, weighed on its own",
+    "description_evidence_coverage": "required skills covered by a strength a member's own description "
+    "highlights, averaged the same way",
+    "certification_evidence_coverage": "required skills covered by a certification a member held by the date "
+    "(level-weighted), averaged the same way",
     "pair_lift_mean": "how much more member pairs won together than their own records predict "
     "(wins together minus expected, shrunk towards 0), averaged over pairs",
     "pair_lift_min": "the worst member pair's lift together (0 when no pair has a history)",
@@ -138,6 +145,7 @@ class TeamInputs:
     conflict_pairs: np.ndarray | None = None  # (teams,) conflicting member pairs; None = none known
     association: np.ndarray | None = None  # (members, skills) best tag/certification PMI; None = zeros
     evidence: np.ndarray | None = None  # (members, skills) skill evidence in [0, 1]; None = zeros
+    evidence_kinds: Mapping[str, np.ndarray] | None = None  # kind -> (members, skills) evidence of that kind
     pair_affinity: np.ndarray | None = None  # (teams, role pairs) learned compatibility; NaN = no pair
     pair_lift: np.ndarray | None = None  # (teams, role pairs) observed lift together; NaN = no pair
 
@@ -210,6 +218,11 @@ def assemble(inputs: TeamInputs) -> np.ndarray:
     n_pairs = pairs_valid.sum(axis=1)
     joint_deals = np.where(pairs_valid, inputs.pair_deals, 0.0).sum(axis=1)
     joint_rates = np.where(pairs_valid, inputs.pair_rates, 0.0).sum(axis=1)
+    kinds = inputs.evidence_kinds or {}
+    kind_coverage = {
+        kind: _best_member_coverage(kinds.get(kind), present, safe, role_share)[0]
+        for kind in ("tag", "description", "certification")
+    }
     affinity_mean, affinity_min = _pair_mean_min(inputs.pair_affinity, n_teams)
     lift_mean, lift_min = _pair_mean_min(inputs.pair_lift, n_teams)
     team = {
@@ -236,6 +249,9 @@ def assemble(inputs: TeamInputs) -> np.ndarray:
         "association_coverage_min": assoc_min,
         "evidence_coverage_mean": evidence_mean,
         "evidence_coverage_min": evidence_min,
+        "tag_evidence_coverage": kind_coverage["tag"],
+        "description_evidence_coverage": kind_coverage["description"],
+        "certification_evidence_coverage": kind_coverage["certification"],
         "pair_lift_mean": lift_mean,
         "pair_lift_min": lift_min,
         "pair_affinity_mean": affinity_mean,

@@ -22,6 +22,9 @@ def fit_linear_stage(
     feature_names: Sequence[str],
     monotone: Sequence[int],
     l2: float,
+    *,
+    offset: np.ndarray | None = None,
+    floor: np.ndarray | None = None,
 ) -> dict[str, float]:
     """Per-feature weights of a ridge-penalised binomial GLM (glum) on the win/loss labels.
 
@@ -39,8 +42,10 @@ def fit_linear_stage(
         return {}
     varying = x.std(axis=0) > 1e-12
     signs = np.asarray(monotone)[varying]
-    lower = np.where(signs > 0, 0.0, -np.inf)
-    upper = np.where(signs < 0, 0.0, np.inf)
+    # With an offset, a weight is a correction of the prior's: the sum must keep the monotone sign.
+    base = np.zeros(x.shape[1]) if floor is None else np.asarray(floor, dtype=np.float64)
+    lower = np.where(signs > 0, -base[varying], -np.inf)
+    upper = np.where(signs < 0, -base[varying], np.inf)
     glm = GeneralizedLinearRegressor(
         family="binomial",
         alpha=l2,
@@ -49,9 +54,23 @@ def fit_linear_stage(
         upper_bounds=upper,
         scale_predictors=True,
         fit_intercept=True,
-    ).fit(x[:, varying], y)
+    ).fit(x[:, varying], y, offset=offset)
     names = [n for n, keep in zip(feature_names, varying, strict=True) if keep]
     return {n: float(w) for n, w in zip(names, glm.coef_, strict=True) if w != 0.0}
+
+
+def within_requests(values: np.ndarray, requests: np.ndarray) -> np.ndarray:
+    """Rows of competing bids (request code >= 0) minus their request's mean; other rows unchanged."""
+    out = np.asarray(values, dtype=np.float64).copy()
+    grouped = requests >= 0
+    if not grouped.any():
+        return out
+    codes = requests[grouped]
+    counts = np.bincount(codes).astype(np.float64)
+    for j in range(out.shape[1]):
+        means = np.bincount(codes, weights=out[grouped, j]) / np.maximum(counts, 1)
+        out[grouped, j] -= means[codes]
+    return out
 
 
 def member_suffix(name: str, feature_names: Sequence[str]) -> str:
@@ -90,7 +109,12 @@ class TeamRanker:
         feature_names: Sequence[str],
         *,
         valid: tuple[np.ndarray, np.ndarray, Sequence[int]] | None = None,
+        requests: np.ndarray | None = None,
     ) -> TeamRanker:
+        """Fit on team rows. `requests` (binary objective): per row, a code shared by competing bids of
+        one customer request, -1 for a deal without competitors; the linear stage then learns within each
+        request (its rows centred on the request's mean, as a conditional logit's fixed effect would), so
+        what separates the winner from its rivals, not what makes a request easy, sets the weights."""
         if self.params is None:
             raise ValueError("a ranker needs RankerParams to be fitted")
         grouped = self.params.objective == "lambdarank"
@@ -125,7 +149,25 @@ class TeamRanker:
                 ]
             )
             signs = [monotone[columns[keys.index(key)]] for key in pooled]
-            by_key = fit_linear_stage(design, labels, pooled, signs, self.params.linear_l2)
+            # The fixed prior is the GLM's starting point (an offset): the learned part corrects it where
+            # outcomes say otherwise and leaves it where history never varied (e.g. region coverage).
+            prior = self.prior_vector()
+            prior_of_key = np.array([prior[columns[keys.index(key)]] for key in pooled])
+            offset = features.astype(np.float64) @ prior
+            if requests is not None:
+                design, offset = (
+                    within_requests(design, requests),
+                    within_requests(offset[:, None], requests)[:, 0],
+                )
+            by_key = fit_linear_stage(
+                design,
+                labels,
+                pooled,
+                signs,
+                self.params.linear_l2,
+                offset=offset,
+                floor=prior_of_key,
+            )
             # Back to full column names: a pooled weight applies to that suffix's column in every role.
             learned = {feature_names[c]: by_key[k] for c, k in zip(columns, keys, strict=True) if k in by_key}
             self.linear_weights_ = learned

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from features import schema as s
 from features.embeddings import Embedder
 from features.records import EcosystemTables
 from features.snapshot import FeatureSnapshot
@@ -25,6 +26,20 @@ def no_progress(description: str, total: int) -> Callable[[int], None]:
     return lambda n: None
 
 
+def request_groups(opportunities: pd.DataFrame, opportunity_ids: list[str]) -> np.ndarray | None:
+    """Per training row, a code shared by the competing bids of one customer request (-1: no competition).
+
+    None when the export has no `request_id`; a request counts only with two bids or more.
+    """
+    if s.REQUEST_ID not in opportunities.columns or opportunities[s.REQUEST_ID].isna().all():
+        return None
+    request_of = opportunities.set_index(s.OPPORTUNITY_ID)[s.REQUEST_ID]
+    requests = request_of.reindex(opportunity_ids)
+    codes, _ = pd.factorize(requests)  # NaN -> -1
+    sizes = np.bincount(codes[codes >= 0]) if (codes >= 0).any() else np.zeros(0, np.int64)
+    return np.where((codes >= 0) & (sizes[np.maximum(codes, 0)] >= 2), codes, -1)
+
+
 def fit_ranker(
     snapshot: FeatureSnapshot,
     tables_train: pd.DataFrame,
@@ -38,10 +53,15 @@ def fit_ranker(
         actual = actual_team_examples(
             snapshot, tables_train, deal_partners, progress("training set (opportunities)", len(tables_train))
         )
+        requests = request_groups(tables_train, actual.opportunity_ids)
         ranker = TeamRanker(params).fit(
-            actual.features, actual.won.astype(np.int32), [], snapshot.feature_names
+            actual.features, actual.won.astype(np.int32), [], snapshot.feature_names, requests=requests
         )
-        return ranker, {"train_opportunities": float(len(actual.won)), "train_rows": float(len(actual.won))}
+        return ranker, {
+            "train_opportunities": float(len(actual.won)),
+            "train_rows": float(len(actual.won)),
+            "train_competing_bids": float(np.count_nonzero(requests >= 0)) if requests is not None else 0.0,
+        }
     examples = build_examples(
         snapshot,
         tables_train,

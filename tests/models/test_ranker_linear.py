@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 
 from models.bundle import BundleManifest, load_bundle, save_bundle
-from models.ranker import TeamRanker, fit_linear_stage
+from models.ranker import TeamRanker, fit_linear_stage, within_requests
 from tests.configs import small_ranker_params
 
 FEATURES = ("services_skill_evidence", "services_capacity_load", "team_size")
@@ -81,3 +81,22 @@ def test_a_bundle_scores_like_the_trained_ranker_with_its_learned_weights(tmp_pa
     _, loaded = load_bundle(tmp_path)
     x = np.array([[0.3, 0.2, 1.0], [1.5, 0.0, 3.0]])
     np.testing.assert_allclose(loaded.score(x), ranker.score(x))
+
+
+def test_competing_bids_are_centred_on_their_request_and_other_rows_are_not() -> None:
+    values = np.array([[1.0], [3.0], [10.0], [5.0]])
+    centred = within_requests(values, np.array([0, 0, -1, 1]))
+    np.testing.assert_allclose(centred[:, 0], [-1.0, 1.0, 10.0, 0.0])
+
+
+def test_a_pooled_weight_is_shared_by_every_role_column_of_the_feature() -> None:
+    names = ("services_present", "influence_present", "services_skill_evidence", "influence_skill_evidence")
+    rng = np.random.default_rng(3)
+    x = rng.random((2000, 4))
+    y = (rng.random(2000) < 1 / (1 + np.exp(-(x[:, 2] + x[:, 3])))).astype(int)
+    params = small_ranker_params(
+        num_boost_round=1, objective="binary", linear_stage=True, linear_l2=1e-3, linear_pooled=True
+    )
+    ranker = TeamRanker(params).fit(x, y, [], names)
+    weights = ranker.linear_weights_
+    assert weights["services_skill_evidence"] == weights["influence_skill_evidence"] > 0
