@@ -16,7 +16,7 @@ any later one, and training rows and live requests read the same function.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final
 
 import numpy as np
@@ -126,6 +126,8 @@ class Compatibility:
 
     cutoffs: np.ndarray  # int64 days since epoch, ascending; checkpoint i saw deals closed before cutoffs[i]
     factors: np.ndarray  # float32 (checkpoints, n_codes, 2 * rank)
+    # Candidate factor matrices of `best_partners`, by (checkpoint, candidate array); built on use.
+    _bases: dict[tuple[int, int, int], np.ndarray] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def empty(cls, n_codes: int = 0) -> Compatibility:
@@ -194,6 +196,51 @@ class Compatibility:
         out[known] = 0.5 * (g[:, :k] @ towards[k:] + g[:, k:] @ towards[:k])
         out[np.isin(candidates, anchors)] = 0.0
         return out
+
+    def affinity_matrix(self, anchors: np.ndarray, candidates: np.ndarray, day: int) -> np.ndarray:
+        """(candidates, anchors) affinity of every candidate code to each anchor code, as of `day`."""
+        out = np.zeros((candidates.shape[0], anchors.shape[0]))
+        c = self.checkpoint(day)
+        if c < 0 or not anchors.size:
+            return out
+        f, k = self.factors[c], self.rank
+        fa = f[np.maximum(anchors, 0)]
+        known = candidates >= 0
+        g = f[candidates[known]]
+        out[known] = 0.5 * (g[:, :k] @ fa[:, k:].T + g[:, k:] @ fa[:, :k].T)
+        out[:, anchors < 0] = 0.0
+        out[candidates[:, None] == anchors[None, :]] = 0.0
+        return out
+
+    def best_partners(
+        self, anchors: np.ndarray, candidates: np.ndarray, day: int, n: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(anchors, n) positions in `candidates` of each anchor's most compatible partners, and their
+        affinities, best first (a maximum inner-product search: affinity is [U_c | V_c] . [V_a | U_a] / 2)."""
+        import faiss  # only the serving path's companion search needs it
+
+        c = self.checkpoint(day)
+        n = min(n, candidates.shape[0])
+        if c < 0 or not anchors.size or n <= 0:
+            return np.zeros((anchors.size, 0), np.int64), np.zeros((anchors.size, 0))
+        f, k = self.factors[c], self.rank
+        key = (c, id(candidates), candidates.shape[0])
+        base = self._bases.get(key)
+        if base is None:  # per role and checkpoint once: the callers pass the same candidate array
+            base = np.ascontiguousarray(
+                np.where((candidates >= 0)[:, None], f[np.maximum(candidates, 0)], 0.0), dtype=np.float32
+            )
+            self._bases[key] = base
+        fa = f[np.maximum(anchors, 0)]
+        queries = np.ascontiguousarray(0.5 * np.concatenate([fa[:, k:], fa[:, :k]], axis=1), dtype=np.float32)
+        scores, positions = faiss.knn(
+            queries, np.ascontiguousarray(base), n, metric=faiss.METRIC_INNER_PRODUCT
+        )
+        scores[anchors < 0] = 0.0
+        scores[candidates[np.maximum(positions, 0)] == anchors[:, None]] = (
+            0.0  # a partner is not its own companion
+        )
+        return positions.astype(np.int64), scores.astype(np.float64)
 
     # -- persistence (inside the history's npz) ------------------------------------------------------------
     def arrays(self) -> dict[str, np.ndarray]:

@@ -79,6 +79,27 @@ class MemberBlock:
             evidence_kinds={k: v[positions] for k, v in self.evidence_kinds.items()},
         )
 
+    def with_partners(self, other: MemberBlock) -> MemberBlock:
+        """This block and `other`'s rows not already in it, in ascending row order."""
+        fresh = ~np.isin(other.rows, self.rows)
+        if not fresh.any():
+            return self
+        added = other.take(np.flatnonzero(fresh))
+        order = np.argsort(np.concatenate([self.rows, added.rows]), kind="stable")
+
+        def join(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+            return np.concatenate([a, b])[order]
+
+        return MemberBlock(
+            rows=join(self.rows, added.rows),
+            values={k: join(v, added.values[k]) for k, v in self.values.items()},
+            skill_similarity=join(self.skill_similarity, added.skill_similarity),
+            tag_similarity=join(self.tag_similarity, added.tag_similarity),
+            association=join(self.association, added.association),
+            evidence=join(self.evidence, added.evidence),
+            evidence_kinds={k: join(v, added.evidence_kinds[k]) for k, v in self.evidence_kinds.items()},
+        )
+
     def covering(self, members: np.ndarray) -> MemberBlock | None:
         """This block's rows for `members` (sorted, unique), or None when one of them is not in it."""
         if not len(self.rows):

@@ -441,51 +441,98 @@ class FeatureSnapshot:
         position = pd.Index(role_codes[with_history])
         day = to_day(opp.query.as_of)
         anchor_codes = self.history.codes(list(anchors))
-        picked: dict[str, None] = {}
-        for code in anchor_codes[anchor_codes >= 0]:
-            scores = self.history.compatibility.partner_scores(np.array([code]), role_codes, day)
+        anchor_codes = anchor_codes[anchor_codes >= 0]
+        if not anchor_codes.size:
+            return []
+        # Per anchor: the role's most compatible partners by learned compatibility (one inner-product
+        # search for every anchor), plus every partner it closed deals with (their lift together added).
+        fetch = min(4 * per_anchor, len(role_codes))
+        best, best_scores = self.history.compatibility.best_partners(anchor_codes, role_codes, day, fetch)
+        # Every anchor's past teammates of this role, and their lift together, in one history query.
+        met_of = []
+        for code in anchor_codes:
             met = self.history.partners_met(int(code))
             where = position.get_indexer(pd.Index(met))
-            met, where = met[where >= 0], with_history[where[where >= 0]]
-            if met.size:
-                joint = self.history.pair_arrays(np.full(met.size, code), met, opp.query.as_of)
-                stats = self.history.stats_arrays(
-                    np.concatenate([[code], met]), opp.query.as_of, industry=None, region=None
-                )
-                expected = 0.5 * (stats[WIN_RATE][0] + stats[WIN_RATE][1:])
-                scores[where] += (joint[JOINT_WINS] - joint[JOINT_DEALS] * expected) / (
-                    joint[JOINT_DEALS] + PAIR_LIFT_SHRINK
-                )
-            order = np.argsort(-scores, kind="stable")[: 4 * per_anchor]
-            order = order[scores[order] > 0]
+            met_of.append((met[where >= 0], with_history[where[where >= 0]]))
+        lifts = self._lifts(anchor_codes, [met for met, _ in met_of], opp.query.as_of)
+        picked: dict[str, None] = {}
+        for j, code in enumerate(anchor_codes):
+            shortlist = best[j][best[j] >= 0]
+            learned_of = dict(zip(shortlist.tolist(), best_scores[j][best[j] >= 0].tolist(), strict=True))
+            where = met_of[j][1]
+            met_learned = self.history.compatibility.affinity(code, role_codes[where], day)
+            scores = dict(learned_of)
+            for at, value in zip(where.tolist(), (met_learned + lifts[j]).tolist(), strict=True):
+                scores[at] = value
+            ranked = sorted((p for p, v in scores.items() if v > 0), key=lambda p: -scores[p])[:fetch]
+            if not ranked:
+                continue
+            order = np.asarray(ranked, dtype=np.int64)
             free = self.retriever.available(role_rows[order], opp.query.as_of)
             for i in order[free][:per_anchor]:
                 picked.setdefault(str(role_ids[i]), None)
         return list(picked)
 
-    def teammates(self, partner_id: str, team: Mapping[str, str | None], as_of: date) -> list[Teammate]:
-        """The other members of `team` as seen from `partner_id`: deals together and compatibility."""
-        others = [(role, pid) for role, pid in team.items() if pid is not None and pid != partner_id]
-        if not others:
-            return []
-        codes = self.history.codes([partner_id] + [pid for _, pid in others])
-        joint = self.history.pair_arrays(np.full(len(others), codes[0]), codes[1:], as_of)
-        rates = self.history.stats_arrays(codes, as_of, industry=None, region=None)[WIN_RATE]
-        affinity = self.history.compatibility.affinity(
-            np.full(len(others), codes[0]), codes[1:], to_day(as_of)
-        )
-        return [
-            Teammate(
-                partner_id=pid,
-                name=str(self.partner(pid).get(s.NAME) or pid),
-                role=role,
-                joint_deals=float(joint[JOINT_DEALS][i]),
-                joint_wins=float(joint[JOINT_WINS][i]),
-                expected_rate=float(0.5 * (rates[0] + rates[i + 1])),
-                affinity=float(affinity[i]),
-            )
-            for i, (role, pid) in enumerate(others)
+    def _lifts(self, anchors: np.ndarray, met: Sequence[np.ndarray], as_of: date) -> list[np.ndarray]:
+        """Per anchor, the lift together (wins beyond both records, shrunk) with each partner it met."""
+        sizes = [m.size for m in met]
+        if not sum(sizes):
+            return [np.zeros(0) for _ in met]
+        a = np.repeat(anchors, sizes)
+        b = np.concatenate(met)
+        joint = self.history.pair_arrays(a, b, as_of)
+        codes, inverse = np.unique(np.concatenate([a, b]), return_inverse=True)
+        rates = self.history.stats_arrays(codes, as_of, industry=None, region=None)[WIN_RATE][inverse]
+        expected = 0.5 * (rates[: a.size] + rates[a.size :])
+        lift = (joint[JOINT_WINS] - joint[JOINT_DEALS] * expected) / (joint[JOINT_DEALS] + PAIR_LIFT_SHRINK)
+        return np.split(lift, np.cumsum(sizes)[:-1])
+
+    def partnerships(
+        self, teams: Sequence[Mapping[str, str | None]], as_of: date
+    ) -> list[dict[str, list[Teammate]]]:
+        """Per team, each member's teammates with their record together and learned compatibility.
+
+        One history query for every member pair of every team (the reasons of a whole answer).
+        """
+        pairs = [
+            (t, a, role_b, b)
+            for t, team in enumerate(teams)
+            for a in team.values()
+            if a is not None
+            for role_b, b in team.items()
+            if b is not None and b != a
         ]
+        out: list[dict[str, list[Teammate]]] = [{} for _ in teams]
+        if not pairs:
+            return out
+        members = sorted({p for _, a, _, b in pairs for p in (a, b)})
+        codes = dict(zip(members, self.history.codes(members).tolist(), strict=True))
+        a_codes = np.array([codes[a] for _, a, _, _ in pairs])
+        b_codes = np.array([codes[b] for _, _, _, b in pairs])
+        joint = self.history.pair_arrays(a_codes, b_codes, as_of)
+        rate_of = dict(
+            zip(
+                members,
+                self.history.stats_arrays(np.array(list(codes.values())), as_of, industry=None, region=None)[
+                    WIN_RATE
+                ].tolist(),
+                strict=True,
+            )
+        )
+        affinity = self.history.compatibility.affinity(a_codes, b_codes, to_day(as_of))
+        for i, (t, a, role_b, b) in enumerate(pairs):
+            out[t].setdefault(a, []).append(
+                Teammate(
+                    partner_id=b,
+                    name=str(self.partner(b).get(s.NAME) or b),
+                    role=role_b,
+                    joint_deals=float(joint[JOINT_DEALS][i]),
+                    joint_wins=float(joint[JOINT_WINS][i]),
+                    expected_rate=0.5 * (rate_of[a] + rate_of[b]),
+                    affinity=float(affinity[i]),
+                )
+            )
+        return out
 
     def member_block(self, opp: PreparedOpportunity, partner_ids: Sequence[str]) -> MemberBlock:
         """Member features of a request's candidate pool, computed once (pass to `team_features`)."""

@@ -16,6 +16,9 @@ Team = Mapping[str, str | None]  # role -> partner id (None = role left empty)
 # Scores a batch of teams in one call (features + native LightGBM); higher is better.
 TeamScorer = Callable[[list[dict[str, str | None]]], np.ndarray]
 TeamFilter = Callable[[Mapping[str, str | None]], bool]
+# The best partial teams (or first-role candidates) whose members look for companions: a request's latency
+# grows with each anchor, and companions of the weaker beam teams rarely reach the top k.
+COMPANION_ANCHORS = 5
 # (members already chosen, role) -> partners of that role that work well with them.
 Companions = Callable[[Sequence[str], str], list[str]]
 
@@ -204,7 +207,7 @@ def beam_search(
         options[stage_role] = [p for p in options[stage_role] if p is not None] + fresh + tail
 
     if len(roles) > 1:
-        add_companions(1, options[0][:beam_width])
+        add_companions(1, options[0][:COMPANION_ANCHORS])
     teams = [
         {role: (combo[i] if i < len(combo) else None) for i, role in enumerate(roles)}
         for combo in itertools.product(*(options[i] for i in first))
@@ -220,6 +223,6 @@ def beam_search(
             return teams, scores, scored
         order = np.argsort(-scores, kind="stable")[:beam_width]
         role = roles[stage]
-        add_companions(stage, [p for i in order for p in teams[i].values()])
+        add_companions(stage, [p for i in order[:COMPANION_ANCHORS] for p in teams[i].values()])
         teams = [{**teams[i], role: option} for i in order for option in options[stage]]
         stage += 1

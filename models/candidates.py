@@ -100,6 +100,7 @@ def plan_candidates(
                 break
             fetch *= 3
         candidates[role] = _interleave(_prior_kept(snapshot, retrieval, role, config, eligible), kept, n)
+
     def eligible_companion(pid: str) -> bool:
         return pid not in excluded and pid not in locked.values() and eligible(pid)
 
@@ -134,5 +135,3 @@ def _interleave(first: Sequence[str], second: Sequence[str], n: int) -> list[str
             if i < len(source):
                 out.setdefault(source[i], None)
     return list(out)[:n]
-
-

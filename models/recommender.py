@@ -9,9 +9,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from features.featurizer import MemberBlock
 from features.prepared import PreparedOpportunity
 from features.records import OpportunityQuery
-from features.snapshot import FeatureSnapshot
+from features.snapshot import FeatureSnapshot, Teammate
 from models.assembly import AssemblyPlan, RankedTeam, TeamMember, beam_search
 from models.candidates import plan_candidates
 from models.config import SearchConfig
@@ -38,6 +39,13 @@ class Recommendation:
     dropped: list[DroppedPartner] = field(default_factory=list)
     locked: dict[str, str] = field(default_factory=dict)
     teams_scored: int = 0
+
+
+@dataclass
+class _Members:
+    """The request's member-feature block, grown as the beam search brings in companions."""
+
+    members: MemberBlock
 
 
 @dataclass
@@ -94,14 +102,22 @@ class TeamRecommender:
     ) -> tuple[list[dict[str, str | None]], np.ndarray, AssemblyPlan, int, _ScoredStage]:
         plan = self.plan(opp, roles, constraints)
         # Every team below is drawn from these candidates: their member features are computed once.
-        members = self.snapshot.member_block(opp, [p for ids in plan.candidates.values() for p in ids])
+        block = _Members(
+            self.snapshot.member_block(opp, [p for ids in plan.candidates.values() for p in ids])
+        )
         rules = constraints or TeamConstraints()
         last = _ScoredStage()
 
         def score(batch: Sequence[Mapping[str, str | None]]) -> np.ndarray:
-            features = self.snapshot.team_features(opp, batch, members)
+            features = self.snapshot.team_features(opp, batch, block.members)
             last.teams, last.features = batch, features
             return self.ranker.score(features)
+
+        def companions(chosen: Sequence[str], role: str) -> list[str]:
+            found = self.snapshot.companions(opp, role, chosen, self.config.companions_per_member)
+            # Their member features join the request's block once, so every stage still gathers from it.
+            block.members = block.members.with_partners(self.snapshot.member_block(opp, found))
+            return found
 
         teams, scores, scored = beam_search(
             plan,
@@ -111,9 +127,7 @@ class TeamRecommender:
             optional_roles=[r for r in roles if r not in self.config.required_roles],
             allowed=(lambda team: conflict_free(team, rules)) if rules.conflicting_pairs else None,
             companions=(
-                (lambda chosen, role: self.snapshot.companions(opp, role, chosen, per_member))
-                if (per_member := self.config.companions_per_member) > 0 and rules.allowed is None
-                else None
+                companions if self.config.companions_per_member > 0 and rules.allowed is None else None
             ),
         )
         return teams, scores, plan, scored, last
@@ -173,6 +187,7 @@ class TeamRecommender:
         contributions = self.ranker.contributions(features)
         days = self.cycle_time.predict(features) if self.cycle_time is not None else None
         names = self.snapshot.feature_names
+        partnerships = self.snapshot.partnerships(top, opp.query.as_of)
         size = opp.query.deal_size
         has_size = size is not None and math.isfinite(size) and size > 0
         out: list[RankedTeam] = []
@@ -199,7 +214,9 @@ class TeamRecommender:
                         else []
                     ),
                     features=features[position],
-                    details=self._members(team, shares, opp.query, features[position]),
+                    details=self._members(
+                        team, shares, opp.query, features[position], partnerships[position]
+                    ),
                     expected_days_to_close=team_days,
                     expected_value_per_day=expected_value_per_day(p, size, team_days),
                 )
@@ -232,6 +249,7 @@ class TeamRecommender:
         shares: Mapping[str, float],
         query: OpportunityQuery,
         row: np.ndarray,
+        teammates: Mapping[str, Sequence[Teammate]],
     ) -> tuple[TeamMember, ...]:
         """Each member with its name, cold-start flag and the plain-sentence reasons from its feature row."""
         names = self.snapshot.feature_positions
@@ -249,7 +267,7 @@ class TeamRecommender:
                     credit_share=shares.get(pid),
                     reasons=(
                         *member_reasons(profile, role, query, names, row),
-                        *partnership_reasons(pid, self.snapshot.teammates(pid, team, query.as_of)),
+                        *partnership_reasons(pid, teammates.get(pid, [])),
                     ),
                 )
             )

@@ -86,3 +86,22 @@ def test_no_pairs_give_an_embedding_of_zeros() -> None:
     }
     compat = Compatibility.build(n_codes=10, **rows)
     assert np.all(compat.factors == 0.0)
+
+
+def test_the_affinity_matrix_matches_pairwise_affinity() -> None:
+    _, rows = _camp_history()
+    compat = Compatibility.build(n_codes=N_PARTNERS, **rows)
+    anchors, candidates = np.array([3, 7, -1]), np.arange(0, 40)
+    matrix = compat.affinity_matrix(anchors, candidates, 10**6)
+    np.testing.assert_allclose(matrix[:, 1], compat.affinity(7, candidates, 10**6), rtol=1e-5, atol=1e-9)
+    assert np.all(matrix[:, 2] == 0.0) and matrix[3, 0] == 0.0
+
+
+def test_the_best_partners_are_the_highest_affinities_best_first() -> None:
+    _, rows = _camp_history()
+    compat = Compatibility.build(n_codes=N_PARTNERS, **rows)
+    candidates = np.arange(100, 400)
+    positions, scores = compat.best_partners(np.array([5]), candidates, 10**6, n=3)
+    expected = np.argsort(-compat.affinity(5, candidates, 10**6))[:3]
+    np.testing.assert_array_equal(positions[0], expected)
+    assert scores[0, 0] >= scores[0, 1] >= scores[0, 2]

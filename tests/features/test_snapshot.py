@@ -308,8 +308,8 @@ def test_a_team_of_one_has_no_pair_features(snapshot, opp) -> None:
     assert column(snapshot, matrix, "pair_affinity_mean")[3] == 0.0
 
 
-def test_teammates_report_the_deals_won_together_before_the_date(snapshot) -> None:
-    mates = {m.partner_id: m for m in snapshot.teammates("S1", TEAMS[0], T)}
+def test_partnerships_report_the_deals_won_together_before_the_date(snapshot) -> None:
+    mates = {m.partner_id: m for m in snapshot.partnerships(TEAMS[:1], T)[0]["S1"]}
     assert (mates["I1"].joint_deals, mates["I1"].joint_wins) == (1.0, 1.0)
     assert mates["I1"].name == "Compass"
 
