@@ -6,7 +6,7 @@ Typed and bounded here; their values live in one place, `training/default.toml` 
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -43,7 +43,8 @@ class RankerParams(BaseModel):
     # to non-negative weights, so it extrapolates in the right direction beyond what the old routing
     # tried. Binary objective only.
     linear_stage: bool
-    linear_l2: float = Field(ge=0)
+    # A fixed ridge strength, or "cv": chosen per training run by time-ordered cross-validation.
+    linear_l2: Annotated[float, Field(ge=0)] | Literal["cv"]
     # Feature-name suffixes the linear stage reads (empty = every feature): the evidence a person would
     # weigh (skill fit, coverage, track record, compatibility), not every by-product of the history, so
     # its few weights are not spread over collinear or confounded columns.

@@ -125,12 +125,12 @@ def partnership_reasons(partner_id: str, teammates: Sequence[Teammate]) -> list[
             )
         elif mate.affinity >= NOTABLE_AFFINITY:
             reasons.append(
-                f"Likely to work well with {mate.name} ({mate.role}): partners each of them won with "
-                "win together (learned from co-selling outcomes)."
+                f"Likely to work well with {mate.name} ({mate.role}): partners like these two win "
+                "together, learned from co-selling outcomes."
             )
         elif mate.affinity <= -NOTABLE_AFFINITY:
             reasons.append(
-                f"Caution: partners like it tend to lose with {mate.name} ({mate.role}) "
-                "(learned from co-selling outcomes)."
+                f"Caution: partners like these two tend to lose together, learned from co-selling "
+                f"outcomes ({mate.name}, {mate.role})."
             )
     return reasons

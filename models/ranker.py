@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Final, Literal
 
 import lightgbm as lgb
 import numpy as np
@@ -16,12 +16,17 @@ from models.config import RankerParams
 logger = logging.getLogger(__name__)
 
 
+# The ridge strengths time-ordered cross-validation chooses from (`linear_l2 = "cv"`), and its folds.
+CV_ALPHAS: Final = (1.0, 0.3, 0.1, 0.03, 0.01, 0.003, 0.001, 0.0003, 0.0001)
+CV_FOLDS: Final = 3
+
+
 def fit_linear_stage(
     features: np.ndarray,
     labels: np.ndarray,
     feature_names: Sequence[str],
     monotone: Sequence[int],
-    l2: float,
+    l2: float | Literal["cv"],
     *,
     offset: np.ndarray | None = None,
     floor: np.ndarray | None = None,
@@ -46,15 +51,25 @@ def fit_linear_stage(
     base = np.zeros(x.shape[1]) if floor is None else np.asarray(floor, dtype=np.float64)
     lower = np.where(signs > 0, -base[varying], -np.inf)
     upper = np.where(signs < 0, -base[varying], np.inf)
-    glm = GeneralizedLinearRegressor(
-        family="binomial",
-        alpha=l2,
-        l1_ratio=0.0,
-        lower_bounds=lower,
-        upper_bounds=upper,
-        scale_predictors=True,
-        fit_intercept=True,
-    ).fit(x[:, varying], y, offset=offset)
+    common: dict[str, Any] = {
+        "family": "binomial",
+        "l1_ratio": 0.0,
+        "lower_bounds": lower,
+        "upper_bounds": upper,
+        "scale_predictors": True,
+        "fit_intercept": True,
+    }
+    if l2 == "cv":
+        from glum import GeneralizedLinearRegressorCV
+        from sklearn.model_selection import TimeSeriesSplit
+
+        # Rows are in creation order: each fold validates on deals later than the ones it fitted, so a
+        # tiny history gets a strong penalty and a large one a light one, without anyone choosing it.
+        glm = GeneralizedLinearRegressorCV(
+            alphas=CV_ALPHAS, cv=TimeSeriesSplit(n_splits=CV_FOLDS), **common
+        ).fit(x[:, varying], y, offset=offset)
+    else:
+        glm = GeneralizedLinearRegressor(alpha=l2, **common).fit(x[:, varying], y, offset=offset)
     names = [n for n, keep in zip(feature_names, varying, strict=True) if keep]
     return {n: float(w) for n, w in zip(names, glm.coef_, strict=True) if w != 0.0}
 

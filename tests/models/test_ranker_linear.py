@@ -100,3 +100,9 @@ def test_a_pooled_weight_is_shared_by_every_role_column_of_the_feature() -> None
     ranker = TeamRanker(params).fit(x, y, [], names)
     weights = ranker.linear_weights_
     assert weights["services_skill_evidence"] == weights["influence_skill_evidence"] > 0
+
+
+def test_a_cross_validated_strength_still_learns_the_direction_of_each_effect() -> None:
+    x, y = _data()
+    weights = fit_linear_stage(x, y, FEATURES, [1, 0, 0], l2="cv")
+    assert weights["services_skill_evidence"] > 0 > weights["services_capacity_load"]
