@@ -53,7 +53,9 @@ def run_one(spec: ScenarioSpec, seed: int, split: str, config: TrainConfig, work
     export = work / f"{spec.name}-{seed}"
     write(eco, export)
     tables = load_export(export).tables
-    roles = tuple(sorted(set(tables.partners["partner_type"]), key=("services", "influence", "reseller").index))
+    roles = tuple(
+        sorted(set(tables.partners["partner_type"]), key=("services", "influence", "reseller").index)
+    )
     fitted = fit_model(tables, make_embedder("hashing"), config, roles=roles)
     fit_seconds = time.perf_counter() - started
     period = fitted.split.calibration if split == "calibration" else fitted.split.test
@@ -115,7 +117,9 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--set", choices=("tuning", "holdout"), default="tuning")
     parser.add_argument("--final", action="store_true", help="read TEST slices (required for holdout)")
     parser.add_argument("--only", nargs="*", default=None, help="scenario names")

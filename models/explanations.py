@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 
 from features import schema as s
+from features.co_selling import Teammate
 from features.records import OpportunityQuery
-from features.snapshot import Teammate
 from models.assembly import FeatureContribution
 
 TOP_CONTRIBUTIONS = 6

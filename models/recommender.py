@@ -9,10 +9,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from features.co_selling import Teammate, companions, partnerships
 from features.featurizer import MemberBlock
 from features.prepared import PreparedOpportunity
 from features.records import OpportunityQuery
-from features.snapshot import FeatureSnapshot, Teammate
+from features.snapshot import FeatureSnapshot
 from models.assembly import AssemblyPlan, RankedTeam, TeamMember, beam_search
 from models.candidates import plan_candidates
 from models.config import SearchConfig
@@ -113,8 +114,8 @@ class TeamRecommender:
             last.teams, last.features = batch, features
             return self.ranker.score(features)
 
-        def companions(chosen: Sequence[str], role: str) -> list[str]:
-            found = self.snapshot.companions(opp, role, chosen, self.config.companions_per_member)
+        def with_companions(chosen: Sequence[str], role: str) -> list[str]:
+            found = companions(self.snapshot, opp, role, chosen, self.config.companions_per_member)
             # Their member features join the request's block once, so every stage still gathers from it.
             block.members = block.members.with_partners(self.snapshot.member_block(opp, found))
             return found
@@ -127,7 +128,7 @@ class TeamRecommender:
             optional_roles=[r for r in roles if r not in self.config.required_roles],
             allowed=(lambda team: conflict_free(team, rules)) if rules.conflicting_pairs else None,
             companions=(
-                companions if self.config.companions_per_member > 0 and rules.allowed is None else None
+                with_companions if self.config.companions_per_member > 0 and rules.allowed is None else None
             ),
         )
         return teams, scores, plan, scored, last
@@ -187,7 +188,7 @@ class TeamRecommender:
         contributions = self.ranker.contributions(features)
         days = self.cycle_time.predict(features) if self.cycle_time is not None else None
         names = self.snapshot.feature_names
-        partnerships = self.snapshot.partnerships(top, opp.query.as_of)
+        teammates = partnerships(self.snapshot, top, opp.query.as_of)
         size = opp.query.deal_size
         has_size = size is not None and math.isfinite(size) and size > 0
         out: list[RankedTeam] = []
@@ -214,9 +215,7 @@ class TeamRecommender:
                         else []
                     ),
                     features=features[position],
-                    details=self._members(
-                        team, shares, opp.query, features[position], partnerships[position]
-                    ),
+                    details=self._members(team, shares, opp.query, features[position], teammates[position]),
                     expected_days_to_close=team_days,
                     expected_value_per_day=expected_value_per_day(p, size, team_days),
                 )

@@ -20,46 +20,54 @@ WriteExport = Callable[..., Path]
 def tiny_tables() -> EcosystemTables:
     """Three partners (one per default role), two opportunities, one team; cells as an export holds them."""
     return EcosystemTables(
-        partners=pd.DataFrame({
-            "partner_id": ["P1", "P2", "P3"],
-            "name": ["Acme Services", "Brightpath Advisory", "Channel Co"],
-            "partner_type": ["services", "influence", "reseller"],
-            "tier": ["gold", "silver", ""],
-            "regions": ["emea-north;north-america", "emea-north", ""],
-            "industries": ["retail", "retail;banking", ""],
-            "skills": ["sap;data-migration", "strategy", ""],
-            "description": ["SAP integrator", "", ""],
-            "capacity": ["3", "", "0"],
-            "psat": ["8.5", "7", ""],
-            "joined_at": ["2019-04-01", "", "2021-01-15"],
-            "status": ["active", "", "inactive"],
-        }),
-        certifications=pd.DataFrame({
-            "partner_id": ["P1", "P1"],
-            "certification": ["sap-s4", "aws-sa"],
-            "level": ["professional", ""],
-            "issued_at": ["2022-01-01", ""],
-            "expires_at": ["2026-01-01", ""],
-        }),
-        opportunities=pd.DataFrame({
-            "opportunity_id": ["O1", "O2"],
-            "customer_id": ["C1", "C2"],
-            "customer_industry": ["retail", "banking"],
-            "region": ["emea-north", "north-america"],
-            "deal_size": ["250000", ""],
-            "required_skills": ["sap;data-migration", ""],
-            "description": ["S/4 migration", "core banking advice"],
-            "created_at": ["2023-01-10", "2023-06-01"],
-            "closed_at": ["2023-04-20", ""],
-            "outcome": ["won", "open"],
-            "registered_partner_id": ["P1", ""],
-        }),
-        deal_partners=pd.DataFrame({
-            "opportunity_id": ["O1", "O1", "O1"],
-            "partner_id": ["P1", "P2", "P3"],
-            "role": ["services", "influence", "reseller"],
-            "sourced": ["true", "false", ""],
-        }),
+        partners=pd.DataFrame(
+            {
+                "partner_id": ["P1", "P2", "P3"],
+                "name": ["Acme Services", "Brightpath Advisory", "Channel Co"],
+                "partner_type": ["services", "influence", "reseller"],
+                "tier": ["gold", "silver", ""],
+                "regions": ["emea-north;north-america", "emea-north", ""],
+                "industries": ["retail", "retail;banking", ""],
+                "skills": ["sap;data-migration", "strategy", ""],
+                "description": ["SAP integrator", "", ""],
+                "capacity": ["3", "", "0"],
+                "psat": ["8.5", "7", ""],
+                "joined_at": ["2019-04-01", "", "2021-01-15"],
+                "status": ["active", "", "inactive"],
+            }
+        ),
+        certifications=pd.DataFrame(
+            {
+                "partner_id": ["P1", "P1"],
+                "certification": ["sap-s4", "aws-sa"],
+                "level": ["professional", ""],
+                "issued_at": ["2022-01-01", ""],
+                "expires_at": ["2026-01-01", ""],
+            }
+        ),
+        opportunities=pd.DataFrame(
+            {
+                "opportunity_id": ["O1", "O2"],
+                "customer_id": ["C1", "C2"],
+                "customer_industry": ["retail", "banking"],
+                "region": ["emea-north", "north-america"],
+                "deal_size": ["250000", ""],
+                "required_skills": ["sap;data-migration", ""],
+                "description": ["S/4 migration", "core banking advice"],
+                "created_at": ["2023-01-10", "2023-06-01"],
+                "closed_at": ["2023-04-20", ""],
+                "outcome": ["won", "open"],
+                "registered_partner_id": ["P1", ""],
+            }
+        ),
+        deal_partners=pd.DataFrame(
+            {
+                "opportunity_id": ["O1", "O1", "O1"],
+                "partner_id": ["P1", "P2", "P3"],
+                "role": ["services", "influence", "reseller"],
+                "sourced": ["true", "false", ""],
+            }
+        ),
     )
 
 

@@ -70,7 +70,9 @@ def test_load_rejects_a_bad_tier_status_and_outcome(write: WriteExport) -> None:
     opportunities = tables.opportunities.assign(outcome=["won", "pending"])
     found = violations_of(write(with_table(tables, partners=partners, opportunities=opportunities)))
     assert {(v.file, v.row, v.column) for v in found} == {
-        ("partners.csv", 2, "tier"), ("partners.csv", 3, "status"), ("opportunities.csv", 2, "outcome"),
+        ("partners.csv", 2, "tier"),
+        ("partners.csv", 3, "status"),
+        ("opportunities.csv", 2, "outcome"),
     }
 
 
@@ -101,8 +103,9 @@ def test_load_rejects_a_dangling_partner_id_in_deal_partners(write: WriteExport)
 def test_references_resolve_against_ids_already_in_the_store(write: WriteExport) -> None:
     tables = tiny_tables()
     deals = tables.deal_partners.assign(partner_id=["P1", "P2", "P9"], opportunity_id=["O1", "O1", "O7"])
-    loaded = load_export(write(with_table(tables, deal_partners=deals)),
-                         known_partner_ids={"P9"}, known_opportunity_ids={"O7"})
+    loaded = load_export(
+        write(with_table(tables, deal_partners=deals)), known_partner_ids={"P9"}, known_opportunity_ids={"O7"}
+    )
     assert loaded.tables.deal_partners["partner_id"].tolist() == ["P1", "P2", "P9"]
 
 
@@ -115,8 +118,9 @@ def test_load_rejects_a_negative_deal_size(write: WriteExport) -> None:
 
 def test_load_rejects_unparsable_dates_and_numbers(write: WriteExport) -> None:
     tables = tiny_tables()
-    opportunities = tables.opportunities.assign(created_at=["2023-01-10", "June 1st"],
-                                                deal_size=["1e3", "lots"])
+    opportunities = tables.opportunities.assign(
+        created_at=["2023-01-10", "June 1st"], deal_size=["1e3", "lots"]
+    )
     found = violations_of(write(with_table(tables, opportunities=opportunities)))
     assert {(v.row, v.column) for v in found} == {(2, "created_at"), (2, "deal_size")}
 
@@ -217,7 +221,8 @@ def test_parquet_accepts_native_lists_dates_and_booleans(write: WriteExport, tmp
 def test_a_time_part_is_dropped_from_iso_dates(write: WriteExport) -> None:
     tables = tiny_tables()
     opportunities = tables.opportunities.assign(
-        created_at=["2023-01-10T15:30:00Z", "2023-06-01T00:00:00+00:00"])
+        created_at=["2023-01-10T15:30:00Z", "2023-06-01T00:00:00+00:00"]
+    )
     loaded = load_export(write(with_table(tables, opportunities=opportunities)))
     assert loaded.tables.opportunities.loc[0, "created_at"] == pd.Timestamp("2023-01-10")
 

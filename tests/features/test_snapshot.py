@@ -306,18 +306,3 @@ def test_a_team_of_one_has_no_pair_features(snapshot, opp) -> None:
     matrix = features_of(snapshot, opp)
     assert column(snapshot, matrix, "pair_lift_mean")[3] == 0.0
     assert column(snapshot, matrix, "pair_affinity_mean")[3] == 0.0
-
-
-def test_partnerships_report_the_deals_won_together_before_the_date(snapshot) -> None:
-    mates = {m.partner_id: m for m in snapshot.partnerships(TEAMS[:1], T)[0]["S1"]}
-    assert (mates["I1"].joint_deals, mates["I1"].joint_wins) == (1.0, 1.0)
-    assert mates["I1"].name == "Compass"
-
-
-def test_companions_are_the_partners_a_member_won_with(snapshot, opp) -> None:
-    assert snapshot.companions(opp, s.INFLUENCE, ["S1"], per_anchor=2) == ["I1"]
-
-
-def test_companions_never_include_a_partner_that_lost_with_the_member(snapshot, opp) -> None:
-    # S1 and I2 lost O2 together: a negative lift, so I2 is not S1's companion.
-    assert "I2" not in snapshot.companions(opp, s.INFLUENCE, ["S1"], per_anchor=5)

@@ -92,10 +92,13 @@ def test_reingesting_the_same_export_changes_nothing(store: Store, write: WriteE
 def test_a_newer_export_updates_a_changed_row_and_inserts_a_new_one(store: Store, write: WriteExport) -> None:
     tables = tiny_tables()
     store.ingest(load_export(write(tables)))
-    partners = pd.concat([
-        tables.partners.assign(tier=["platinum", "silver", ""]),
-        pd.DataFrame({"partner_id": ["P4"], "name": ["Delta"], "partner_type": ["services"]}),
-    ], ignore_index=True)
+    partners = pd.concat(
+        [
+            tables.partners.assign(tier=["platinum", "silver", ""]),
+            pd.DataFrame({"partner_id": ["P4"], "name": ["Delta"], "partner_type": ["services"]}),
+        ],
+        ignore_index=True,
+    )
     summary = store.ingest(load_export(write(with_table(tables, partners=partners))))
     counts = (summary.inserted["partners"], summary.updated["partners"], summary.unchanged["partners"])
     assert counts == (1, 1, 2)
@@ -119,8 +122,11 @@ def test_an_export_of_children_only_merges_into_the_stored_sets(store: Store, wr
     empty = {name: getattr(tables, name).iloc[0:0] for name in (s.PARTNERS, s.OPPORTUNITIES, s.DEAL_PARTNERS)}
     certs = pd.DataFrame({"partner_id": ["P2"], "certification": ["togaf"]})
     known_partners, known_opportunities = store.known_ids()
-    export = load_export(write(with_table(tables, certifications=certs, **empty)),
-                         known_partner_ids=known_partners, known_opportunity_ids=known_opportunities)
+    export = load_export(
+        write(with_table(tables, certifications=certs, **empty)),
+        known_partner_ids=known_partners,
+        known_opportunity_ids=known_opportunities,
+    )
     store.ingest(export)
     assert store.counts()["certifications"] == 3
 
@@ -131,8 +137,9 @@ def test_a_failed_ingest_leaves_the_store_unchanged(store: Store, write: WriteEx
     before, counts = store.load_tables(), store.counts()
     valid = load_export(write(tables)).tables
     # Bypass the contract: a deal row whose partner exists nowhere violates the foreign key mid-ingest.
-    bad_deals = pd.concat([valid.deal_partners, valid.deal_partners.iloc[:1].assign(partner_id="GHOST")],
-                          ignore_index=True)
+    bad_deals = pd.concat(
+        [valid.deal_partners, valid.deal_partners.iloc[:1].assign(partner_id="GHOST")], ignore_index=True
+    )
     changed_partners = valid.partners.assign(name="renamed")
     broken = with_table(valid, partners=changed_partners, deal_partners=bad_deals)
     export = ValidatedExport(broken, tmp_path, [])
@@ -145,10 +152,13 @@ def test_a_failed_ingest_leaves_the_store_unchanged(store: Store, write: WriteEx
 def test_upsert_partners_inserts_new_and_updates_changed_partners(store: Store, write: WriteExport) -> None:
     store.ingest(load_export(write(tiny_tables())))
     stored = store.load_tables().partners
-    incoming = pd.concat([
-        stored.iloc[:1].assign(psat=9.5),
-        pd.DataFrame({"partner_id": ["P5"], "name": ["Echo"], "partner_type": ["reseller"]}),
-    ], ignore_index=True)
+    incoming = pd.concat(
+        [
+            stored.iloc[:1].assign(psat=9.5),
+            pd.DataFrame({"partner_id": ["P5"], "name": ["Echo"], "partner_type": ["reseller"]}),
+        ],
+        ignore_index=True,
+    )
     assert store.upsert_partners(incoming) == 2
     after = store.load_tables().partners.set_index("partner_id")
     assert after.loc["P1", "psat"] == 9.5
@@ -221,9 +231,19 @@ def test_a_store_migrated_before_request_id_keeps_its_opportunities_on_upgrade(
     with store.writing() as conn:
         config.attributes["connection"] = conn
         command.upgrade(config, "0003")
-        conn.execute(t.partners.insert().values(
-            partner_id="P1", name="Acme", partner_type="services", tier="gold", regions=[], industries=[],
-            skills=[], status="active", updated_at=pd.Timestamp("2024-01-01").to_pydatetime()))
+        conn.execute(
+            t.partners.insert().values(
+                partner_id="P1",
+                name="Acme",
+                partner_type="services",
+                tier="gold",
+                regions=[],
+                industries=[],
+                skills=[],
+                status="active",
+                updated_at=pd.Timestamp("2024-01-01").to_pydatetime(),
+            )
+        )
         conn.exec_driver_sql(
             "INSERT INTO opportunities (opportunity_id, required_skills, created_at, outcome, updated_at) "
             "VALUES ('O1', '[]', '2023-01-10', 'won', '2024-01-01 00:00:00')"

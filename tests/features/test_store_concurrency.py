@@ -54,8 +54,18 @@ def test_concurrent_partner_writers_beside_readers_and_audit_writes_all_succeed(
     def reader() -> None:
         for _ in range(15):
             store.load_tables()
-            api.write_audit([{"request_id": "r", "key_id": None, "route": "/v1/recommendations",
-                              "model_version": "1", "request": {}, "teams": []}])
+            api.write_audit(
+                [
+                    {
+                        "request_id": "r",
+                        "key_id": None,
+                        "route": "/v1/recommendations",
+                        "model_version": "1",
+                        "request": {},
+                        "teams": [],
+                    }
+                ]
+            )
 
     errors = run_together([writer(n) for n in range(4)] + [reader, reader])
     assert errors == []

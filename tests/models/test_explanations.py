@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from features.snapshot import Teammate
+from features.co_selling import Teammate
 from models.explanations import credit_shares, is_cold_start, partnership_reasons, top_contributions
 
 

@@ -1,6 +1,5 @@
 """The shared fitting path: which training rows are competing bids of one request."""
 
-import numpy as np
 import pandas as pd
 
 from features import schema as s
@@ -8,9 +7,7 @@ from training.pipeline import request_groups
 
 
 def _opportunities(requests: list[str | None]) -> pd.DataFrame:
-    return pd.DataFrame(
-        {s.OPPORTUNITY_ID: [f"O{i}" for i in range(len(requests))], s.REQUEST_ID: requests}
-    )
+    return pd.DataFrame({s.OPPORTUNITY_ID: [f"O{i}" for i in range(len(requests))], s.REQUEST_ID: requests})
 
 
 def test_bids_of_one_request_share_a_code_and_lone_deals_get_none() -> None:
