@@ -195,9 +195,7 @@ def server_env(home: Path) -> dict[str, str]:
     return env
 
 
-def api_server(
-    home: Path, workers: int, code: Path | None = None, database_url: str | None = None
-) -> Server:
+def api_server(home: Path, workers: int, code: Path | None = None, database_url: str | None = None) -> Server:
     """Our API on the home; `code`: run it from that checkout instead (a same-minute A/B of a change);
     `database_url`: another store than the home's."""
     port = free_port()

@@ -26,7 +26,7 @@ from models.calibration import CALIBRATOR_KINDS, WinCalibrator
 from synthetic import generate_ecosystem
 from training.config import TrainConfig
 from training.dataset import actual_team_examples, time_split
-from training.evaluation import bootstrap_lift
+from training.intervals import bootstrap_lift
 from training.pipeline import fit_ranker
 
 RESULTS = Path(__file__).parent / "results" / "calibration.json"

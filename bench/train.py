@@ -15,7 +15,7 @@ from pathlib import Path
 from core.settings import get_settings
 from features.index import set_search_threads
 from training.config import TrainConfig
-from training.evaluation import write_report
+from training.report_files import write_report
 from training.train import train
 
 RESULTS = Path(__file__).with_name("results")

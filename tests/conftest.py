@@ -30,8 +30,9 @@ def pm_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 def _admin_connection() -> tuple[psycopg.Connection, str] | None:
     for user in POSTGRES_USERS:
         try:
-            conn = psycopg.connect(f"postgresql://{user}@{POSTGRES_HOST}/test", autocommit=True,
-                                   connect_timeout=3)
+            conn = psycopg.connect(
+                f"postgresql://{user}@{POSTGRES_HOST}/test", autocommit=True, connect_timeout=3
+            )
         except psycopg.OperationalError:
             continue
         return conn, user

@@ -12,7 +12,7 @@ from features import schema as s
 from features.snapshot import FeatureSnapshot
 from models.cycle_time import MIN_DAYS, CycleTimeModel, CycleTimeParams
 from training.dataset import actual_team_examples
-from training.evaluation import bootstrap_lift
+from training.intervals import bootstrap_lift
 
 logger = logging.getLogger(__name__)
 

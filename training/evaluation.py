@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -14,11 +13,12 @@ import numpy as np
 import pandas as pd
 
 from features import schema as s
-from features.history import DEALS, WINS
 from features.queries import actual_teams, queries_from_frame
-from features.snapshot import FeatureSnapshot, PreparedOpportunity
+from features.snapshot import FeatureSnapshot
 from models.assembly import assemble_teams, team_key
 from models.recommender import TeamRecommender
+from training.baselines import BASELINES, Scorer, Teams, baseline_scorers
+from training.intervals import bootstrap_interval, bootstrap_lift, bootstrap_rate_lift, weighted_rate
 from training.metrics import (
     auc,
     brier_score,
@@ -37,18 +37,6 @@ from training.metrics import (
 logger = logging.getLogger(__name__)
 
 MODEL = "model"
-# What a programme manager would do without a model. `most_earlier_wins` was called `popularity` before
-# (the same measure: the members' wins closed before the deal was created).
-MOST_EARLIER_WINS = "most_earlier_wins"
-MOST_ACTIVE = "most_active"
-BASELINES = (
-    "random",
-    MOST_EARLIER_WINS,
-    MOST_ACTIVE,
-    "prm_rules",
-    "embedding_similarity",
-    "win_rate_heuristic",
-)
 # A reference row, not a method: the neutral pool ranked by the true win probability. The won-team metrics
 # reward copying how deals were routed, and routing in the generated data favours popular partners, so
 # this row shows what they reach for a ranking that picks the teams that truly win. No lift is computed
@@ -65,10 +53,6 @@ IMITATION_NOTE = (
     "not whether its teams win; reported, never gated"
 )
 RELIABILITY_BINS = 10
-REPORT_FILE = "evaluation.json"
-
-Teams = list[dict[str, str | None]]
-Scorer = Callable[[PreparedOpportunity, Teams, np.ndarray], np.ndarray]  # (opp, teams, features) -> scores
 
 
 @dataclass(frozen=True)
@@ -173,122 +157,6 @@ class EvaluationReport:
             if isinstance(value, float):
                 out[f"test_truth_{name}"] = value
         return out
-
-
-def baseline_scorers(snapshot: FeatureSnapshot, seed: int) -> dict[str, Scorer]:
-    """The reference methods, each ranking the same candidate teams as the model."""
-    names = snapshot.feature_positions
-    roles = snapshot.roles
-    rng = np.random.default_rng(seed)
-
-    def column(features: np.ndarray, role: str, suffix: str) -> np.ndarray:
-        return features[:, names[f"{role}_{suffix}"]]
-
-    def present(features: np.ndarray, role: str) -> np.ndarray:
-        return column(features, role, "present") > 0
-
-    def member_sum(features: np.ndarray, suffix: str) -> np.ndarray:
-        return sum(
-            (np.where(present(features, r), column(features, r, suffix), 0.0) for r in roles),
-            np.zeros(features.shape[0]),
-        )
-
-    def random_scores(opp: PreparedOpportunity, teams: Teams, features: np.ndarray) -> np.ndarray:
-        return rng.random(len(teams))
-
-    def history_sum(stat: str) -> Scorer:
-        """Sum over members of a count of deals closed before the opportunity was created."""
-
-        def scores(opp: PreparedOpportunity, teams: Teams, features: np.ndarray) -> np.ndarray:
-            members = sorted({p for t in teams for p in t.values() if p is not None})
-            counts = snapshot.history.stats(members, opp.query.as_of, industry=None, region=None)[stat]
-            per = counts.to_dict()
-            return np.array([sum(per.get(p, 0.0) for p in t.values() if p is not None) for t in teams])
-
-        return scores
-
-    def prm_rules(opp: PreparedOpportunity, teams: Teams, features: np.ndarray) -> np.ndarray:
-        wanted = {tag.lower() for tag in opp.query.required_skills}
-        overlap: dict[str, float] = {}
-        for pid in {p for t in teams for p in t.values() if p is not None}:
-            tags = {str(tag).lower() for tag in snapshot.partner(pid)[s.SKILLS]}
-            overlap[pid] = len(tags & wanted) / max(len(wanted), 1)
-        tag_score = np.array([sum(overlap[p] for p in t.values() if p is not None) for t in teams])
-        return (
-            member_sum(features, "region_match") + 2.0 * tag_score + member_sum(features, "tier_rank") / 3.0
-        )
-
-    def embedding(opp: PreparedOpportunity, teams: Teams, features: np.ndarray) -> np.ndarray:
-        return member_sum(features, "text_similarity")
-
-    def win_rate(opp: PreparedOpportunity, teams: Teams, features: np.ndarray) -> np.ndarray:
-        rates = sum(
-            (member_sum(features, suffix) for suffix in ("win_rate", "industry_win_rate", "region_win_rate")),
-            np.zeros(features.shape[0]),
-        )
-        size = np.maximum(features[:, names["team_size"]], 1.0)
-        return rates / size
-
-    return {
-        "random": random_scores,
-        MOST_EARLIER_WINS: history_sum(WINS),
-        MOST_ACTIVE: history_sum(DEALS),
-        "prm_rules": prm_rules,
-        "embedding_similarity": embedding,
-        "win_rate_heuristic": win_rate,
-    }
-
-
-def bootstrap_lift(diff: np.ndarray, n: int, seed: int) -> dict[str, float]:
-    """Mean paired difference over opportunities with a percentile 95% interval."""
-    if diff.size == 0:
-        return {"mean": float("nan"), "ci_low": float("nan"), "ci_high": float("nan")}
-    rng = np.random.default_rng(seed)
-    means = diff[rng.integers(0, diff.size, size=(n, diff.size))].mean(axis=1)
-    low, high = np.percentile(means, [2.5, 97.5])
-    return {"mean": float(diff.mean()), "ci_low": float(low), "ci_high": float(high)}
-
-
-def _resamples(size: int, n: int, seed: int) -> np.ndarray:
-    """(n, size) row indices of `n` bootstrap resamples of `size` items."""
-    return np.random.default_rng(seed).integers(0, size, size=(n, size))
-
-
-def bootstrap_interval(
-    statistic: Callable[[np.ndarray], float], size: int, n: int, seed: int
-) -> dict[str, float]:
-    """Percentile 95% interval of a statistic of `size` items, `statistic(rows)` computed per resample.
-
-    A resample where the statistic is undefined (NaN, e.g. an AUC of one outcome class) is left out.
-    """
-    if size == 0:
-        return {"ci_low": float("nan"), "ci_high": float("nan")}
-    values = np.array([statistic(rows) for rows in _resamples(size, n, seed)])
-    if not np.isfinite(values).any():
-        return {"ci_low": float("nan"), "ci_high": float("nan")}
-    low, high = np.nanpercentile(values, [2.5, 97.5])
-    return {"ci_low": float(low), "ci_high": float(high)}
-
-
-def _rate(weights: np.ndarray, won: np.ndarray, axis: int | None = None) -> Any:
-    """Win rate of deals weighted by `weights` (NaN where they weigh nothing)."""
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.sum(weights * won, axis=axis) / np.sum(weights, axis=axis)
-
-
-def bootstrap_rate_lift(
-    weights: np.ndarray, other: np.ndarray, won: np.ndarray, n: int, seed: int
-) -> dict[str, float]:
-    """Win rate of the deals weighted by `weights` minus that of `other`, paired over resampled deals."""
-    if won.size == 0:
-        return {"mean": float("nan"), "ci_low": float("nan"), "ci_high": float("nan")}
-    rows = _resamples(won.size, n, seed)
-    diffs = _rate(weights[rows], won[rows], axis=1) - _rate(other[rows], won[rows], axis=1)
-    mean = float(_rate(weights, won) - _rate(other, won))
-    if not np.isfinite(diffs).any():
-        return {"mean": mean, "ci_low": float("nan"), "ci_high": float("nan")}
-    low, high = np.nanpercentile(diffs, [2.5, 97.5])
-    return {"mean": mean, "ci_low": float(low), "ci_high": float(high)}
 
 
 def reliability(
@@ -402,7 +270,7 @@ def replay_section(
             "win_rate": rate,
             "ci_low": low,
             "ci_high": high,
-            "other_win_rate": float(_rate(1.0 - weights, outcome)),
+            "other_win_rate": float(weighted_rate(1.0 - weights, outcome)),
             "lift_over_base_rate": rate - base,
         }
     lifts = {b: bootstrap_rate_lift(shares[MODEL], shares[b], outcome, n, seed) for b in BASELINES}
@@ -636,70 +504,6 @@ def evaluate(
     )
 
 
-def write_report(report: EvaluationReport, directory: Path) -> list[Path]:
-    """The JSON report and PNG plots (reliability curve, metric bars with intervals); returns the files."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    directory.mkdir(parents=True, exist_ok=True)
-    files: list[Path] = []
-    curve = report.calibration.get("reliability") or []
-    if curve:
-        fig, ax = plt.subplots(figsize=(5, 5))
-        ax.plot([0, 1], [0, 1], linestyle="--", color="grey", label="perfect")
-        ax.plot(
-            [c["mean_predicted"] for c in curve],
-            [c["observed_win_rate"] for c in curve],
-            marker="o",
-            label="model",
-        )
-        ax.set_xlabel("predicted win probability")
-        ax.set_ylabel("observed win rate (actual teams)")
-        ax.set_title("Reliability on the test period")
-        ax.legend()
-        files.append(_save(fig, directory / "reliability.png"))
-    colour = {MODEL: "tab:blue", TRUTH_REFERENCE: "tab:green"}
-    for metric in (f"ndcg_at_{report.k}", true_ndcg_name(report.k), TOP1_TRUE_WIN):
-        order = [MODEL, *(m for m in report.methods if m != MODEL)]
-        values = {m: report.methods[m][metric] for m in order if metric in report.methods.get(m, {})}
-        if not values:
-            continue
-        fig, ax = plt.subplots(figsize=(7, 4))
-        ax.bar(list(values), list(values.values()), color=[colour.get(m, "tab:grey") for m in values])
-        if metric == TOP1_TRUE_WIN and report.truth:
-            ax.axhline(report.truth["oracle_mean"], color="tab:green", linestyle="--", label="oracle")
-            if "oracle_available_mean" in report.truth:
-                ax.axhline(
-                    report.truth["oracle_available_mean"],
-                    color="tab:olive",
-                    linestyle="-.",
-                    label="oracle (available partners)",
-                )
-            ax.axhline(report.truth["historical_mean"], color="tab:red", linestyle=":", label="historical")
-            ax.set_ylim(0.0, 1.0)  # a probability; the headroom above the oracle lines holds the legend
-            ax.legend(loc="upper center", ncols=3, fontsize="small")
-        ax.set_ylabel(metric)
-        imitation = " (imitation: copies past routing)" if metric in report.imitation_metrics else ""
-        ax.set_title(f"{metric} on the test period{imitation}")
-        ax.tick_params(axis="x", rotation=30)
-        files.append(_save(fig, directory / f"{metric}.png"))
-    report.plots = [f.name for f in files]
-    path = directory / REPORT_FILE
-    path.write_text(json.dumps(report.to_dict(), indent=2, sort_keys=True, default=float))
-    return [path, *files]
-
-
-def _save(fig: Any, path: Path) -> Path:
-    import matplotlib.pyplot as plt
-
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
-
-
 def load_truth(directory: Path | None) -> Any | None:
     """The synthetic ground truth of an export folder, or None when there is none."""
     if directory is None:
@@ -710,62 +514,3 @@ def load_truth(directory: Path | None) -> Any | None:
     if not ((path / TRUTH_DIR / ARRAYS_FILE).exists() or (path / ARRAYS_FILE).exists()):
         return None
     return GroundTruth.load(path)
-
-
-def _ci(ci: Mapping[str, float]) -> str:
-    return f"[{ci['ci_low']:+.4f}, {ci['ci_high']:+.4f}]"
-
-
-def summary_lines(report: EvaluationReport) -> Sequence[str]:
-    """Human-readable lines for the CLI."""
-    imitation = report.imitation_metrics
-    lines = [
-        f"{report.opportunities} test opportunities ({report.won_opportunities} won)",
-        f"  [imitation]: {IMITATION_NOTE}",
-    ]
-    for method, values in report.methods.items():
-        note = "  (reference: the pool ranked by true win probability)" if method == TRUTH_REFERENCE else ""
-        shown = [f"{k}={v:.4f}" for k, v in values.items() if k not in imitation]
-        shown += [f"[imitation] {k}={v:.4f}" for k, v in values.items() if k in imitation]
-        lines.append(f"  {method:22s} " + "  ".join(shown) + note)
-    for metric, per in report.lifts.items():
-        tag = "[imitation] " if metric in imitation else ""
-        for baseline, ci in per.items():
-            lines.append(f"  {tag}lift {metric} vs {baseline:22s} {ci['mean']:+.4f} {_ci(ci)}")
-    calibration = report.calibration
-    if "log_loss" in calibration:
-        lines.append(f"calibrated win probability of the {calibration['deals']} actual teams:")
-        for name in ("log_loss", "brier", "auc"):
-            if name in calibration:
-                ci = calibration["intervals"][name]
-                lines.append(f"  {name:8s} {calibration[name]:.4f} [{ci['ci_low']:.4f}, {ci['ci_high']:.4f}]")
-    if report.replay:
-        replay = report.replay
-        lines.append(
-            f"replay: deals whose actual team the method ranks in its top {replay['k']} "
-            f"(base win rate {replay['base_rate']:.4f} over {replay['deals']} deals)"
-        )
-        for method, r in replay["methods"].items():
-            lines.append(
-                f"  {method:22s} matched={r['matched']:.1f}  win rate={r['win_rate']:.4f} "
-                f"[{r['ci_low']:.4f}, {r['ci_high']:.4f}]  others={r['other_win_rate']:.4f}  "
-                f"lift over base rate={r['lift_over_base_rate']:+.4f}"
-            )
-        for baseline, ci in replay["lift_over_baselines"].items():
-            lines.append(f"  lift replay win rate vs {baseline:22s} {ci['mean']:+.4f} {_ci(ci)}")
-    if report.competing_bids:
-        bids = report.competing_bids
-        lines.append(
-            f"competing bids: {bids['requests']} requests with one won bid ({bids['bids']} bids; "
-            f"{bids['requests_seen']} requests seen)"
-        )
-        for method, values in bids["methods"].items():
-            lines.append(
-                f"  {method:22s} precision@1={values[PRECISION_AT_1]:.4f}  mrr={values[MRR]:.4f}"
-            )
-        for metric, per in bids["lift_over_baselines"].items():
-            for baseline, ci in per.items():
-                lines.append(f"  lift {metric} vs {baseline:22s} {ci['mean']:+.4f} {_ci(ci)}")
-    for name, value in report.truth.items():
-        lines.append(f"  truth {name}: {value if isinstance(value, Mapping) else round(float(value), 4)}")
-    return lines

@@ -24,9 +24,10 @@ from training import tracking
 from training.config import TrainConfig
 from training.cycle_evaluation import cycle_time_report, fit_cycle_time
 from training.dataset import TeamExamples, group_offsets
-from training.evaluation import EvaluationReport, evaluate, load_truth, write_report
+from training.evaluation import EvaluationReport, evaluate, load_truth
 from training.metrics import ndcg_of_single_target, rank_of_target, recall_at_k, reciprocal_rank
 from training.pipeline import Progress, fit_model, no_progress
+from training.report_files import write_report
 
 logger = logging.getLogger(__name__)
 

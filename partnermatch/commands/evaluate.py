@@ -33,8 +33,8 @@ def evaluate(
 
     from models.bundle import BundleError
     from training.config import TrainConfig
-    from training.evaluation import summary_lines, write_report
     from training.promotion import evaluate_version
+    from training.report_files import summary_lines, write_report
     from training.train import find_truth_dir
 
     try:

@@ -48,8 +48,9 @@ def ingest(
         err.print(e.report(), markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
     except SQLAlchemyError as e:
-        err.print(f"store error, nothing written ({store!r}): {e}", markup=False, highlight=False,
-                  soft_wrap=True)
+        err.print(
+            f"store error, nothing written ({store!r}): {e}", markup=False, highlight=False, soft_wrap=True
+        )
         raise typer.Exit(1) from None
     finally:
         store.engine.dispose()
@@ -58,14 +59,16 @@ def ingest(
     out.print(_summary_table(summary))
 
 
-def _validate_and_ingest(store: Store, directory: Path, roles: Sequence[str],
-                         err: Console) -> tuple[IngestSummary, list[str]]:
+def _validate_and_ingest(
+    store: Store, directory: Path, roles: Sequence[str], err: Console
+) -> tuple[IngestSummary, list[str]]:
     with err.status("migrating the store schema"):
         store.migrate()
         partner_ids, opportunity_ids = store.known_ids()
     with err.status(f"validating {directory}"):
-        export = load_export(directory, roles=roles, known_partner_ids=partner_ids,
-                             known_opportunity_ids=opportunity_ids)
+        export = load_export(
+            directory, roles=roles, known_partner_ids=partner_ids, known_opportunity_ids=opportunity_ids
+        )
     with err.status("ingesting (one transaction)"):
         summary = store.ingest(export)
     return summary, export.warnings

@@ -42,7 +42,7 @@ def train(
 
     from training import tracking
     from training.config import TrainConfig
-    from training.evaluation import summary_lines
+    from training.report_files import summary_lines
     from training.train import train as run_training
 
     try:

@@ -64,6 +64,7 @@ def test_a_member_that_won_more_with_a_teammate_than_expected_wins_often_with_it
 
 def test_partners_that_never_met_are_called_compatible_only_when_the_learned_affinity_is_notable() -> None:
     assert partnership_reasons("S1", [_mate(joint_deals=0.0, joint_wins=0.0, affinity=0.001)]) == []
-    assert "Likely to work well with Compass" in partnership_reasons(
-        "S1", [_mate(joint_deals=0.0, joint_wins=0.0, affinity=0.05)]
-    )[0]
+    assert (
+        "Likely to work well with Compass"
+        in partnership_reasons("S1", [_mate(joint_deals=0.0, joint_wins=0.0, affinity=0.05)])[0]
+    )

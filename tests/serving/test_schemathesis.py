@@ -14,9 +14,7 @@ pytestmark = pytest.mark.integration
 EXAMPLES_PER_OPERATION = 8
 
 
-def test_a_short_fuzz_of_every_operation_fails_no_check(
-    served_model: ServedModel, tmp_path: Path
-) -> None:
+def test_a_short_fuzz_of_every_operation_fails_no_check(served_model: ServedModel, tmp_path: Path) -> None:
     summary, failures = fuzz_api(served_model, tmp_path, EXAMPLES_PER_OPERATION)
     assert failures == {}
     assert summary["totals"]["operations"] >= 15 and summary["totals"]["examples"] > 100

@@ -23,9 +23,22 @@ from tests.synthetic.helpers import contract_columns, historical_members
 # computed with the generator as it was before scenarios existed (numpy 2 / pandas 2 on x86-64 Linux).
 PRE_SCENARIO_FINGERPRINT = "33a5c004e81247e177c14271c5aab283d0298a0857578d30b21fe070008ad8b0"
 PRE_SCENARIO_TRUTH_ARRAYS = (
-    "partner_ids", "partner_role", "proficiency", "execution", "industry_expertise", "region_cover", "active",
-    "synergy_keys", "synergy_values", "opportunity_ids", "opp_industry", "opp_region", "needs",
-    "need_weights", "log_size", "difficulty",
+    "partner_ids",
+    "partner_role",
+    "proficiency",
+    "execution",
+    "industry_expertise",
+    "region_cover",
+    "active",
+    "synergy_keys",
+    "synergy_values",
+    "opportunity_ids",
+    "opp_industry",
+    "opp_region",
+    "needs",
+    "need_weights",
+    "log_size",
+    "difficulty",
 )
 PARTNERS, OPPORTUNITIES, SEED = 300, 3000, 13
 
@@ -62,8 +75,17 @@ def test_the_default_scenario_reproduces_the_generator_before_scenarios() -> Non
 
 def test_a_scenario_with_every_knob_turned_is_still_decided_by_its_seed(tmp_path: Path) -> None:
     scenario = Scenario(
-        tag_noise=0.5, cert_signal=0.5, vocabulary_distance=0.5, quality_strength=1.5, compatibility=1.5,
-        camps=3, influence_weight=2.0, size_interaction=0.5, routing_bias=1.3, noise=1.1, bidders=3,
+        tag_noise=0.5,
+        cert_signal=0.5,
+        vocabulary_distance=0.5,
+        quality_strength=1.5,
+        compatibility=1.5,
+        camps=3,
+        influence_weight=2.0,
+        size_interaction=0.5,
+        routing_bias=1.3,
+        noise=1.1,
+        bidders=3,
     )
     for folder in ("a", "b"):
         write(generate_ecosystem(60, 300, seed=5, scenario=scenario), tmp_path / folder, "csv")

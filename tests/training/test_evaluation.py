@@ -16,30 +16,27 @@ from synthetic.ecosystem import SyntheticEcosystem, generate_ecosystem
 from tests.configs import search_config
 from tests.features.snapshot_fixtures import T, with_open_deals, with_status_and_capacity
 from tests.features.snapshot_fixtures import tables as tiny_tables
+from training.baselines import BASELINES, MOST_ACTIVE, MOST_EARLIER_WINS, baseline_scorers
 from training.config import TrainConfig
 from training.dataset import SplitConfig, time_split
 from training.evaluation import (
-    BASELINES,
     MODEL,
-    MOST_ACTIVE,
-    MOST_EARLIER_WINS,
     MRR,
     PRECISION_AT_1,
     TRUTH_REFERENCE,
     EvaluationConfig,
     EvaluationReport,
     availability,
-    baseline_scorers,
-    bootstrap_lift,
     calibration_section,
     competing_bids_section,
     evaluate,
     reliability,
     replay_section,
-    summary_lines,
     true_ndcg_name,
 )
+from training.intervals import bootstrap_lift
 from training.pipeline import fit_ranker
+from training.report_files import summary_lines
 
 
 def test_the_bootstrap_interval_of_a_constant_lift_is_that_constant() -> None:
@@ -263,7 +260,9 @@ def test_the_lift_over_a_baseline_that_always_picks_a_loser_is_one() -> None:
     scores[MOST_EARLIER_WINS] = 1.0 - BIDS_WON
     bids = competing_bids_section(REQUESTS, BIDS_WON, scores, n=50, seed=1)
     assert bids["lift_over_baselines"][PRECISION_AT_1][MOST_EARLIER_WINS] == {
-        "mean": 1.0, "ci_low": 1.0, "ci_high": 1.0
+        "mean": 1.0,
+        "ci_low": 1.0,
+        "ci_high": 1.0,
     }
 
 
@@ -324,7 +323,12 @@ def test_most_active_sums_the_members_deals_closed_before_the_deal() -> None:
 
 def test_the_baselines_are_what_a_programme_manager_would_use() -> None:
     assert set(BASELINES) == {
-        "random", MOST_EARLIER_WINS, MOST_ACTIVE, "prm_rules", "embedding_similarity", "win_rate_heuristic"
+        "random",
+        MOST_EARLIER_WINS,
+        MOST_ACTIVE,
+        "prm_rules",
+        "embedding_similarity",
+        "win_rate_heuristic",
     }
 
 
@@ -341,11 +345,13 @@ def test_competing_bids_rank_the_actual_teams_of_each_requests_bids(small_model:
     recommender, test, deal_partners = small_model
     known = recommender.snapshot.known_partner_ids()
     teams = actual_teams(deal_partners, recommender.snapshot.roles)
-    usable = test[[
-        all(p in known for p in teams.get(str(o), {None: None}).values() if p is not None)
-        and str(o) in teams
-        for o in test[s.OPPORTUNITY_ID]
-    ]]
+    usable = test[
+        [
+            all(p in known for p in teams.get(str(o), {None: None}).values() if p is not None)
+            and str(o) in teams
+            for o in test[s.OPPORTUNITY_ID]
+        ]
+    ]
     won = usable[usable[s.OUTCOME] == s.WON][s.OPPORTUNITY_ID].tolist()
     lost = usable[usable[s.OUTCOME] != s.WON][s.OPPORTUNITY_ID].tolist()
     pairs = min(len(won), len(lost))

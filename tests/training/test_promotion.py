@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from training.baselines import MOST_ACTIVE
 from training.config import GateSection
 from training.evaluation import (
     MODEL,
-    MOST_ACTIVE,
     PRECISION_AT_1,
     REPLAY_WIN_RATE,
     TOP1_TRUE_WIN,
@@ -67,8 +67,14 @@ def real_report(
     }
     methods = {m: {"ndcg_at_5": 0.3} for m in precision}
     return EvaluationReport(
-        k=5, opportunities=200, won_opportunities=60, methods=methods, lifts={}, calibration={},
-        replay=replay, competing_bids=bids,
+        k=5,
+        opportunities=200,
+        won_opportunities=60,
+        methods=methods,
+        lifts={},
+        calibration={},
+        replay=replay,
+        competing_bids=bids,
     )
 
 

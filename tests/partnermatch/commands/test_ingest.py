@@ -47,8 +47,11 @@ BROKEN: list[tuple[Callable[[EcosystemTables], EcosystemTables], str]] = [
 
 def changed(t: EcosystemTables) -> EcosystemTables:
     """A newer export: every row different, so a partial write would show."""
-    return with_table(t, partners=t.partners.assign(name=["a", "b", "c"]),
-                      opportunities=t.opportunities.assign(description=["x", "y"]))
+    return with_table(
+        t,
+        partners=t.partners.assign(name=["a", "b", "c"]),
+        opportunities=t.opportunities.assign(description=["x", "y"]),
+    )
 
 
 def test_ingest_loads_a_valid_export_and_prints_a_summary(cli_store: Store, write: WriteExport) -> None:
@@ -60,7 +63,9 @@ def test_ingest_loads_a_valid_export_and_prints_a_summary(cli_store: Store, writ
 
 @pytest.mark.parametrize(("breakage", "expected_line"), BROKEN, ids=[b.__name__ for b, _ in BROKEN])
 def test_ingest_rejects_a_broken_export_and_leaves_the_store_unchanged(
-    cli_store: Store, write: WriteExport, breakage: Callable[[EcosystemTables], EcosystemTables],
+    cli_store: Store,
+    write: WriteExport,
+    breakage: Callable[[EcosystemTables], EcosystemTables],
     expected_line: str,
 ) -> None:
     assert invoke(str(write(tiny_tables())))[0] == 0

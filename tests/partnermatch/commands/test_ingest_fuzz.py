@@ -65,72 +65,161 @@ class Case:
 
 
 CASES = [
-    Case("latin-1 file",
-         raw_bytes("partners.csv", lambda b: b.replace(b"SAP integrator", "Café".encode("latin-1"))),
-         ("partners.csv, row 1, column description: not UTF-8 text",)),
-    Case("UTF-16 file", raw_bytes("partners.csv", lambda b: b.decode().encode("utf-16")),
-         ("partners.csv: UTF-16 text",)),
-    Case("UTF-16 file without a byte-order mark",
-         raw_bytes("partners.csv", lambda b: b.decode().encode("utf-16-le")),
-         ("partners.csv: the header holds NUL characters",)),
-    Case("row with an extra field", append_to("deal_partners.csv", "O1,P2,services,true,extra"),
-         ("deal_partners.csv, row 4: the row has 5 fields, the header 4",)),
-    Case("truncated row", append_to("partners.csv", '"PX3","n","services"'),
-         ("partners.csv, row 4, column tier: the row has 3 of the header's 12 fields",)),
-    Case("0-byte file", raw_bytes("certifications.csv", lambda _: b""),
-         ("certifications.csv: empty file: no header row",)),
-    Case("binary garbage", raw_bytes("opportunities.csv", lambda _: bytes(range(256)) * 64),
-         ("opportunities.csv", "not UTF-8 text")),
-    Case("capacity 1e30", replace_in("partners.csv", ",3,8.5,", ",1e30,8.5,"),
-         ("partners.csv, row 1, column capacity: 1e+30 must be within 0-1000000",)),
-    Case("negative capacity", replace_in("partners.csv", ",3,8.5,", ",-2,8.5,"),
-         ("partners.csv, row 1, column capacity: -2.0 must be within 0-1000000",)),
-    Case("psat 11", replace_in("partners.csv", ",3,8.5,", ",3,11,"),
-         ("partners.csv, row 1, column psat: 11.0 must be within 0-10",)),
-    Case("NaN as a number", replace_in("partners.csv", ",3,8.5,", ",3,NaN,"),
-         ("partners.csv, row 1, column psat: unparsable number 'NaN'",)),
-    Case("NUL byte in a cell", replace_in("partners.csv", "Acme Services", "Acme\x00Services"),
-         ("partners.csv, row 1, column name: contains a NUL character",)),
-    Case("NUL byte in a list item",
-         replace_in("partners.csv", "sap;data-migration", "sap;data\x00migration"),
-         ("partners.csv, row 1, column skills: an item contains a NUL character",)),
-    Case("duplicate header", edit("partners.csv", duplicate_name_column),
-         ("partners.csv, column name: column appears 2 times in the header",)),
-    Case("empty required value", replace_in("partners.csv", "Acme Services", ""),
-         ("partners.csv, row 1, column name: required value is empty",)),
-    Case("unknown role", replace_in("deal_partners.csv", "O1,P2,influence", "O1,P2,architect"),
-         ("deal_partners.csv, row 2, column role: 'architect' not one of: services, influence, reseller",)),
-    Case("dangling reference", replace_in("deal_partners.csv", "O1,P2,influence", "O1,P404,influence"),
-         ("deal_partners.csv, row 2, column partner_id: unknown partner_id 'P404'",)),
-    Case("huge list cell",
-         replace_in("partners.csv", "sap;data-migration", ";".join(f"s{i}" for i in range(500))),
-         ("partners.csv, row 1, column skills: 500 items, more than the limit of 200",)),
-    Case("list item too long", replace_in("partners.csv", "sap;data-migration", "sap;" + "d" * 200),
-         ("partners.csv, row 1, column skills: an item of 200 characters, more than the limit of 120",)),
-    Case("description too long", replace_in("partners.csv", "SAP integrator", "x" * 6000),
-         ("partners.csv, row 1, column description: text of 6000 characters, more than the limit of 5000",)),
-    Case("50 MB description", huge_description,
-         ("partners.csv, row 1: unreadable CSV: field larger than field limit",)),
-    Case("deal_size inf", replace_in("opportunities.csv", "250000", "inf"),
-         ("opportunities.csv, row 1, column deal_size: inf must be within 0-1e+12",)),
-    Case("deal_size 1e400", replace_in("opportunities.csv", "250000", "1e400"),
-         ("opportunities.csv, row 1, column deal_size: inf must be within 0-1e+12",)),
-    Case("created_at in 2099", replace_in("opportunities.csv", "2023-01-10", "2099-01-10"),
-         ("opportunities.csv, row 1, column created_at: date '2099-01-10' is outside 1900-01-01..",)),
-    Case("created_at in year 1", replace_in("opportunities.csv", "2023-01-10", "0001-01-10"),
-         ("opportunities.csv, row 1, column created_at: date '0001-01-10' is outside 1900-01-01..",)),
-    Case("joined_at 0001-01-01", replace_in("partners.csv", "2019-04-01", "0001-01-01"),
-         ("partners.csv, row 1, column joined_at: date '0001-01-01' is outside 1900-01-01..2100-12-31",)),
-    Case("joined_at 9999-12-31", replace_in("partners.csv", "2019-04-01", "9999-12-31"),
-         ("partners.csv, row 1, column joined_at: date '9999-12-31' is outside 1900-01-01..2100-12-31",)),
-    Case("joined_at in 2300", replace_in("partners.csv", "2019-04-01", "2300-04-01"),
-         ("partners.csv, row 1, column joined_at: date '2300-04-01' is outside 1900-01-01..2100-12-31",)),
-    Case("certification issued in 1500", replace_in("certifications.csv", "2022-01-01", "1500-01-01"),
-         ("certifications.csv, row 1, column issued_at: date '1500-01-01' is outside",)),
-    Case("certification expiring in 2999", replace_in("certifications.csv", "2026-01-01", "2999-01-01"),
-         ("certifications.csv, row 1, column expires_at: date '2999-01-01' is outside",)),
-    Case("unparsable date", replace_in("certifications.csv", "2026-01-01", "01/01/2026"),
-         ("certifications.csv, row 1, column expires_at: unparsable date '01/01/2026'",)),
+    Case(
+        "latin-1 file",
+        raw_bytes("partners.csv", lambda b: b.replace(b"SAP integrator", "Café".encode("latin-1"))),
+        ("partners.csv, row 1, column description: not UTF-8 text",),
+    ),
+    Case(
+        "UTF-16 file",
+        raw_bytes("partners.csv", lambda b: b.decode().encode("utf-16")),
+        ("partners.csv: UTF-16 text",),
+    ),
+    Case(
+        "UTF-16 file without a byte-order mark",
+        raw_bytes("partners.csv", lambda b: b.decode().encode("utf-16-le")),
+        ("partners.csv: the header holds NUL characters",),
+    ),
+    Case(
+        "row with an extra field",
+        append_to("deal_partners.csv", "O1,P2,services,true,extra"),
+        ("deal_partners.csv, row 4: the row has 5 fields, the header 4",),
+    ),
+    Case(
+        "truncated row",
+        append_to("partners.csv", '"PX3","n","services"'),
+        ("partners.csv, row 4, column tier: the row has 3 of the header's 12 fields",),
+    ),
+    Case(
+        "0-byte file",
+        raw_bytes("certifications.csv", lambda _: b""),
+        ("certifications.csv: empty file: no header row",),
+    ),
+    Case(
+        "binary garbage",
+        raw_bytes("opportunities.csv", lambda _: bytes(range(256)) * 64),
+        ("opportunities.csv", "not UTF-8 text"),
+    ),
+    Case(
+        "capacity 1e30",
+        replace_in("partners.csv", ",3,8.5,", ",1e30,8.5,"),
+        ("partners.csv, row 1, column capacity: 1e+30 must be within 0-1000000",),
+    ),
+    Case(
+        "negative capacity",
+        replace_in("partners.csv", ",3,8.5,", ",-2,8.5,"),
+        ("partners.csv, row 1, column capacity: -2.0 must be within 0-1000000",),
+    ),
+    Case(
+        "psat 11",
+        replace_in("partners.csv", ",3,8.5,", ",3,11,"),
+        ("partners.csv, row 1, column psat: 11.0 must be within 0-10",),
+    ),
+    Case(
+        "NaN as a number",
+        replace_in("partners.csv", ",3,8.5,", ",3,NaN,"),
+        ("partners.csv, row 1, column psat: unparsable number 'NaN'",),
+    ),
+    Case(
+        "NUL byte in a cell",
+        replace_in("partners.csv", "Acme Services", "Acme\x00Services"),
+        ("partners.csv, row 1, column name: contains a NUL character",),
+    ),
+    Case(
+        "NUL byte in a list item",
+        replace_in("partners.csv", "sap;data-migration", "sap;data\x00migration"),
+        ("partners.csv, row 1, column skills: an item contains a NUL character",),
+    ),
+    Case(
+        "duplicate header",
+        edit("partners.csv", duplicate_name_column),
+        ("partners.csv, column name: column appears 2 times in the header",),
+    ),
+    Case(
+        "empty required value",
+        replace_in("partners.csv", "Acme Services", ""),
+        ("partners.csv, row 1, column name: required value is empty",),
+    ),
+    Case(
+        "unknown role",
+        replace_in("deal_partners.csv", "O1,P2,influence", "O1,P2,architect"),
+        ("deal_partners.csv, row 2, column role: 'architect' not one of: services, influence, reseller",),
+    ),
+    Case(
+        "dangling reference",
+        replace_in("deal_partners.csv", "O1,P2,influence", "O1,P404,influence"),
+        ("deal_partners.csv, row 2, column partner_id: unknown partner_id 'P404'",),
+    ),
+    Case(
+        "huge list cell",
+        replace_in("partners.csv", "sap;data-migration", ";".join(f"s{i}" for i in range(500))),
+        ("partners.csv, row 1, column skills: 500 items, more than the limit of 200",),
+    ),
+    Case(
+        "list item too long",
+        replace_in("partners.csv", "sap;data-migration", "sap;" + "d" * 200),
+        ("partners.csv, row 1, column skills: an item of 200 characters, more than the limit of 120",),
+    ),
+    Case(
+        "description too long",
+        replace_in("partners.csv", "SAP integrator", "x" * 6000),
+        ("partners.csv, row 1, column description: text of 6000 characters, more than the limit of 5000",),
+    ),
+    Case(
+        "50 MB description",
+        huge_description,
+        ("partners.csv, row 1: unreadable CSV: field larger than field limit",),
+    ),
+    Case(
+        "deal_size inf",
+        replace_in("opportunities.csv", "250000", "inf"),
+        ("opportunities.csv, row 1, column deal_size: inf must be within 0-1e+12",),
+    ),
+    Case(
+        "deal_size 1e400",
+        replace_in("opportunities.csv", "250000", "1e400"),
+        ("opportunities.csv, row 1, column deal_size: inf must be within 0-1e+12",),
+    ),
+    Case(
+        "created_at in 2099",
+        replace_in("opportunities.csv", "2023-01-10", "2099-01-10"),
+        ("opportunities.csv, row 1, column created_at: date '2099-01-10' is outside 1900-01-01..",),
+    ),
+    Case(
+        "created_at in year 1",
+        replace_in("opportunities.csv", "2023-01-10", "0001-01-10"),
+        ("opportunities.csv, row 1, column created_at: date '0001-01-10' is outside 1900-01-01..",),
+    ),
+    Case(
+        "joined_at 0001-01-01",
+        replace_in("partners.csv", "2019-04-01", "0001-01-01"),
+        ("partners.csv, row 1, column joined_at: date '0001-01-01' is outside 1900-01-01..2100-12-31",),
+    ),
+    Case(
+        "joined_at 9999-12-31",
+        replace_in("partners.csv", "2019-04-01", "9999-12-31"),
+        ("partners.csv, row 1, column joined_at: date '9999-12-31' is outside 1900-01-01..2100-12-31",),
+    ),
+    Case(
+        "joined_at in 2300",
+        replace_in("partners.csv", "2019-04-01", "2300-04-01"),
+        ("partners.csv, row 1, column joined_at: date '2300-04-01' is outside 1900-01-01..2100-12-31",),
+    ),
+    Case(
+        "certification issued in 1500",
+        replace_in("certifications.csv", "2022-01-01", "1500-01-01"),
+        ("certifications.csv, row 1, column issued_at: date '1500-01-01' is outside",),
+    ),
+    Case(
+        "certification expiring in 2999",
+        replace_in("certifications.csv", "2026-01-01", "2999-01-01"),
+        ("certifications.csv, row 1, column expires_at: date '2999-01-01' is outside",),
+    ),
+    Case(
+        "unparsable date",
+        replace_in("certifications.csv", "2026-01-01", "01/01/2026"),
+        ("certifications.csv, row 1, column expires_at: unparsable date '01/01/2026'",),
+    ),
 ]
 
 
@@ -197,7 +286,9 @@ ACCEPTED = [
 
 @pytest.mark.parametrize("case", ACCEPTED, ids=[c.id for c in ACCEPTED])
 def test_a_well_formed_variant_of_csv_is_ingested(
-    cli_store: Store, write: WriteExport, case: Case  # noqa: F811 - the imported fixture
+    cli_store: Store,
+    write: WriteExport,
+    case: Case,  # noqa: F811 - the imported fixture
 ) -> None:
     folder = write(tiny_tables())
     case.breakage(folder)

@@ -28,9 +28,13 @@ def promoted(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 
 def _decided(monkeypatch: pytest.MonkeyPatch, passed: bool, *, too_small: bool = False) -> None:
-    reasons = ["vs best baseline: too small to tell: 12 test deals, at least 50 needed"] if too_small else [
-        "vs best baseline: the model's replay win rate 0.300 does not beat most_active 0.350 (lift ...)"
-    ]
+    reasons = (
+        ["vs best baseline: too small to tell: 12 test deals, at least 50 needed"]
+        if too_small
+        else [
+            "vs best baseline: the model's replay win rate 0.300 does not beat most_active 0.350 (lift ...)"
+        ]
+    )
     decision = GateDecision("2", "1", passed, reasons, {}, {}, too_small=too_small)
     monkeypatch.setattr("training.promotion.decide", lambda *args, **kwargs: decision)
 

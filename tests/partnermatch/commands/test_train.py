@@ -28,8 +28,13 @@ def promoted(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 def _trained(monkeypatch: pytest.MonkeyPatch, *, passed: bool | None, champion: bool) -> None:
     result = TrainResult(
-        version="1", run_id="r", feature_build_id="b", metrics={"fit_seconds": 1.0}, champion=champion,
-        gate_passed=passed, gate_reasons=[REFUSED] if passed is False else ["the model beats random"],
+        version="1",
+        run_id="r",
+        feature_build_id="b",
+        metrics={"fit_seconds": 1.0},
+        champion=champion,
+        gate_passed=passed,
+        gate_reasons=[REFUSED] if passed is False else ["the model beats random"],
     )
 
     def fake_training(*args: Any, **kwargs: Any) -> TrainResult:
