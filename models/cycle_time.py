@@ -17,6 +17,8 @@ from typing import Any
 import lightgbm as lgb
 import numpy as np
 
+from models.boosters import load_booster
+
 # A deal closed on the day it was created counts as one day (log 0 is undefined, and no team is that fast).
 MIN_DAYS = 1.0
 
@@ -90,12 +92,6 @@ class CycleTimeModel:
     @classmethod
     def load(cls, path: Path, feature_names: Sequence[str]) -> CycleTimeModel:
         model = cls()
-        model.booster_ = lgb.Booster(model_file=str(path))
-        found = tuple(model.booster_.feature_name())
-        if found != tuple(feature_names):
-            raise ValueError(
-                f"cycle-time model {path} was trained on features {found}, the bundle declares "
-                f"{tuple(feature_names)}"
-            )
+        model.booster_ = load_booster(path, feature_names, "cycle-time model")
         model.feature_names_ = tuple(feature_names)
         return model

@@ -10,6 +10,7 @@ from typing import Any, Final, Literal
 import lightgbm as lgb
 import numpy as np
 
+from models.boosters import load_booster
 from models.calibration import WinCalibrator
 from models.config import RankerParams
 
@@ -288,13 +289,7 @@ class TeamRanker:
     @classmethod
     def load(cls, path: Path, feature_names: Sequence[str]) -> TeamRanker:
         ranker = cls()
-        ranker.booster_ = lgb.Booster(model_file=str(path))
-        model_names = tuple(ranker.booster_.feature_name())
-        if model_names != tuple(feature_names):
-            raise ValueError(
-                f"model file {path} was trained on features {model_names}, "
-                f"the bundle declares {tuple(feature_names)}"
-            )
+        ranker.booster_ = load_booster(path, feature_names, "model file")
         ranker.feature_names_ = tuple(feature_names)
         ranker.evals_result_ = {}
         return ranker

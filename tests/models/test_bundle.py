@@ -6,6 +6,7 @@ import pytest
 from models.bundle import MODEL_FILE, BundleError, BundleManifest, load_bundle, save_bundle
 from models.ranker import TeamRanker
 from tests.configs import search_config, small_ranker_params
+from tests.models.manifests import bundle_manifest
 
 FEATURES = ("f0", "f1", "f2")
 
@@ -20,15 +21,7 @@ def _fitted_ranker() -> TeamRanker:
 
 
 def _manifest() -> BundleManifest:
-    return BundleManifest(
-        feature_names=list(FEATURES),
-        feature_version=1,
-        feature_build_id="b1",
-        embedder_id="hashing-256",
-        embedder_kind="hashing",
-        roles=["services"],
-        trained_at="2026-01-01T00:00:00",
-    )
+    return bundle_manifest(FEATURES, ["services"])
 
 
 def test_a_saved_bundle_loads_and_scores_identically(tmp_path: Path) -> None:

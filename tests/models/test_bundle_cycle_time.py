@@ -7,6 +7,7 @@ from models.bundle import CYCLE_TIME_FILE, BundleError, BundleManifest, open_bun
 from models.cycle_time import CycleTimeModel
 from models.ranker import TeamRanker
 from tests.configs import small_ranker_params
+from tests.models.manifests import bundle_manifest
 
 FEATURES = ("f0", "f1", "f2")
 
@@ -21,15 +22,7 @@ def _fitted() -> tuple[np.ndarray, TeamRanker, CycleTimeModel]:
 
 
 def _manifest() -> BundleManifest:
-    return BundleManifest(
-        feature_names=list(FEATURES),
-        feature_version=1,
-        feature_build_id="b1",
-        embedder_id="hashing-256",
-        embedder_kind="hashing",
-        roles=["services"],
-        trained_at="2026-01-01T00:00:00",
-    )
+    return bundle_manifest(FEATURES, ["services"])
 
 
 def test_a_bundle_with_a_cycle_time_model_loads_it_back_unchanged(tmp_path: Path) -> None:

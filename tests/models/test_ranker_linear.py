@@ -7,6 +7,7 @@ import numpy as np
 from models.bundle import BundleManifest, load_bundle, save_bundle
 from models.ranker import TeamRanker, fit_linear_stage, within_requests
 from tests.configs import small_ranker_params
+from tests.models.manifests import bundle_manifest
 
 FEATURES = ("services_skill_evidence", "services_capacity_load", "team_size")
 
@@ -33,15 +34,7 @@ def _ranker(**overrides: object) -> TeamRanker:
 
 
 def _manifest() -> BundleManifest:
-    return BundleManifest(
-        feature_names=list(FEATURES),
-        feature_version=1,
-        feature_build_id="b1",
-        embedder_id="hashing-256",
-        embedder_kind="hashing",
-        roles=["services"],
-        trained_at="2026-01-01T00:00:00",
-    )
+    return bundle_manifest(FEATURES, ["services"])
 
 
 def test_the_linear_stage_learns_the_direction_of_each_effect() -> None:

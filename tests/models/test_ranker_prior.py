@@ -8,6 +8,7 @@ from models.bundle import PRIOR_FILE, BundleManifest, load_bundle, save_bundle
 from models.candidates import _interleave
 from models.ranker import TeamRanker
 from tests.configs import small_ranker_params
+from tests.models.manifests import bundle_manifest
 
 FEATURES = ("services_region_match", "influence_region_match", "team_size")
 
@@ -21,15 +22,7 @@ def _ranker(prior: dict[str, float]) -> TeamRanker:
 
 
 def _manifest() -> BundleManifest:
-    return BundleManifest(
-        feature_names=list(FEATURES),
-        feature_version=1,
-        feature_build_id="b1",
-        embedder_id="hashing-256",
-        embedder_kind="hashing",
-        roles=["services", "influence"],
-        trained_at="2026-01-01T00:00:00",
-    )
+    return bundle_manifest(FEATURES, ["services", "influence"])
 
 
 def test_the_prior_adds_its_weight_for_every_role_column_of_the_suffix() -> None:
