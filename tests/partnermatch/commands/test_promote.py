@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-import typer
-from typer.testing import CliRunner
 
 from partnermatch.commands.promote import promote
+from tests.partnermatch.commands.cli import run_command
 from training.promotion import GateDecision
 
 
@@ -40,10 +39,7 @@ def _decided(monkeypatch: pytest.MonkeyPatch, passed: bool, *, too_small: bool =
 
 
 def _invoke(*args: str) -> tuple[int, str]:
-    app = typer.Typer()
-    app.command()(promote)
-    result = CliRunner().invoke(app, list(args), terminal_width=400)
-    return result.exit_code, result.output
+    return run_command(promote, *args)
 
 
 def test_promote_exits_non_zero_and_keeps_the_champion_when_the_gate_refuses(

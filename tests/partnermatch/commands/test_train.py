@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-import typer
-from typer.testing import CliRunner
 
 from partnermatch.commands.train import train
+from tests.partnermatch.commands.cli import run_command
 from training.train import TrainResult
 
 REFUSED = (
@@ -44,10 +43,7 @@ def _trained(monkeypatch: pytest.MonkeyPatch, *, passed: bool | None, champion: 
 
 
 def _invoke(*args: str) -> tuple[int, str]:
-    app = typer.Typer()
-    app.command()(train)
-    result = CliRunner().invoke(app, list(args), terminal_width=400)
-    return result.exit_code, result.output
+    return run_command(train, *args)
 
 
 def test_train_exits_zero_and_says_why_a_first_model_that_loses_to_a_baseline_is_not_promoted(
