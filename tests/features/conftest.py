@@ -1,4 +1,4 @@
-"""Fixtures for the features tests: a tiny hand-written valid export and a migrated store per backend."""
+"""Fixtures for the features tests: a tiny valid export, a migrated store per backend, the tiny snapshot."""
 
 from __future__ import annotations
 
@@ -10,9 +10,13 @@ from typing import Literal
 import pandas as pd
 import pytest
 
+from features.embeddings import HashingEmbedder
 from features.export_files import write_export
+from features.prepared import PreparedOpportunity
 from features.records import EcosystemTables
+from features.snapshot import FeatureSnapshot
 from features.store import Store
+from tests.features import snapshot_fixtures
 
 WriteExport = Callable[..., Path]
 
@@ -95,3 +99,15 @@ def store(store_url: str) -> Iterator[Store]:
     st.migrate()
     yield st
     st.engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def snapshot() -> FeatureSnapshot:
+    """The tiny ecosystem's snapshot (tests/features/snapshot_fixtures.py), built once per test module."""
+    return FeatureSnapshot.build(snapshot_fixtures.tables(), HashingEmbedder())
+
+
+@pytest.fixture(scope="module")
+def opp(snapshot: FeatureSnapshot) -> PreparedOpportunity:
+    """The tiny ecosystem's AWS migration request, prepared against that snapshot."""
+    return snapshot.prepare([snapshot_fixtures.aws_query()])[0]

@@ -2,23 +2,9 @@
 
 from __future__ import annotations
 
-import pytest
-
 from features import schema as s
 from features.co_selling import companions, partnerships
-from features.embeddings import HashingEmbedder
-from features.snapshot import FeatureSnapshot, PreparedOpportunity
-from tests.features.snapshot_fixtures import TEAMS, T, aws_query, tables
-
-
-@pytest.fixture(scope="module")
-def snapshot() -> FeatureSnapshot:
-    return FeatureSnapshot.build(tables(), HashingEmbedder())
-
-
-@pytest.fixture(scope="module")
-def opp(snapshot: FeatureSnapshot) -> PreparedOpportunity:
-    return snapshot.prepare([aws_query()])[0]
+from tests.features.snapshot_fixtures import TEAMS, T
 
 
 def test_partnerships_report_the_deals_won_together_before_the_date(snapshot) -> None:

@@ -12,19 +12,8 @@ import pytest
 from features import schema as s
 from features.associations import TagAssociation
 from features.embeddings import HashingEmbedder
-from features.prepared import PreparedOpportunity
 from features.snapshot import FeatureSnapshot
-from tests.features.snapshot_fixtures import TEAMS, aws_query, tables
-
-
-@pytest.fixture(scope="module")
-def snapshot() -> FeatureSnapshot:
-    return FeatureSnapshot.build(tables(), HashingEmbedder())
-
-
-@pytest.fixture(scope="module")
-def opp(snapshot: FeatureSnapshot) -> PreparedOpportunity:
-    return snapshot.prepare([aws_query()])[0]
+from tests.features.snapshot_fixtures import TEAMS, tables
 
 
 def column(snapshot: FeatureSnapshot, matrix: np.ndarray, name: str) -> np.ndarray:

@@ -14,16 +14,6 @@ from features.team_features import FEATURE_NAMES
 from tests.features.snapshot_fixtures import TEAMS, T, aws_query, tables, with_outcome
 
 
-@pytest.fixture(scope="module")
-def snapshot() -> FeatureSnapshot:
-    return FeatureSnapshot.build(tables(), HashingEmbedder())
-
-
-@pytest.fixture(scope="module")
-def opp(snapshot: FeatureSnapshot) -> PreparedOpportunity:
-    return snapshot.prepare([aws_query()])[0]
-
-
 def features_of(snapshot: FeatureSnapshot, opp: PreparedOpportunity) -> np.ndarray:
     return snapshot.team_features(opp, TEAMS)
 
