@@ -22,6 +22,10 @@ from features import schema as s
 
 ID_LENGTH = 128
 SHORT_TEXT = 255
+VERSION_LENGTH = 64
+ORIGIN = "origin"
+ORIGIN_EXPORT = "export"
+ORIGIN_API = "api"
 
 metadata = MetaData()
 
@@ -75,6 +79,9 @@ opportunities = Table(
     # Bids sharing a request compete for one customer request (revision 0004; older rows hold NULL).
     Column(s.REQUEST_ID, String(ID_LENGTH), nullable=True),
     Column("updated_at", DateTime(timezone=False), nullable=False),
+    # Where the record came from (revision 0005): ORIGIN_EXPORT (ingest) or ORIGIN_API (an outcome posted
+    # to the API). Not a contract column: exports never carry it.
+    Column(ORIGIN, String(8), nullable=False, server_default=ORIGIN_EXPORT),
 )
 
 deal_partners = Table(
@@ -152,6 +159,8 @@ audit_log = Table(
     Column("model_version", String(64), nullable=False),
     Column("request", JSON, nullable=False),
     Column("teams", JSON, nullable=False),
+    # Revision 0005: the request's opportunity id (when it had one), so a later outcome finds its details.
+    Column(s.OPPORTUNITY_ID, String(ID_LENGTH), nullable=True, index=True),
 )
 
 # Suggestion accepted or rejected by a rep, with a reason code; read by the next training run.
@@ -182,6 +191,11 @@ outcomes = Table(
     Column(s.CLOSED_AT, Date, nullable=True),
     Column(s.DEAL_SIZE, Float, nullable=True),
     Column("team", JSON, nullable=False),  # list of {partner_id, role, sourced}
+    # Revision 0005: the opportunity's details given in the call (contract fields), and what applying the
+    # outcome to the deal history did (OutcomeStatus in serving/) with a sentence saying why.
+    Column("opportunity", JSON, nullable=True),
+    Column("status", String(16), nullable=True),
+    Column("detail", Text, nullable=True),
 )
 
 # Changes one API worker made that every other worker must apply too (reloads, partner sync), in order.
@@ -193,4 +207,46 @@ serving_events = Table(
     Column("origin", String(64), nullable=False),
     Column("kind", String(32), nullable=False),
     Column("payload", JSON, nullable=False),
+)
+
+# --- the learning loop (revision 0005) ---
+
+# A challenger model's ranking of a live request, next to the champion's answer (which it never changes).
+shadow_rankings = Table(
+    "shadow_rankings",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("created_at", DateTime(timezone=False), nullable=False),
+    Column("request_id", String(64), nullable=False),
+    Column(s.OPPORTUNITY_ID, String(ID_LENGTH), nullable=True, index=True),
+    Column("champion_version", String(VERSION_LENGTH), nullable=False),
+    Column("challenger_version", String(VERSION_LENGTH), nullable=False),
+    Column("champion_teams", JSON, nullable=False),  # as audit_log.teams
+    Column("challenger_teams", JSON, nullable=False),
+    Column("top1_agrees", Boolean, nullable=False),
+    Column("overlap_at_k", Float, nullable=False),
+    Column("challenger_ms", Float, nullable=False),
+)
+
+# A named lock for batch jobs that must not run twice at once (e.g. `partnermatch retrain` from cron).
+job_locks = Table(
+    "job_locks",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("holder", String(ID_LENGTH), nullable=False),
+    Column("acquired_at", DateTime(timezone=False), nullable=False),
+    Column("expires_at", DateTime(timezone=False), nullable=False),
+)
+
+# One row per `partnermatch retrain`: what it decided, with its report.
+retrain_runs = Table(
+    "retrain_runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("started_at", DateTime(timezone=False), nullable=False),
+    Column("finished_at", DateTime(timezone=False), nullable=True),
+    Column("status", String(16), nullable=False),
+    Column("candidate_version", String(VERSION_LENGTH), nullable=True),
+    Column("champion_version", String(VERSION_LENGTH), nullable=True),
+    Column("report", JSON, nullable=True),
 )

@@ -118,6 +118,7 @@ def audit(
                 "route": route,
                 "model_version": version,
                 "request": req.model_dump(mode="json"),
+                "opportunity_id": req.opportunity.opportunity_id,
                 "teams": audit_teams(resp.teams) if isinstance(resp, RecommendationResponse) else [],
             }
             for req, resp in zip(reqs, responses, strict=True)
