@@ -13,6 +13,13 @@ which leaves the 2 cores to the servers.
 
 Usage: .venv/bin/python bench/api.py --home /tmp/h10k --home /tmp/h100k [--requests 400]
 Prints a JSON summary and saves it to bench/results/api.json.
+
+With --shadow, measures instead what shadow scoring costs: a registered version is made the `challenger`
+(--challenger-version, default the champion itself) and two API servers of the same home answer
+alternating blocks of requests (`blocked_latency`), one with PM_SHADOW_ENABLED=false, one ranking
+every request again with the challenger after answering it (PM_SHADOW_SAMPLE_RATE=1). The alias is
+restored afterwards.
+Usage: .venv/bin/python bench/api.py --home /tmp/h10k --shadow --out bench/results/api-shadow-10000.json
 """
 
 from __future__ import annotations
@@ -195,9 +202,15 @@ def server_env(home: Path) -> dict[str, str]:
     return env
 
 
-def api_server(home: Path, workers: int, code: Path | None = None, database_url: str | None = None) -> Server:
+def api_server(
+    home: Path,
+    workers: int,
+    code: Path | None = None,
+    database_url: str | None = None,
+    extra_env: dict[str, str] | None = None,
+) -> Server:
     """Our API on the home; `code`: run it from that checkout instead (a same-minute A/B of a change);
-    `database_url`: another store than the home's."""
+    `database_url`: another store than the home's; `extra_env`: more PM_* settings."""
     port = free_port()
     command = [
         sys.executable,
@@ -212,7 +225,7 @@ def api_server(home: Path, workers: int, code: Path | None = None, database_url:
         "warning",
         "--no-access-log",
     ]
-    env = server_env(home)
+    env = {**server_env(home), **(extra_env or {})}
     if database_url is not None:
         env["PM_DATABASE_URL"] = database_url
     if code is not None:
@@ -422,6 +435,151 @@ def bench_home(
     return result
 
 
+SHADOW_BLOCK = 25  # requests in a row to one server before switching to the other
+SHADOW_SETTLE_SECONDS = 1.0  # lets the last shadow ranking of a block finish before the other server's block
+
+
+def blocked_latency(targets: list[Target], n: int) -> dict[str, dict[str, Any]]:
+    """Client-observed ms per target, in blocks of SHADOW_BLOCK requests to one server at a time, the
+    blocks alternating between servers so that drift in the machine's load hits both alike.
+
+    Not request by request as `interleaved_latency`: the shadow server ranks each request again after
+    answering it, and that work would then overlap the *other* server's next request, charging the
+    shadow's cost to the server without it (measured so, the no-shadow server came out slower). In a
+    block, a request overlaps the shadow ranking of the one before it on the same server, as in service.
+    """
+    clients = [httpx.Client(base_url=t.url, headers=t.headers, timeout=60) for t in targets]
+    times: list[list[float]] = [[] for _ in targets]
+    try:
+        for target, client in zip(targets, clients, strict=True):  # warm-up, not counted
+            for i in range(20):
+                client.post(target.path, json=target.bodies[i % len(target.bodies)]).raise_for_status()
+        for start in range(0, n, SHADOW_BLOCK):
+            for target, client, out in zip(targets, clients, times, strict=True):
+                time.sleep(SHADOW_SETTLE_SECONDS)
+                for i in range(start, min(n, start + SHADOW_BLOCK)):
+                    began = time.perf_counter()
+                    response = client.post(target.path, json=target.bodies[i % len(target.bodies)])
+                    out.append((time.perf_counter() - began) * 1000)
+                    response.raise_for_status()
+    finally:
+        for client in clients:
+            client.close()
+    result = {}
+    for target, out in zip(targets, times, strict=True):
+        ms = np.asarray(out)
+        result[target.name] = {
+            "requests": n,
+            "p50_ms": round(float(np.percentile(ms, 50)), 2),
+            "p99_ms": round(float(np.percentile(ms, 99)), 2),
+            "mean_ms": round(float(ms.mean()), 2),
+        }
+    return result
+
+
+def shadow_rows(home: Path) -> dict[str, Any]:
+    """What the shadow servers stored: rows, top-1 agreement and the challenger's own ms (p50/p99)."""
+    from sqlalchemy import select
+
+    from features import tables as t
+
+    shadow = t.shadow_rankings
+    with ApiStore.open(Settings(home=home).store_url).engine.connect() as conn:
+        rows = conn.execute(select(shadow.c.top1_agrees, shadow.c.challenger_ms)).all()
+    ms = np.asarray([r[1] for r in rows], dtype=float)
+    return {
+        "rows": len(rows),
+        "top1_agreement": round(float(np.mean([r[0] for r in rows])), 3) if rows else None,
+        "challenger_p50_ms": round(float(np.percentile(ms, 50)), 2) if rows else None,
+        "challenger_p99_ms": round(float(np.percentile(ms, 99)), 2) if rows else None,
+    }
+
+
+def shadow_metrics(url: str) -> dict[str, float]:
+    """The shadow server's own counts from /metrics: requests shadowed, skipped (busy), challenger ms."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    totals: dict[str, float] = {}
+    for family in text_string_to_metric_families(httpx.get(url + "/metrics", timeout=10).text):
+        for sample in family.samples:
+            if sample.name.startswith("pm_shadow_") and sample.labels.get("reason", "busy") == "busy":
+                totals[sample.name] = totals.get(sample.name, 0.0) + sample.value
+    count = totals.get("pm_shadow_challenger_seconds_count", 0.0)
+    return {
+        "shadowed": totals.get("pm_shadow_requests_total", 0.0),
+        "skipped_busy": totals.get("pm_shadow_skipped_total", 0.0),
+        "challenger_mean_ms": round(1000 * totals.get("pm_shadow_challenger_seconds_sum", 0.0) / count, 2)
+        if count
+        else 0.0,
+    }
+
+
+def bench_shadow(home: Path, n: int, challenger: str | None, rates: list[float]) -> dict[str, Any]:
+    """p50/p99 of one server without shadow scoring and one per sample rate with it, same home."""
+    from training import tracking
+
+    client = tracking.configure(Settings(home=home))
+    champion = tracking.champion_version(client)
+    before = tracking.challenger_version(client)
+    version = challenger or champion
+    if version is None:
+        raise SystemExit(f"{home}: no champion registered")
+    opportunities = open_opportunities(home, 200)
+    store = ApiStore.open(Settings(home=home).store_url)
+    _, key = create_key(store, "bench-shadow", ["read"])
+    partners = int(store.store.counts()[s.PARTNERS])
+    rows_before = shadow_rows(home)["rows"]
+    tracking.set_challenger(client, version)
+
+    def start(rate: float | None) -> Server:
+        if rate is None:
+            return api_server(home, 1, extra_env={"PM_SHADOW_ENABLED": "false"})
+        shadowed = {"PM_SHADOW_ENABLED": "true", "PM_SHADOW_SAMPLE_RATE": str(rate)}
+        return api_server(home, 1, extra_env=shadowed)
+
+    names: dict[str, float | None] = {"api_no_shadow": None, **{f"api_shadow_{r:g}": r for r in rates}}
+    try:
+        bodies = [api_body(o) for o in opportunities]
+        with ExitStack() as stack:
+            servers = {name: stack.enter_context(start(rate)) for name, rate in names.items()}
+            for name, rate in names.items():
+                info = httpx.get(servers[name].url + "/v1/model", headers={"X-API-Key": key}).json()
+                if info.get("challenger_version") != (None if rate is None else version):
+                    raise RuntimeError(f"{name} did not load the expected challenger: {info}")
+            targets = [
+                Target(name, server.url, "/v1/recommendations", bodies, {"X-API-Key": key})
+                for name, server in servers.items()
+            ]
+            load_before = round(os.getloadavg()[0], 2)
+            result: dict[str, Any] = blocked_latency(targets, n)
+            for name, server in servers.items():
+                result[name]["start_seconds"] = round(server.start_seconds, 1)
+                if names[name] is not None:
+                    result[name].update(shadow_metrics(server.url))
+                    base = result["api_no_shadow"]
+                    result[name]["cost_p50_ms"] = round(result[name]["p50_ms"] - base["p50_ms"], 2)
+                    result[name]["cost_p99_ms"] = round(result[name]["p99_ms"] - base["p99_ms"], 2)
+    finally:
+        if before is None:
+            tracking.clear_challenger(client)
+        else:
+            tracking.set_challenger(client, before)
+    stored = shadow_rows(home)
+    stored["rows"] -= rows_before
+    summary = {
+        "home": str(home),
+        "partners": partners,
+        "champion_version": champion,
+        "challenger_version": version,
+        "load_average_1m_before": load_before,
+        "load_average_1m_after": round(os.getloadavg()[0], 2),
+        **result,
+        "shadow_rankings_stored": stored,
+    }
+    print(json.dumps(summary), flush=True)
+    return summary
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--home", action="append", type=Path, default=[], help="prepared home (repeatable)")
@@ -438,8 +596,43 @@ def main() -> None:
         help="also serve each home from this checkout (e.g. a git worktree of the last commit), interleaved",
     )
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--shadow",
+        action="store_true",
+        help="measure latency with and without shadow scoring of a challenger instead (see above)",
+    )
+    parser.add_argument(
+        "--challenger-version", default=None, help="with --shadow: the version to shadow (default: champion)"
+    )
+    parser.add_argument(
+        "--shadow-sample-rate",
+        type=float,
+        action="append",
+        default=[],
+        help="with --shadow: PM_SHADOW_SAMPLE_RATE of a shadow server (repeatable; default 1.0)",
+    )
     args = parser.parse_args()
+    args.work.mkdir(parents=True, exist_ok=True)
     homes = list(args.home) + [prepare(args.work, n) for n in args.prepare]
+    if args.shadow:
+        shadow_summary = {
+            "machine": {
+                "cpus": os.cpu_count(),
+                "python": platform.python_version(),
+                "load_average_1m": round(os.getloadavg()[0], 2),
+            },
+            "embedder": "hashing (fast stand-in for all-MiniLM-L6-v2)",
+            "request": "POST /v1/recommendations, k=5, 3 roles, open opportunities of the home, "
+            f"one connection per server, blocks of {SHADOW_BLOCK} requests alternating between the servers",
+            "homes": [
+                bench_shadow(home, args.requests, args.challenger_version, args.shadow_sample_rate or [1.0])
+                for home in homes
+            ],
+        }
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(shadow_summary, indent=2))
+        print(json.dumps(shadow_summary, indent=2))
+        return
     results = [
         bench_home(home, args.requests, i == 0, args.seconds, args.previous_code)
         for i, home in enumerate(homes)

@@ -1,5 +1,7 @@
 """Data contract v1 enforcement: load, parse, validate and normalise a PRM export folder.
 
+`validate_rows` applies the same rules to rows that enter by another door (outcomes posted to the API).
+
 Reading and writing the files is `features/export_files.py`, the violation report `features/violations.py`.
 Decisions the design leaves open (documented here, tested in tests/features/test_contract.py):
 - A `won`/`lost` opportunity without `closed_at` is accepted with a warning (PRMs often omit close
@@ -18,7 +20,7 @@ Decisions the design leaves open (documented here, tested in tests/features/test
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -307,16 +309,28 @@ def _load_table(
     raw = read_raw_table(path, out)
     if raw is None:
         return None
+    return _check_table(raw, table, schema, path.name, out, warnings)
+
+
+def _check_table(
+    raw: pd.DataFrame,
+    table: str,
+    schema: pa.DataFrameSchema,
+    file: str,
+    out: ViolationCollector,
+    warnings: list[str],
+) -> pd.DataFrame:
+    """One table's cells (as an export holds them) parsed and checked on their own (no cross-table rules)."""
     raw.columns = [str(c).strip() for c in raw.columns]
     missing = [c for c in s.REQUIRED_COLUMNS[table] if c not in raw.columns]
     for column in missing:
-        out.add(path.name, column, "missing required column")
+        out.add(file, column, "missing required column")
     extra = [c for c in raw.columns if c not in s.COLUMNS[table]]
     if extra:
-        warnings.append(f"{path.name}: ignored unknown column(s): {', '.join(extra)}")
-    frame, parse_failed = _parse_table(table, raw, path.name, out)
-    _check_values(table, frame, schema, path.name, parse_failed, missing, out)
-    _check_sizes(table, frame, path.name, out)
+        warnings.append(f"{file}: ignored unknown column(s): {', '.join(extra)}")
+    frame, parse_failed = _parse_table(table, raw, file, out)
+    _check_values(table, frame, schema, file, parse_failed, missing, out)
+    _check_sizes(table, frame, file, out)
     return frame
 
 
@@ -370,6 +384,55 @@ def load_export(
         if frame is not None:
             frames[table] = frame
 
+    _check_across(frames, files, known_partner_ids, known_opportunity_ids, out, warnings)
+    if out.findings:
+        raise out.error()
+    for warning in warnings:
+        log.warning(warning)
+    tables = EcosystemTables(**{table: normalise_table(table, frames[table]) for table in s.TABLES})
+    return ValidatedExport(tables=tables, source=directory.resolve(), warnings=warnings)
+
+
+def validate_rows(
+    cells: Mapping[str, pd.DataFrame],
+    *,
+    roles: Sequence[str] = s.DEFAULT_ROLES,
+    known_partner_ids: Collection[str] = (),
+    known_opportunity_ids: Collection[str] = (),
+) -> EcosystemTables:
+    """Rows from another door than an export (e.g. an outcome posted to the API), checked by the same rules.
+
+    `cells` maps table names to frames holding cells as an export file would (text, `;`-separated lists,
+    blank = missing); tables not given are empty. Violations name the table (as their file), the 1-based
+    row and the column; ContractError lists them all. Rows are checked together, so references and rules
+    across rows (duplicate keys, one won bid per request) see every row given.
+    """
+    out = ViolationCollector()
+    warnings: list[str] = []
+    schemas = _schemas(roles)
+    frames = {
+        table: _check_table(cells[table].copy(), table, schemas[table], table, out, warnings)
+        for table in s.TABLES
+        if table in cells
+    }
+    files = {table: table for table in frames}
+    _check_across(frames, files, known_partner_ids, known_opportunity_ids, out, warnings)
+    if out.findings:
+        raise out.error()
+    return EcosystemTables(
+        **{table: normalise_table(table, frames.get(table, pd.DataFrame())) for table in s.TABLES}
+    )
+
+
+def _check_across(
+    frames: Mapping[str, pd.DataFrame],
+    files: Mapping[str, str],
+    known_partner_ids: Collection[str],
+    known_opportunity_ids: Collection[str],
+    out: ViolationCollector,
+    warnings: list[str],
+) -> None:
+    """Rules across tables and rows: references resolve, closes follow creation, one won bid per request."""
     partner_ids = _id_universe(frames.get(s.PARTNERS), s.PARTNER_ID, known_partner_ids)
     opportunity_ids = _id_universe(frames.get(s.OPPORTUNITIES), s.OPPORTUNITY_ID, known_opportunity_ids)
     references = [
@@ -396,13 +459,6 @@ def load_export(
         no_close = int((opp[s.OUTCOME].isin([s.WON, s.LOST]) & opp[s.CLOSED_AT].isna()).sum())
         if no_close:
             warnings.append(f"{file}: {no_close} won/lost opportunit(ies) without closed_at")
-
-    if out.findings:
-        raise out.error()
-    for warning in warnings:
-        log.warning(warning)
-    tables = EcosystemTables(**{table: normalise_table(table, frames[table]) for table in s.TABLES})
-    return ValidatedExport(tables=tables, source=directory.resolve(), warnings=warnings)
 
 
 def normalise_table(table: str, frame: pd.DataFrame) -> pd.DataFrame:

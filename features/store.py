@@ -8,6 +8,11 @@ Ingest semantics (one transaction per call; any failure rolls everything back):
   its deal_partners set replaced likewise. Certification / deal rows whose parent is not listed in the
   export (it is already in the store) are merged by key, never deleted.
 
+Provenance: an export is the system of record. An opportunity the export lists whose stored `origin` is
+"api" (closed or added by an outcome posted to the API, features/outcome_history.py) takes the export's
+values and team like any other row and its origin goes back to "export"; IngestSummary.replaced_api counts
+them and the ingest logs a warning naming them, so an API outcome is never overwritten silently.
+
 Concurrency: every write is a single transaction that takes the write lock first (`writing()`), and a
 partner upsert is one INSERT ... ON CONFLICT DO UPDATE per row, so concurrent writers queue instead of
 failing, and two writers of one new partner id cannot both insert it. On SQLite that means WAL (readers
@@ -67,6 +72,10 @@ UPDATED_AT = "updated_at"
 # How long a SQLite writer waits for another writer's lock before failing: a partner write holds it for
 # milliseconds, a big ingest for seconds; callers beyond this see the error rather than hang.
 SQLITE_BUSY_TIMEOUT_MS = 15_000
+# Ids bound per IN (...) list: below SQLite's default limit of 32766 variables per statement.
+ID_CHUNK = 10_000
+# An ingest that replaces API records names at most this many in its warning (it counts them all).
+MAX_LOGGED_IDS = 20
 # Execution option marking a connection whose transactions write (SQLite: BEGIN IMMEDIATE).
 WRITE_OPTION = "partnermatch_write"
 
@@ -85,14 +94,16 @@ _REPLACED_BY_PARENT: dict[str, tuple[str, str]] = {
 
 @dataclass
 class IngestSummary:
-    """Rows inserted, updated, unchanged and deleted (replaced child sets), per table."""
+    """Rows inserted, updated, unchanged and deleted (replaced child sets), per table; and how many
+    opportunities recorded through the API the export replaced (`replaced_api`)."""
 
     inserted: dict[str, int] = field(default_factory=dict)
     updated: dict[str, int] = field(default_factory=dict)
     unchanged: dict[str, int] = field(default_factory=dict)
     deleted: dict[str, int] = field(default_factory=dict)
+    replaced_api: int = 0
 
-    def to_dict(self) -> dict[str, dict[str, int]]:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
@@ -223,12 +234,23 @@ class Store:
         now = datetime.now().replace(microsecond=0)
         tables = export.tables
         with self.writing() as conn:
+            replaced = _api_records_listed(conn, tables.opportunities)
             self._write(conn, tables, summary, now)
+            _mark_exported(conn, replaced)
+            summary.replaced_api = len(replaced)
             conn.execute(
                 insert(t.ingest_log),
                 {"source": str(export.source), "ingested_at": now, "summary": summary.to_dict()},
             )
         log.info("ingested %s: %s", export.source, summary.to_dict())
+        if replaced:
+            shown = ", ".join(replaced[:MAX_LOGGED_IDS]) + (", ..." if len(replaced) > MAX_LOGGED_IDS else "")
+            log.warning(
+                "export %s replaced %d opportunit(ies) recorded through the API (the export wins): %s",
+                export.source,
+                len(replaced),
+                shown,
+            )
         return summary
 
     def upsert_partners(self, partners: pd.DataFrame, certifications: pd.DataFrame | None = None) -> int:
@@ -358,6 +380,25 @@ class Store:
             unchanged=int(same.sum()),
             deletes=deletes,
         )
+
+
+def _api_records_listed(conn: Connection, opportunities: pd.DataFrame) -> list[str]:
+    """Ids of the export's opportunities whose stored record came from the API, sorted."""
+    origin = t.opportunities.c[t.ORIGIN]
+    # API records are few next to an export's rows: read them all rather than bind every export id.
+    api_ids = set(
+        conn.execute(select(t.opportunities.c[s.OPPORTUNITY_ID]).where(origin == t.ORIGIN_API)).scalars()
+    )
+    if not api_ids:
+        return []
+    return sorted(api_ids.intersection(opportunities[s.OPPORTUNITY_ID].dropna().astype(str)))
+
+
+def _mark_exported(conn: Connection, opportunity_ids: Sequence[str]) -> None:
+    ids = t.opportunities.c[s.OPPORTUNITY_ID]
+    for start in range(0, len(opportunity_ids), ID_CHUNK):
+        chunk = list(opportunity_ids[start : start + ID_CHUNK])
+        conn.execute(update(t.opportunities).where(ids.in_(chunk)).values({t.ORIGIN: t.ORIGIN_EXPORT}))
 
 
 def _upsert(conn: Connection, table: Table, key: Sequence[str], *, only_changed: bool) -> Insert:

@@ -152,7 +152,7 @@ audit_log = Table(
     "audit_log",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("request_id", String(64), nullable=False),
+    Column("request_id", String(64), nullable=False, index=True),
     Column("created_at", DateTime(timezone=False), nullable=False, index=True),
     Column("key_id", String(KEY_ID_LENGTH), nullable=True),
     Column("route", String(SHORT_TEXT), nullable=False),
@@ -192,7 +192,7 @@ outcomes = Table(
     Column(s.DEAL_SIZE, Float, nullable=True),
     Column("team", JSON, nullable=False),  # list of {partner_id, role, sourced}
     # Revision 0005: the opportunity's details given in the call (contract fields), and what applying the
-    # outcome to the deal history did (OutcomeStatus in serving/) with a sentence saying why.
+    # outcome to the deal history did (features/outcome_history.py OutcomeStatus) with a sentence saying why.
     Column("opportunity", JSON, nullable=True),
     Column("status", String(16), nullable=True),
     Column("detail", Text, nullable=True),

@@ -52,6 +52,18 @@ class RankerParams(BaseModel):
     # One weight per member-feature suffix shared by every role (summed over the roles' columns) instead
     # of one per role: a third of the weights to learn from the same outcomes.
     linear_pooled: bool = False
+    # The anchor of the linear stage: a weighted sum of features (suffix -> weight inside the sum) entered
+    # as one extra GLM column whose weight is learned but not penalised (and never negative), while every
+    # other weight is. Small histories, where cross-validation chooses a strong penalty, then score like
+    # the anchor scaled to the outcomes; large ones move away from it where the outcomes say so. Empty =
+    # no anchor.
+    linear_anchor: dict[str, float] = Field(default_factory=dict)
+    # Binary objective: the trees' number of rounds chosen on the latest `early_stopping_fraction` of the
+    # training rows (time order: validated on deals later than those fitted), stopping after this many
+    # rounds without a better held-out log loss; then refitted on every row with that many rounds. A small
+    # history gets few trees, a large one up to `num_boost_round`. 0 = always `num_boost_round`.
+    early_stopping_rounds: int = Field(0, ge=0, le=1000)
+    early_stopping_fraction: float = Field(0.2, gt=0, lt=1)
     # Any other LightGBM parameter, passed through as is.
     extra: dict[str, Any] = Field(default_factory=dict)
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from core.settings import CHAMPION_ALIAS, REGISTERED_MODEL_NAME, Settings
+from core.settings import CHALLENGER_ALIAS, CHAMPION_ALIAS, REGISTERED_MODEL_NAME, Settings
 from features.builds import BUILD_MANIFEST
 from features.embedder_factory import make_embedder
 from features.snapshot import FeatureSnapshot
@@ -164,6 +164,19 @@ def load_champion(settings: Settings, version: str | None = None) -> LoadedModel
         logger.warning("cached bundle v%s failed verification, downloading it again: %s", version, exc)
     version, model_dir, _ = _materialise(settings, version, refresh=True)
     return load_model_dir(model_dir, version, settings.model_cache_dir)
+
+
+def registered_challenger(settings: Settings) -> str | None:
+    """The version the `challenger` alias points at, or None (no alias, or no registered model yet)."""
+    import mlflow  # imported here: MLflow stays out of module import and the request path
+    from mlflow import MlflowClient
+
+    mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
+    try:
+        found = MlflowClient().get_model_version_by_alias(REGISTERED_MODEL_NAME, CHALLENGER_ALIAS)
+    except mlflow.exceptions.MlflowException:
+        return None
+    return str(found.version)
 
 
 def _naive_local(moment: datetime) -> datetime:

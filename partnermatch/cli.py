@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from features.index import set_search_threads
+from partnermatch.commands.challenger import app as challenger_app
 from partnermatch.commands.demo import demo_data
 from partnermatch.commands.evaluate import evaluate
 from partnermatch.commands.generate import generate
@@ -12,6 +13,7 @@ from partnermatch.commands.ingest import ingest
 from partnermatch.commands.keys import app as keys_app
 from partnermatch.commands.promote import promote, rollback
 from partnermatch.commands.recommend import recommend
+from partnermatch.commands.retrain import retrain
 from partnermatch.commands.serve import serve
 from partnermatch.commands.train import train
 from partnermatch.logging_setup import configure_logging
@@ -41,8 +43,10 @@ app.command("recommend")(recommend)
 app.command("evaluate")(evaluate)
 app.command("promote")(promote)
 app.command("rollback")(rollback)
+app.command("retrain")(retrain)
 app.command("serve")(serve)
 app.add_typer(keys_app, name="keys")
+app.add_typer(challenger_app, name="challenger")
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Sequence
 
 from fastapi import BackgroundTasks, Request
@@ -14,6 +15,7 @@ from serving.persistence import ApiStore
 from serving.presenters import audit_teams, recommendation_response
 from serving.ranking import ConflictingRequest, RankingError, RankSpec
 from serving.schemas import RecommendationRequest, RecommendationResponse
+from serving.shadow import ChallengerRanking, ShadowScorer, teams_of
 
 
 def request_id_of(request: Request) -> str:
@@ -43,7 +45,7 @@ def filters_applied(req: RecommendationRequest) -> tuple[str, ...]:
     return tuple(out)
 
 
-def _spec(serving: Serving, req: RecommendationRequest) -> RankSpec:
+def rank_spec(serving: Serving, req: RecommendationRequest) -> RankSpec:
     c = req.constraints
     candidates = req.candidates
     serving.ranker.check_known(c.include)
@@ -82,7 +84,7 @@ def rank_many(
     specs: dict[int, RankSpec] = {}
     for i, req in enumerate(reqs):
         try:
-            specs[i] = _spec(serving, req)
+            specs[i] = rank_spec(serving, req)
             out.append(ApiError(500, "not ranked"))
         except RankingError as exc:
             out.append(ApiError(exc.status, str(exc), exc.code))
@@ -148,6 +150,49 @@ def answer(
         response.request_id,
         serving.version,
     )
+    shadow(request, background, serving, reqs, [response], response.request_id)
     return response
 
 
+def challenger_rankings(
+    challenger: Serving, reqs: Sequence[RecommendationRequest]
+) -> list[ChallengerRanking | None]:
+    """Each request ranked by the challenger with the same spec as the champion's (one embedding call,
+    its time shared out); None where the challenger cannot answer (e.g. a partner it does not know)."""
+    started = time.perf_counter()
+    specs: dict[int, RankSpec] = {}
+    for i, req in enumerate(reqs):
+        try:
+            specs[i] = rank_spec(challenger, req)
+        except RankingError:
+            continue
+    order = list(specs)
+    prepared = challenger.ranker.prepare([reqs[i].opportunity.to_query() for i in order])
+    shared = (time.perf_counter() - started) / max(1, len(order))
+    out: list[ChallengerRanking | None] = [None] * len(reqs)
+    for i, opp in zip(order, prepared, strict=True):
+        began = time.perf_counter()
+        try:
+            result = challenger.ranker.rank(opp, specs[i])
+        except RankingError:
+            continue
+        out[i] = ChallengerRanking(teams_of(result), shared + time.perf_counter() - began)
+    return out
+
+
+def shadow(
+    request: Request,
+    background: BackgroundTasks,
+    serving: Serving,
+    reqs: Sequence[RecommendationRequest],
+    responses: Sequence[RecommendationResponse | ApiError],
+    request_id: str,
+) -> None:
+    """Have the challenger (if any) rank these requests after the response is sent, when sampled."""
+    scorer: ShadowScorer | None = getattr(request.app.state, "shadow", None)
+    challenger = request.app.state.holder.challenger
+    if scorer is None or challenger is None or not scorer.sampled():
+        return
+    background.add_task(
+        scorer.score, challenger_rankings, serving.version, challenger, request_id, reqs, responses
+    )

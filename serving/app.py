@@ -17,17 +17,18 @@ from sqlalchemy.engine import make_url
 
 from core.settings import ServingSettings, Settings, get_serving_settings, get_settings
 from features.index import set_search_threads
-from models.registry import load_champion
+from models.registry import load_champion, registered_challenger
 from serving.auth import KeyVerifier
 from serving.dependencies import API_KEY_HEADER, IDEMPOTENCY_HEADER, Replay
 from serving.errors import install_error_handlers
 from serving.limits import make_rate_limiter
 from serving.metrics import ApiMetrics
 from serving.middleware import ApiMiddleware
-from serving.model_holder import ModelHolder, ModelLoader
+from serving.model_holder import ChallengerSource, ModelHolder, ModelLoader
 from serving.persistence import ApiStore
-from serving.routers import feedback, health, model, partners, recommendations
+from serving.routers import feedback, health, model, partners, performance, recommendations
 from serving.schemas import ErrorBody
+from serving.shadow import ShadowScorer
 from serving.sync import EventFollower, with_store_changes
 
 logger = logging.getLogger(__name__)
@@ -106,7 +107,9 @@ def create_app(
     settings: Settings | None = None,
     loader: ModelLoader = load_champion,
     serving_settings: ServingSettings | None = None,
+    challenger: ChallengerSource = registered_challenger,
 ) -> FastAPI:
+    """`challenger` names the version to shadow-score (default: the registry's `challenger` alias)."""
     settings = settings or get_settings()
     config = serving_settings or get_serving_settings()
     metrics = ApiMetrics()
@@ -124,8 +127,14 @@ def create_app(
             timeout=config.dependency_timeout_seconds,
             outage=config.redis_outage,
         )
-        holder = ModelHolder(settings, loader, partial(with_store_changes, store=api_store.store))
+        holder = ModelHolder(
+            settings,
+            loader,
+            partial(with_store_changes, store=api_store.store),
+            challenger_source=challenger if config.shadow_enabled else None,
+        )
         app.state.holder = holder
+        app.state.shadow = ShadowScorer(api_store, metrics, config.shadow_sample_rate)
         holder.load_initial()
         metrics.set_model(holder.current.version if holder.current else None)
         events = EventFollower(api_store, holder)
@@ -167,7 +176,7 @@ def create_app(
         return JSONResponse(status_code=exc.status, content=exc.body, headers={"Idempotent-Replayed": "true"})
 
     app.include_router(health.router)
-    for module in (recommendations, partners, feedback, model):
+    for module in (recommendations, partners, feedback, model, performance):
         app.include_router(module.router, responses=V1_ERRORS)
 
     generate_openapi = app.openapi

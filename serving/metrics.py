@@ -12,6 +12,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+# Feedback whose request is not in the audit trail (no request_id, or an unknown one).
+UNKNOWN_VERSION = "unknown"
 # prometheus_client's own switch: when set, every metric value lives in a per-process file in this folder.
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
@@ -24,6 +26,11 @@ class _Instruments:
     model_version: Gauge
     model_loaded: Gauge
     reloads: Counter
+    feedback: Counter
+    shadow_requests: Counter
+    shadow_top1_agreements: Counter
+    shadow_skipped: Counter
+    challenger_seconds: Histogram
 
 
 def _instruments(registry: CollectorRegistry | None) -> _Instruments:
@@ -64,6 +71,37 @@ def _instruments(registry: CollectorRegistry | None) -> _Instruments:
             multiprocess_mode="livemin",
         ),
         reloads=Counter("pm_model_reloads", "Reload attempts by result", ["result"], registry=registry),
+        feedback=Counter(
+            "pm_feedback",
+            "Rep feedback by the model version that answered its request, action and reason code",
+            ["model_version", "action", "reason"],
+            registry=registry,
+        ),
+        shadow_requests=Counter(
+            "pm_shadow_requests",
+            "Requests the challenger ranked again after the champion answered",
+            ["champion", "challenger"],
+            registry=registry,
+        ),
+        shadow_top1_agreements=Counter(
+            "pm_shadow_top1_agreements",
+            "Shadowed requests whose top-1 team was the same for champion and challenger",
+            ["champion", "challenger"],
+            registry=registry,
+        ),
+        shadow_skipped=Counter(
+            "pm_shadow_skipped",
+            "Sampled requests the challenger did not rank: busy (one ranking at a time) or error",
+            ["reason"],
+            registry=registry,
+        ),
+        challenger_seconds=Histogram(
+            "pm_shadow_challenger_seconds",
+            "Time the challenger took to rank one shadowed request (after the response was sent)",
+            ["challenger"],
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        ),
     )
 
 
@@ -146,6 +184,11 @@ class ApiMetrics:
         self.model_version = instruments.model_version
         self.model_loaded = instruments.model_loaded
         self.reloads = instruments.reloads
+        self.feedback = instruments.feedback
+        self.shadow_requests = instruments.shadow_requests
+        self.shadow_top1_agreements = instruments.shadow_top1_agreements
+        self.shadow_skipped = instruments.shadow_skipped
+        self.challenger_seconds = instruments.challenger_seconds
         self._version: str | None = None
 
     def set_model(self, version: str | None) -> None:

@@ -24,6 +24,10 @@ class ModelLoader(Protocol):
     def __call__(self, settings: Settings, version: str | None = None) -> LoadedModel: ...
 
 
+# The version the registry names as challenger now (None: none is set); read at start and on reload.
+ChallengerSource = Callable[[Settings], str | None]
+
+
 @dataclass(frozen=True)
 class Serving:
     """Everything a request needs from one model version; read once per request, never mutated."""
@@ -62,11 +66,18 @@ def smoke_test(model: LoadedModel) -> None:
         raise BundleError(f"version {model.version} returned a non-finite score")
 
 
+def _with_snapshot(serving: Serving, change: Callable[[FeatureSnapshot], FeatureSnapshot]) -> Serving:
+    recommender = serving.model.recommender.with_snapshot(change(serving.ranker.snapshot))
+    return Serving(model=replace(serving.model, recommender=recommender), ranker=Ranker(recommender))
+
+
 class ModelHolder:
     """Holds the current `Serving`; a reload builds and checks the new one, then swaps a single reference.
 
     Requests take `holder.current` once, so each request sees one consistent version and none fails
-    during a swap; the old model is dropped when its last request finishes.
+    during a swap; the old model is dropped when its last request finishes. With a `challenger_source`
+    it also holds the challenger (`holder.challenger`), which only shadow scoring reads: whatever
+    happens to it (missing, failing to load), the champion serves as before.
     """
 
     def __init__(
@@ -74,12 +85,15 @@ class ModelHolder:
         settings: Settings,
         loader: ModelLoader,
         refresh: Callable[[LoadedModel], LoadedModel] | None = None,
+        challenger_source: ChallengerSource | None = None,
     ) -> None:
         self.settings = settings
         self.loader = loader
         # Applied to every loaded bundle before it serves (the store's partner changes since its snapshot).
         self.refresh = refresh
         self.current: Serving | None = None
+        self.challenger_source = challenger_source
+        self.challenger: Serving | None = None
         self.load_error: str | None = None
         self.load_exception: Exception | None = None
         self._reload_lock = threading.Lock()
@@ -93,9 +107,14 @@ class ModelHolder:
             current = self.current
             if current is None:
                 return False
-            recommender = current.model.recommender.with_snapshot(change(current.ranker.snapshot))
-            model = replace(current.model, recommender=recommender)
-            self.current = Serving(model=model, ranker=Ranker(recommender))
+            self.current = _with_snapshot(current, change)
+            challenger = self.challenger
+            if challenger is not None:
+                # The challenger ranks the same partners as the champion, or its comparisons mean little.
+                try:
+                    self.challenger = _with_snapshot(challenger, change)
+                except Exception as exc:  # noqa: BLE001 - the challenger never fails the champion's write
+                    logger.warning("partner change not applied to challenger %s: %s", challenger.version, exc)
             return True
 
     def _build(self, version: str | None) -> Serving:
@@ -116,6 +135,36 @@ class ModelHolder:
             self.load_error = str(exc)
             self.load_exception = exc
             logger.error("no model loaded: %s", exc)
+        with self._reload_lock:
+            self._refresh_challenger()
+
+    @property
+    def challenger_version(self) -> str | None:
+        challenger = self.challenger
+        return challenger.version if challenger else None
+
+    def refresh_challenger(self) -> str | None:
+        """Load the version the registry names as challenger now, or drop it; returns the one held."""
+        with self._reload_lock:
+            return self._refresh_challenger()
+
+    def _refresh_challenger(self) -> str | None:
+        if self.challenger_source is None:
+            return None
+        held = self.challenger
+        try:
+            version = self.challenger_source(self.settings)
+            if version is None:
+                self.challenger = None
+            elif held is None or held.version != version:
+                self.challenger = self._build(version)
+                logger.info("shadow scoring with challenger version %s", version)
+        except Exception as exc:  # noqa: BLE001 - a challenger that cannot load is ignored, never fatal
+            logger.error("challenger not loaded, the champion serves alone: %s", exc)
+            self.challenger = None
+        if held is not None and self.challenger is None:
+            logger.info("challenger %s dropped", held.version)
+        return self.challenger_version
 
     def reload(self, version: str | None = None) -> tuple[str | None, str]:
         """Load `version` (default: the champion), verify it and swap; returns (previous, new) versions."""
@@ -130,4 +179,5 @@ class ModelHolder:
             self.load_error = None
             self.load_exception = None
             logger.info("model swapped: %s -> %s", previous, candidate.version)
+            self._refresh_challenger()
             return previous, candidate.version

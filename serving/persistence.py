@@ -6,15 +6,22 @@ import hashlib
 import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, delete, func, insert, select, update
+from sqlalchemy import Connection, Table, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from features import schema as s
 from features import tables as t
+from features.outcome_history import (
+    UNCHANGING,
+    AppliedOutcome,
+    OutcomeStatus,
+    ReportedOutcome,
+    apply_outcome,
+)
 from features.store import Store
 
 logger = logging.getLogger(__name__)
@@ -277,14 +284,65 @@ class ApiStore:
         write let 8 simultaneous requests with one key add up to 8 rows (issue 11).
         """
         target, stamp = _RECORD_TABLES[table]
+
+        def write(conn: Connection) -> tuple[int, Any]:
+            result = conn.execute(insert(target), {**row, stamp: _now()})
+            return respond(int(result.inserted_primary_key[0]))  # type: ignore[index]
+
+        return self._write_once(write, claim)
+
+    def record_outcome(
+        self,
+        reported: ReportedOutcome,
+        key_id: str | None,
+        roles: Sequence[str],
+        respond: Callable[[int, AppliedOutcome], tuple[int, Any]],
+        claim: IdempotencyClaim | None = None,
+    ) -> Written:
+        """Apply an outcome to the deal history and log it in `outcomes`, in one transaction with its key.
+
+        OutcomeRejected (nothing written, the key given back) when it cannot become history. The same
+        outcome posted again, when it changes nothing, answers with the row that recorded it first
+        instead of adding another (so repeats do not inflate counts of conflicts).
+        """
+
+        def write(conn: Connection) -> tuple[int, Any]:
+            applied = apply_outcome(conn, reported, roles=roles)
+            row = {
+                "key_id": key_id,
+                s.OPPORTUNITY_ID: reported.opportunity_id,
+                s.OUTCOME: reported.outcome,
+                s.CLOSED_AT: applied.closed_at,
+                s.DEAL_SIZE: reported.deal_size,
+                "team": [
+                    asdict(seat) for seat in sorted(reported.team, key=lambda m: (m.role, m.partner_id))
+                ],
+                "opportunity": dict(reported.details) if reported.details is not None else None,
+            }
+            first = _same_outcome(conn, row) if applied.status in UNCHANGING else None
+            if first is not None:
+                if applied.status is OutcomeStatus.UNCHANGED:
+                    applied = replace(
+                        applied, detail=f"the same outcome was recorded already (#{first}); {applied.detail}"
+                    )
+                return respond(first, applied)
+            values = {**row, "status": applied.status.value, "detail": applied.detail, "recorded_at": _now()}
+            result = conn.execute(insert(t.outcomes), values)
+            return respond(int(result.inserted_primary_key[0]), applied)  # type: ignore[index]
+
+        return self._write_once(write, claim)
+
+    def _write_once(
+        self, write: Callable[[Connection], tuple[int, Any]], claim: IdempotencyClaim | None
+    ) -> Written:
+        """Run `write` (returns status and answer) in one write transaction with the claim of its key."""
         records = t.idempotency_records
         try:
             with self.store.writing() as conn:
                 if claim is not None:
                     # PENDING is replaced below, in the same transaction, before anyone can read it.
                     conn.execute(insert(records), {**_claim_row(claim), "created_at": _now()})
-                result = conn.execute(insert(target), {**row, stamp: _now()})
-                status, response = respond(int(result.inserted_primary_key[0]))  # type: ignore[index]
+                status, response = write(conn)
                 if claim is not None:
                     conn.execute(
                         update(records)
@@ -339,6 +397,24 @@ class ApiStore:
         source = {"feedback": t.feedback, "outcomes": t.outcomes}[table]
         with self.engine.connect() as conn:
             return [dict(r) for r in conn.execute(select(source).order_by(source.c.id)).mappings().all()]
+
+
+def _same_outcome(conn: Connection, row: Mapping[str, Any]) -> int | None:
+    """The id of the opportunity's latest logged outcome when it holds the same values as `row`."""
+    outcomes = t.outcomes
+    latest = (
+        conn.execute(
+            select(outcomes)
+            .where(outcomes.c[s.OPPORTUNITY_ID] == row[s.OPPORTUNITY_ID])
+            .order_by(outcomes.c.id.desc())
+            .limit(1)
+        )
+        .mappings()
+        .first()
+    )
+    if latest is None or any(latest[column] != value for column, value in row.items() if column != "key_id"):
+        return None
+    return int(latest["id"])
 
 
 def _key(row: Any) -> ApiKeyRecord:

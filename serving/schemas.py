@@ -19,6 +19,7 @@ from pydantic import (
 )
 
 from features import schema as s
+from features.outcome_history import OutcomeStatus
 from features.records import OpportunityQuery
 from models.cycle_time import MIN_DAYS
 from models.velocity import DEFAULT_RANK_BY, RankBy
@@ -433,6 +434,25 @@ class OutcomeTeamMember(Strict):
     sourced: StrictBool | None = None
 
 
+class OutcomeOpportunity(Strict):
+    """The closed opportunity's details in contract v1 fields (its id is the path's), as an export row has
+    them; needed when the store lacks the opportunity and no recommendation was requested for its id."""
+
+    customer_id: str | None = Field(None, min_length=1, max_length=MAX_ID)
+    customer_industry: str | None = Field(None, min_length=1, max_length=MAX_TAG)
+    region: str | None = Field(None, min_length=1, max_length=MAX_TAG)
+    deal_size: float | None = Field(None, ge=0, le=s.MAX_DEAL_SIZE, strict=True)
+    required_skills: list[TagText] = Field(default_factory=list, max_length=s.MAX_ITEMS[s.REQUIRED_SKILLS])
+    description: str | None = Field(None, max_length=MAX_TEXT)
+    created_at: Annotated[ContractDate, AfterValidator(_not_far_ahead)] = Field(
+        description="when the opportunity was created: history features count the deal only after it"
+    )
+    registered_partner_id: str | None = Field(None, min_length=1, max_length=MAX_ID)
+    request_id: str | None = Field(
+        None, min_length=1, max_length=MAX_ID, description="bids sharing it compete: at most one is won"
+    )
+
+
 class OutcomeRequest(Strict):
     model_config = ConfigDict(
         extra="forbid",
@@ -443,14 +463,34 @@ class OutcomeRequest(Strict):
                     "closed_at": "2025-03-01",
                     "deal_size": 250000,
                     "team": [{"partner_id": "P000001", "role": "services", "sourced": True}],
-                }
+                },
+                {
+                    "outcome": "lost",
+                    "closed_at": "2025-03-01",
+                    "team": [{"partner_id": "P000001", "role": "services"}],
+                    "opportunity": {
+                        "customer_industry": "financial-services",
+                        "region": "emea-north",
+                        "required_skills": ["aws cloud migration"],
+                        "created_at": "2025-01-10",
+                    },
+                },
             ]
         },
     )
     outcome: Literal["won", "lost"]
-    closed_at: ContractDate | None = None
-    deal_size: float | None = Field(None, ge=0, le=s.MAX_DEAL_SIZE, strict=True)
+    closed_at: ContractDate | None = Field(
+        None, description="default: the stored close date of a closed record, else today"
+    )
+    deal_size: float | None = Field(
+        None, ge=0, le=s.MAX_DEAL_SIZE, strict=True, description="the final amount; replaces the details' one"
+    )
     team: list[OutcomeTeamMember] = Field(min_length=1, max_length=12)
+    opportunity: OutcomeOpportunity | None = Field(
+        None,
+        description="details of the opportunity; default: the latest recommendation request for its id, "
+        "else the stored record. An exported opportunity always keeps the export's details",
+    )
 
 
 class FeedbackReason(StrEnum):
@@ -501,6 +541,12 @@ class FeedbackRequest(Strict):
 class Recorded(BaseModel):
     id: int
     status: Literal["recorded"] = "recorded"
+    history_status: OutcomeStatus | None = Field(
+        None,
+        description="outcomes only: what the outcome did to the deal history (added, closed, updated, "
+        "unchanged; a conflict is answered 409)",
+    )
+    detail: str | None = Field(None, description="outcomes only: that, in a sentence")
 
 
 # -- model ---------------------------------------------------------------------------------------------------
@@ -513,6 +559,9 @@ class ModelInfo(BaseModel):
     embedder_id: str
     roles: list[str]
     metrics: dict[str, float]
+    challenger_version: str | None = Field(
+        None, max_length=64, description="the version ranking requests in the shadow of this one, if any"
+    )
 
 
 class ReloadRequest(Strict):
@@ -533,3 +582,92 @@ class ReloadResponse(BaseModel):
 class ErrorBody(BaseModel):
     code: str
     message: str
+
+
+# -- online performance per model version (GET /v1/model/performance) ---------------------------------------
+
+MAX_RANK = 50  # the largest k a request may ask for (RecommendationRequest.k)
+MAX_REPORTED_VERSIONS = 200
+VersionText = Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class Rate(BaseModel):
+    """A share with what it is a share of: `hits` out of `count` (`rate` is null when `count` is 0)."""
+
+    hits: int = Field(ge=0)
+    count: int = Field(ge=0)
+    rate: float | None = Field(None, ge=0, le=1)
+
+
+class RankAcceptance(BaseModel):
+    """Feedback on what a request's answer ranked at `rank`; `not_in_answer`: the rep judged a team or
+    partner the answer did not suggest; `unknown`: the feedback names no request (or one not on record)."""
+
+    bucket: Literal["ranked", "not_in_answer", "unknown"]
+    rank: int | None = Field(None, ge=1, le=MAX_RANK)
+    accepted: int = Field(ge=0)
+    rejected: int = Field(ge=0)
+    acceptance: Rate
+
+
+class ReasonCount(BaseModel):
+    reason_code: str = Field(min_length=1, max_length=64)
+    count: int = Field(ge=1)
+
+
+class OutcomeReport(BaseModel):
+    """Answered opportunities with an outcome (the latest answer and the latest outcome of each)."""
+
+    opportunities: int = Field(ge=0)
+    won: int = Field(ge=0)
+    actual_team_was_top1: Rate = Field(description="the team that worked the deal was the answer's first")
+    actual_team_in_top_k: Rate = Field(description="the team that worked the deal was among the answer's k")
+    win_rate_when_top1: Rate
+    win_rate_when_in_top_k: Rate
+    win_rate_when_not_suggested: Rate
+    win_rate_accepted: Rate = Field(
+        description="opportunities where a rep accepted a suggested team or partner"
+    )
+    win_rate_not_accepted: Rate
+
+
+class VersionPerformance(BaseModel):
+    """One model version's answers and what came of them; `model_version` null: feedback that names no
+    request on record, which no version can be credited with."""
+
+    model_version: VersionText | None
+    requests: int = Field(ge=0, description="recommendations answered (a batch item counts as one)")
+    teams_suggested: int = Field(ge=0)
+    feedback_accepted: int = Field(ge=0)
+    feedback_rejected: int = Field(ge=0)
+    acceptance_by_rank: list[RankAcceptance] = Field(max_length=MAX_RANK + 2)
+    rejections_by_reason: list[ReasonCount] = Field(max_length=100)
+    outcomes: OutcomeReport
+
+
+class ShadowChoices(BaseModel):
+    """How one model's rankings of shadowed requests compare with what happened to those deals."""
+
+    actual_team_was_top1: Rate
+    actual_team_in_top_k: Rate
+    win_rate_when_top1: Rate = Field(description="of the deals worked by this model's first team, won")
+    win_rate_when_in_top_k: Rate
+
+
+class ShadowPerformance(BaseModel):
+    champion_version: VersionText
+    challenger_version: VersionText
+    requests: int = Field(ge=0, description="requests the challenger ranked again")
+    top1_agreement: Rate
+    mean_overlap_at_k: float | None = Field(None, ge=0, le=1)
+    mean_challenger_ms: float | None = Field(None, ge=0)
+    opportunities_with_outcome: int = Field(ge=0)
+    champion: ShadowChoices
+    challenger: ShadowChoices
+
+
+class PerformanceReport(BaseModel):
+    since: date | None = Field(None, description="only answers, feedback and shadow rankings from this day")
+    model_version: VersionText | None = Field(None, description="only this version (filter)")
+    versions: list[VersionPerformance] = Field(max_length=MAX_REPORTED_VERSIONS + 1)
+    shadow: list[ShadowPerformance] = Field(max_length=MAX_REPORTED_VERSIONS)

@@ -134,7 +134,10 @@ class EventFollower:
                 current = self.holder.current
                 version = str(event.payload["version"])
                 if current is None or current.version != version:
-                    self.holder.reload(version)
+                    self.holder.reload(version)  # refreshes the challenger too
+                elif self.holder.challenger_version != event.payload.get("challenger"):
+                    # Same champion, but the other worker's reload found another (or no) challenger.
+                    self.holder.refresh_challenger()
             else:
                 logger.warning("ignoring serving event %d of unknown kind %r", event.id, event.kind)
         except ReloadRefused as exc:

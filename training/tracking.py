@@ -17,7 +17,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 
 import models
-from core.settings import CHAMPION_ALIAS, REGISTERED_MODEL_NAME, Settings
+from core.settings import CHALLENGER_ALIAS, CHAMPION_ALIAS, REGISTERED_MODEL_NAME, Settings
 from models.bundle import BUNDLE_ARTIFACT, FEATURES_ARTIFACT
 
 logger = logging.getLogger(__name__)
@@ -126,3 +126,28 @@ def rollback(client: MlflowClient) -> tuple[str, str]:
         REGISTERED_MODEL_NAME, previous, PROMOTION_REASON_TAG, f"rollback from {current}"
     )
     return current, previous
+
+
+def challenger_version(client: MlflowClient) -> str | None:
+    """The version the server scores in the champion's shadow, if one is set."""
+    try:
+        return str(client.get_model_version_by_alias(REGISTERED_MODEL_NAME, CHALLENGER_ALIAS).version)
+    except MlflowException:
+        return None
+
+
+def set_challenger(client: MlflowClient, version: str) -> None:
+    """Point `challenger` at a registered version; servers pick it up at their next start or reload.
+
+    Raises MlflowException when the version is not registered.
+    """
+    client.get_model_version(REGISTERED_MODEL_NAME, version)  # refuse an unknown version here, not at load
+    client.set_registered_model_alias(REGISTERED_MODEL_NAME, CHALLENGER_ALIAS, version)
+
+
+def clear_challenger(client: MlflowClient) -> str | None:
+    """Remove the `challenger` alias; returns the version it pointed at (None: there was none)."""
+    old = challenger_version(client)
+    if old is not None:
+        client.delete_registered_model_alias(REGISTERED_MODEL_NAME, CHALLENGER_ALIAS)
+    return old

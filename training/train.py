@@ -23,6 +23,7 @@ from models.bundle import BUNDLE_ARTIFACT, FEATURES_ARTIFACT, BundleManifest, sa
 from training import tracking
 from training.config import TrainConfig
 from training.cycle_evaluation import cycle_time_report, fit_cycle_time
+from training.data_window import training_data
 from training.dataset import TeamExamples, group_offsets
 from training.evaluation import EvaluationReport, evaluate, load_truth
 from training.metrics import ndcg_of_single_target, rank_of_target, recall_at_k, reciprocal_rank
@@ -119,6 +120,9 @@ def train(
     tables = store.load_tables()
     if tables.partners.empty:
         raise ValueError("the store is empty: ingest an export first (`partnermatch ingest DIR`)")
+    # Recorded with the run so that `partnermatch retrain` can tell what a later store holds that this
+    # model never saw.
+    seen = training_data(store, tables, snapshot_at)
     embedder = CachedEmbedder(
         make_embedder(settings.embedder, cache_dir=settings.model_cache_dir), store.engine
     )
@@ -171,6 +175,7 @@ def train(
         "feature_version": snapshot.feature_version,
         "feature_build_id": build_id,
         "calibrator": ranker.calibrator_.kind if ranker.calibrator_ else "none",
+        **seen.to_params(),
     }
 
     client = tracking.configure(settings)

@@ -57,6 +57,8 @@ def ingest(
     for warning in warnings:
         out.print(f"warning: {warning}", markup=False, highlight=False, soft_wrap=True)
     out.print(_summary_table(summary))
+    # The export is the system of record: say when it overwrote deals that outcomes posted to the API closed.
+    out.print(f"opportunities recorded through the API replaced by this export: {summary.replaced_api}")
 
 
 def _validate_and_ingest(

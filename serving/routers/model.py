@@ -15,7 +15,7 @@ router = APIRouter(prefix="/v1", tags=["model"])
 
 
 @router.get("/model", response_model=ModelInfo, summary="Version, training date and metrics of the model")
-def model_info(serving: ServingDep, _: ReadCaller) -> ModelInfo:
+def model_info(serving: ServingDep, holder: HolderDep, _: ReadCaller) -> ModelInfo:
     m = serving.model.manifest
     return ModelInfo(
         version=serving.version,
@@ -24,13 +24,14 @@ def model_info(serving: ServingDep, _: ReadCaller) -> ModelInfo:
         embedder_id=m.embedder_id,
         roles=m.roles,
         metrics=m.metrics,
+        challenger_version=holder.challenger_version,
     )
 
 
 @router.post(
     "/admin/reload",
     response_model=ReloadResponse,
-    summary="Load the champion (or a given version), verify it, then swap it in",
+    summary="Load the champion (or a given version), verify it, then swap it in; refresh the challenger",
     responses={
         409: {"model": ErrorBody, "description": "the new bundle failed verification; old one serves"}
     },
@@ -50,5 +51,6 @@ def reload(
     metrics.reloads.labels("swapped").inc()
     metrics.set_model(version)
     events: EventFollower = request.app.state.events
-    events.publish(RELOAD, {"version": version})
+    challenger = holder.challenger_version
+    events.publish(RELOAD, {"version": version, "challenger": challenger})
     return ReloadResponse(previous_version=previous, model_version=version)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, BackgroundTasks, Request
 
-from serving.answers import answer, audit, rank_many, request_id_of
+from serving.answers import answer, audit, rank_many, request_id_of, shadow
 from serving.dependencies import ApiStoreDep, ReadCaller, ServingDep, batch_slot
 from serving.errors import ApiError, route_errors
 from serving.ranking import RankingError
@@ -84,6 +84,7 @@ def recommend_batch(
         request_id,
         serving.version,
     )
+    shadow(request, background, serving, body.requests, responses, request_id)
     return BatchResponse(request_id=request_id, model_version=serving.version, results=items)
 
 

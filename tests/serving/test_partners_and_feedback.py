@@ -108,10 +108,13 @@ def test_deleting_an_unknown_partner_is_404(fresh_api: Api) -> None:
 
 
 def test_an_outcome_is_stored_with_its_team(fresh_api: Api) -> None:
+    # The outcome becomes deal history, so its partner must be known and its opportunity described.
+    fresh_api.client.put("/v1/partners/P1", json=PARTNER, headers=fresh_api.write)
     outcome = {
         "outcome": "won",
         "closed_at": "2025-03-01",
         "team": [{"partner_id": "P1", "role": "services"}],
+        "opportunity": {"created_at": "2025-01-01"},
     }
     response = fresh_api.client.post("/v1/opportunities/opp-9/outcome", json=outcome, headers=fresh_api.write)
     assert response.status_code == 201

@@ -1,5 +1,4 @@
-"""The learning loop (issue 13): where a deal record came from, outcome application, shadow rankings, job locks
-and retrain runs.
+"""The learning loop (issue 13): record origin, outcome application, shadow rankings, job locks, retrain runs.
 
 Revision ID: 0005
 Revises: 0004
@@ -26,12 +25,12 @@ VERSION = sa.String(64)
 
 def upgrade() -> None:
     # Every row stored before this revision came from an export.
-    op.add_column(
-        "opportunities", sa.Column("origin", sa.String(8), nullable=False, server_default="export")
-    )
+    op.add_column("opportunities", sa.Column("origin", sa.String(8), nullable=False, server_default="export"))
     # The opportunity a logged recommendation was for, so an outcome can find its request's details.
     op.add_column("audit_log", sa.Column("opportunity_id", ID, nullable=True))
     op.create_index("ix_audit_log_opportunity_id", "audit_log", ["opportunity_id"])
+    # Feedback names the request it is about: the performance report joins on it.
+    op.create_index("ix_audit_log_request_id", "audit_log", ["request_id"])
     op.add_column("outcomes", sa.Column("opportunity", sa.JSON, nullable=True))
     op.add_column("outcomes", sa.Column("status", sa.String(16), nullable=True))
     op.add_column("outcomes", sa.Column("detail", sa.Text, nullable=True))
@@ -79,6 +78,7 @@ def downgrade() -> None:
         batch.drop_column("detail")
         batch.drop_column("status")
         batch.drop_column("opportunity")
+    op.drop_index("ix_audit_log_request_id", table_name="audit_log")
     op.drop_index("ix_audit_log_opportunity_id", table_name="audit_log")
     with op.batch_alter_table("audit_log") as batch:
         batch.drop_column("opportunity_id")
