@@ -7,7 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from features.schema import DEFAULT_ROLES
@@ -104,6 +104,21 @@ class ServingSettings(BaseSettings):
     # The challenger ranks after the answer is sent, but in the same process: at 10k partners every request
     # shadowed doubled p50 (45.6 -> 91.4 ms), one in ten added 0.5 ms (bench/results/api-shadow-10000.json).
     shadow_sample_rate: float = Field(0.1, ge=0, le=1)
+    # Signs the sales-rep page's session cookie; unset: a random secret kept in `<home>/session.key`,
+    # shared by the workers of one home. Changing it signs everyone out.
+    session_secret: SecretStr | None = Field(None, min_length=32)
+    # A page session ends this long after sign-in (fractions are allowed, for tests).
+    session_minutes: float = Field(480, gt=0, le=7 * 24 * 60)
+    # Rep feedback (serving/feedback_rules.py): a partner or team rejected for an opportunity is not
+    # suggested again for it. One indexed query per request naming an opportunity_id, never cached, so a
+    # rejection counts from the next request; False turns it off.
+    feedback_opportunity_rejections: bool = True
+    # A partner rejected as no_capacity is withheld from every request this many days from the report;
+    # 0 turns it off.
+    feedback_capacity_hold_days: int = Field(14, ge=0, le=365)
+    # How stale each worker's list of capacity holds may be, so a request never scans the feedback table;
+    # 0 reads it on every request.
+    feedback_cache_seconds: float = Field(30.0, ge=0, le=3600)
 
 
 def get_serving_settings() -> ServingSettings:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from features import schema as s
 
@@ -18,7 +18,9 @@ class RankerParams(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    num_boost_round: int = Field(ge=1, le=10000)
+    # 0: no trees, the learned linear stage alone scores (the booster is one tree with every leaf at 0, so a
+    # bundle keeps one format).
+    num_boost_round: int = Field(ge=0, le=10000)
     learning_rate: float = Field(gt=0, le=1)
     num_leaves: int = Field(ge=2, le=4096)
     min_data_in_leaf: int = Field(ge=1)
@@ -52,20 +54,14 @@ class RankerParams(BaseModel):
     # One weight per member-feature suffix shared by every role (summed over the roles' columns) instead
     # of one per role: a third of the weights to learn from the same outcomes.
     linear_pooled: bool = False
-    # The anchor of the linear stage: a weighted sum of features (suffix -> weight inside the sum) entered
-    # as one extra GLM column whose weight is learned but not penalised (and never negative), while every
-    # other weight is. Small histories, where cross-validation chooses a strong penalty, then score like
-    # the anchor scaled to the outcomes; large ones move away from it where the outcomes say so. Empty =
-    # no anchor.
-    linear_anchor: dict[str, float] = Field(default_factory=dict)
-    # Binary objective: the trees' number of rounds chosen on the latest `early_stopping_fraction` of the
-    # training rows (time order: validated on deals later than those fitted), stopping after this many
-    # rounds without a better held-out log loss; then refitted on every row with that many rounds. A small
-    # history gets few trees, a large one up to `num_boost_round`. 0 = always `num_boost_round`.
-    early_stopping_rounds: int = Field(0, ge=0, le=1000)
-    early_stopping_fraction: float = Field(0.2, gt=0, lt=1)
     # Any other LightGBM parameter, passed through as is.
     extra: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def trees_or_linear_stage(self) -> RankerParams:
+        if self.num_boost_round == 0 and not (self.linear_stage and self.objective == "binary"):
+            raise ValueError("num_boost_round = 0 needs the linear stage (linear_stage, binary objective)")
+        return self
 
     def lightgbm_params(self) -> dict[str, Any]:
         ranking = self.objective == "lambdarank"

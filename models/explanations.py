@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
 from functools import lru_cache
 from typing import Any
 
 import numpy as np
 
 from features import schema as s
+from features.catalog import PartnerCatalog
 from features.co_selling import Teammate
 from features.records import OpportunityQuery
 from models.assembly import FeatureContribution
 
 TOP_CONTRIBUTIONS = 6
+# Certificates named in a member's reasons; more are counted ("and 2 more"), so the sentence stays short.
+NAMED_CERTIFICATES = 2
+EPOCH = date(1970, 1, 1)
 
 
 @lru_cache(maxsize=64)
@@ -64,19 +70,72 @@ def _feature(names: Mapping[str, int], row: np.ndarray, name: str) -> float:
     return float(row[position]) if position is not None else 0.0
 
 
-def member_reasons(
-    profile: Mapping[str, Any], role: str, query: OpportunityQuery, names: Mapping[str, int], row: np.ndarray
-) -> list[str]:
-    """Why this partner is on the team, in sentences a sales rep can repeat (from its feature row)."""
-    reasons: list[str] = []
-    wanted = {tag.lower(): tag for tag in query.required_skills}
-    matched = [wanted[tag.lower()] for tag in profile.get(s.SKILLS, []) if tag.lower() in wanted]
-    if matched:
-        reasons.append(
-            f"Claims {len(matched)} of {len(wanted)} required skills: {', '.join(sorted(set(matched)))}."
+@dataclass(frozen=True)
+class HeldCertificate:
+    """A certificate a partner holds valid on a date; `expires_at` None: no known expiry."""
+
+    name: str
+    expires_at: date | None = None
+
+
+def held_certificates(catalog: PartnerCatalog, partner_id: str, as_of: date) -> tuple[HeldCertificate, ...]:
+    """The partner's certificates valid on `as_of` (the catalog's rule), by name; none for an unknown id."""
+    row = catalog.row_of.get(partner_id)
+    if row is None:
+        return ()
+    _, positions, valid = catalog.certificates(np.asarray([row], dtype=np.int64), as_of)
+    held = [
+        HeldCertificate(str(name), None if np.isinf(day) else EPOCH + timedelta(days=int(day)))
+        for name, day in zip(
+            catalog.cert_names[positions][valid], catalog.cert_expires[positions][valid], strict=True
         )
-    certs = int(_feature(names, row, f"{role}_valid_certifications"))
-    if certs:
+    ]
+    return tuple(sorted(held, key=lambda c: c.name))
+
+
+def _words(text: str) -> set[str]:
+    return {word for word in text.lower().replace("-", " ").replace("_", " ").split() if len(word) > 2}
+
+
+def certificate_reason(certificates: Sequence[HeldCertificate], required_skills: Sequence[str]) -> str | None:
+    """ "Certified: X (valid until D), Y and 1 more.": those sharing a word with a required skill first."""
+    if not certificates:
+        return None
+    needed = set().union(*(_words(skill) for skill in required_skills))
+    ordered = sorted(certificates, key=lambda c: (not _words(c.name) & needed, c.name))
+    named = [
+        f"{c.name} (valid until {c.expires_at.isoformat()})" if c.expires_at else c.name
+        for c in ordered[:NAMED_CERTIFICATES]
+    ]
+    more = len(ordered) - len(named)
+    return f"Certified: {', '.join(named)}{f' and {more} more' if more else ''}."
+
+
+def member_reasons(
+    profile: Mapping[str, Any],
+    role: str,
+    query: OpportunityQuery,
+    names: Mapping[str, int],
+    row: np.ndarray,
+    certificates: Sequence[HeldCertificate] | None = None,
+) -> list[str]:
+    """Why this partner is on the team, in sentences a sales rep can repeat (from its feature row).
+
+    `certificates` (see `held_certificates`) names what it is certified in; without them the reason only
+    counts its valid certificates.
+    """
+    reasons: list[str] = []
+    held = {tag.lower() for tag in profile.get(s.SKILLS, [])}
+    wanted = list(dict.fromkeys(tag for tag in query.required_skills))
+    distinct = {tag.lower() for tag in wanted}
+    covered = list(dict.fromkeys(tag.lower() for tag in wanted if tag.lower() in held))
+    if covered:
+        reasons.append(f"Covers {len(covered)} of {len(distinct)} required skills: {', '.join(covered)}.")
+    if certificates is not None:
+        named = certificate_reason(certificates, query.required_skills)
+        if named:
+            reasons.append(named)
+    elif certs := int(_feature(names, row, f"{role}_valid_certifications")):
         reasons.append(
             f"Holds {certs} valid certification{'s' if certs != 1 else ''} on the opportunity date."
         )
@@ -107,30 +166,23 @@ NOTABLE_AFFINITY = 0.02
 
 
 def partnership_reasons(partner_id: str, teammates: Sequence[Teammate]) -> list[str]:
-    """ "Wins often with X" sentences: the record together on deals closed before the date, or, for
+    """ "Won 4 of 5 deals with X (role)" from the record together on deals closed before the date, or, for
     partners that never co-sold, the learned compatibility when it is notable."""
     reasons: list[str] = []
     for mate in teammates:
         if mate.partner_id == partner_id:
             continue
         if mate.joint_deals > 0:
-            verb = (
-                "Wins often with"
-                if mate.joint_wins / mate.joint_deals > mate.expected_rate
-                else "Has co-sold with"
-            )
             reasons.append(
-                f"{verb} {mate.name} ({mate.role}): won {mate.joint_wins:.0f} of {mate.joint_deals:.0f} "
-                "deals together."
+                f"Won {mate.joint_wins:.0f} of {mate.joint_deals:.0f} "
+                f"deal{'s' if round(mate.joint_deals) != 1 else ''} with {mate.name} ({mate.role})."
             )
         elif mate.affinity >= NOTABLE_AFFINITY:
             reasons.append(
-                f"Likely to work well with {mate.name} ({mate.role}): partners like these two win "
-                "together, learned from co-selling outcomes."
+                f"Likely to win with {mate.name} ({mate.role}): partners like these two win together."
             )
         elif mate.affinity <= -NOTABLE_AFFINITY:
             reasons.append(
-                f"Caution: partners like these two tend to lose together, learned from co-selling "
-                f"outcomes ({mate.name}, {mate.role})."
+                f"Caution with {mate.name} ({mate.role}): partners like these two tend to lose together."
             )
     return reasons

@@ -20,8 +20,6 @@ logger = logging.getLogger(__name__)
 # The ridge strengths time-ordered cross-validation chooses from (`linear_l2 = "cv"`), and its folds.
 CV_ALPHAS: Final = (1.0, 0.3, 0.1, 0.03, 0.01, 0.003, 0.001, 0.0003, 0.0001)
 CV_FOLDS: Final = 3
-# The linear stage's key for the anchor column (RankerParams.linear_anchor).
-ANCHOR: Final = "<anchor>"
 
 
 def fit_linear_stage(
@@ -33,7 +31,6 @@ def fit_linear_stage(
     *,
     offset: np.ndarray | None = None,
     floor: np.ndarray | None = None,
-    unpenalised: Sequence[bool] | None = None,
 ) -> dict[str, float]:
     """Per-feature weights of a ridge-penalised binomial GLM (glum) on the win/loss labels.
 
@@ -42,7 +39,6 @@ def fit_linear_stage(
     teams history
     tried, where trees stay flat. Predictors are standardised inside the fit; the weights returned are on
     the original scale (the intercept is left to the calibrator). Constant columns get no weight.
-    Columns marked `unpenalised` are left out of the ridge penalty.
     """
     from glum import GeneralizedLinearRegressor
 
@@ -56,14 +52,8 @@ def fit_linear_stage(
     base = np.zeros(x.shape[1]) if floor is None else np.asarray(floor, dtype=np.float64)
     lower = np.where(signs > 0, -base[varying], -np.inf)
     upper = np.where(signs < 0, -base[varying], np.inf)
-    penalty = (
-        "identity"
-        if unpenalised is None
-        else np.where(np.asarray(unpenalised, dtype=bool)[varying], 0.0, 1.0)
-    )
     common: dict[str, Any] = {
         "family": "binomial",
-        "P2": penalty,
         "l1_ratio": 0.0,
         "lower_bounds": lower,
         "upper_bounds": upper,
@@ -83,6 +73,13 @@ def fit_linear_stage(
         glm = GeneralizedLinearRegressor(alpha=l2, **common).fit(x[:, varying], y, offset=offset)
     names = [n for n, keep in zip(feature_names, varying, strict=True) if keep]
     return {n: float(w) for n, w in zip(names, glm.coef_, strict=True) if w != 0.0}
+
+
+def _zero_leaves(booster: lgb.Booster) -> None:
+    """Set every leaf of every tree to 0: the booster then adds nothing (`num_boost_round = 0`)."""
+    for tree_id, tree in enumerate(booster.dump_model()["tree_info"]):
+        for leaf_id in range(int(tree["num_leaves"])):
+            booster.set_leaf_output(tree_id, leaf_id, 0.0)
 
 
 def within_requests(values: np.ndarray, requests: np.ndarray) -> np.ndarray:
@@ -126,8 +123,6 @@ class TeamRanker:
         self.prior_weights_: dict[str, float] = dict(params.prior_weights) if params is not None else {}
         self._prior_cache: tuple[tuple[Any, ...], np.ndarray] | None = None
         self.linear_weights_: dict[str, float] = {}
-        self.anchor_weight_ = 0.0
-        self.boost_rounds_ = 0
 
     def fit(
         self,
@@ -181,14 +176,6 @@ class TeamRanker:
             # outcomes say otherwise and leaves it where history never varied (e.g. region coverage).
             prior = self.prior_vector()
             prior_of_key = np.array([prior[columns[keys.index(key)]] for key in pooled])
-            anchor = self._anchor_vector(feature_names)
-            free = [False] * len(pooled)
-            if anchor.any():
-                design = np.column_stack([design, features.astype(np.float64) @ anchor])
-                pooled = [*pooled, ANCHOR]
-                signs = [*signs, 1]
-                prior_of_key = np.append(prior_of_key, 0.0)
-                free = [*free, True]
             offset = features.astype(np.float64) @ prior
             if requests is not None:
                 design, offset = (
@@ -203,15 +190,9 @@ class TeamRanker:
                 self.params.linear_l2,
                 offset=offset,
                 floor=prior_of_key,
-                unpenalised=free,
             )
-            # Back to full column names: a pooled weight applies to that suffix's column in every role,
-            # and the anchor's weight to each of its columns in the anchor's proportions.
+            # Back to full column names: a pooled weight applies to that suffix's column in every role.
             learned = {feature_names[c]: by_key[k] for c, k in zip(columns, keys, strict=True) if k in by_key}
-            for c in np.flatnonzero(anchor):
-                name = feature_names[int(c)]
-                learned[name] = learned.get(name, 0.0) + by_key.get(ANCHOR, 0.0) * float(anchor[c])
-            self.anchor_weight_ = by_key.get(ANCHOR, 0.0)
             self.linear_weights_ = learned
             for name, weight in learned.items():
                 self.prior_weights_[name] = self.prior_weights_.get(name, 0.0) + weight
@@ -241,60 +222,19 @@ class TeamRanker:
             )
             valid_names.append("valid")
         rounds = self.params.num_boost_round
-        if self.params.early_stopping_rounds and not grouped:
-            rounds = self._rounds_by_early_stopping(params, features, labels, feature_names, init_score)
-        self.boost_rounds_ = rounds
         evals: dict[str, Any] = {}
         self.booster_ = lgb.train(
             params,
             train_set,
-            num_boost_round=rounds,
+            num_boost_round=max(rounds, 1),
             valid_sets=valid_sets,
             valid_names=valid_names,
             callbacks=[lgb.record_evaluation(evals)],
         )
+        if rounds == 0:
+            _zero_leaves(self.booster_)
         self.evals_result_ = evals
         return self
-
-    def _rounds_by_early_stopping(
-        self,
-        params: Mapping[str, Any],
-        features: np.ndarray,
-        labels: np.ndarray,
-        feature_names: Sequence[str],
-        init_score: np.ndarray | None,
-    ) -> int:
-        """Boosting rounds that minimise the log loss on the latest rows when fitted on the earlier ones."""
-        assert self.params is not None
-        n = features.shape[0]
-        cut = int(round(n * (1.0 - self.params.early_stopping_fraction)))
-        if cut < 1 or cut >= n or np.unique(labels[cut:]).size < 2:
-            return self.params.num_boost_round
-        start = np.zeros(n) if init_score is None else init_score
-        fit_part = lgb.Dataset(
-            features[:cut], label=labels[:cut], feature_name=list(feature_names), init_score=start[:cut]
-        )
-        held_out = lgb.Dataset(features[cut:], label=labels[cut:], init_score=start[cut:], reference=fit_part)
-        booster = lgb.train(
-            {**params, "metric": "binary_logloss"},
-            fit_part,
-            num_boost_round=self.params.num_boost_round,
-            valid_sets=[held_out],
-            valid_names=["held_out"],
-            callbacks=[lgb.early_stopping(self.params.early_stopping_rounds, verbose=False)],
-        )
-        return max(1, int(booster.best_iteration or self.params.num_boost_round))
-
-    def _anchor_vector(self, feature_names: Sequence[str]) -> np.ndarray:
-        """Per-feature weight inside the anchor sum (`linear_anchor` suffixes), in feature order."""
-        anchor = self.params.linear_anchor if self.params is not None else {}
-        return np.array(
-            [
-                sum(w for suffix, w in anchor.items() if name == suffix or name.endswith(f"_{suffix}"))
-                for name in feature_names
-            ],
-            dtype=np.float64,
-        )
 
     def score(self, features: np.ndarray) -> np.ndarray:
         """Ranker scores for a batch of teams, in one native call."""
@@ -365,5 +305,8 @@ class TeamRanker:
         return ranker
 
     def feature_importance(self) -> Mapping[str, float]:
+        """Split gain per feature (all 0 without trees: the linear weights are `prior_weights_`)."""
+        if self.params is not None and self.params.num_boost_round == 0:
+            return dict.fromkeys(self.feature_names_, 0.0)
         gains = self.booster_.feature_importance(importance_type="gain")
         return dict(zip(self.feature_names_, (float(g) for g in gains), strict=True))

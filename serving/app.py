@@ -20,13 +20,23 @@ from features.index import set_search_threads
 from models.registry import load_champion, registered_challenger
 from serving.auth import KeyVerifier
 from serving.dependencies import API_KEY_HEADER, IDEMPOTENCY_HEADER, Replay
+from serving.ecosystem import DealBooks
 from serving.errors import install_error_handlers
 from serving.limits import make_rate_limiter
 from serving.metrics import ApiMetrics
 from serving.middleware import ApiMiddleware
 from serving.model_holder import ChallengerSource, ModelHolder, ModelLoader
 from serving.persistence import ApiStore
-from serving.routers import feedback, health, model, partners, performance, recommendations
+from serving.routers import (
+    catalog,
+    ecosystem,
+    feedback,
+    health,
+    model,
+    partners,
+    performance,
+    recommendations,
+)
 from serving.schemas import ErrorBody
 from serving.shadow import ShadowScorer
 from serving.sync import EventFollower, with_store_changes
@@ -120,6 +130,7 @@ def create_app(
         set_search_threads(1)
         api_store = ApiStore.open(store_url(settings, config))
         app.state.api_store = api_store
+        app.state.deal_books = DealBooks(api_store.store)
         app.state.key_verifier = KeyVerifier(api_store, config.key_cache_seconds)
         app.state.rate_limiter = make_rate_limiter(
             config.redis_url or settings.redis_url,
@@ -176,7 +187,7 @@ def create_app(
         return JSONResponse(status_code=exc.status, content=exc.body, headers={"Idempotent-Replayed": "true"})
 
     app.include_router(health.router)
-    for module in (recommendations, partners, feedback, model, performance):
+    for module in (recommendations, partners, catalog, ecosystem, feedback, model, performance):
         app.include_router(module.router, responses=V1_ERRORS)
 
     generate_openapi = app.openapi

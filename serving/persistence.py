@@ -426,3 +426,38 @@ def _key(row: Any) -> ApiKeyRecord:
         created_at=row["created_at"],
         revoked_at=row["revoked_at"],
     )
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """A rep's rejection of a suggested partner or team (a feedback row with action "rejected")."""
+
+    opportunity_id: str | None
+    partner_id: str | None
+    team: dict[str, str] | None
+    reason_code: str
+    created_at: datetime
+
+
+def rejections(
+    store: ApiStore,
+    *,
+    opportunity_ids: Sequence[str] | None = None,
+    reason_code: str | None = None,
+    since: datetime | None = None,
+) -> list[Rejection]:
+    """Rejections for these opportunities (read through the opportunity_id index) and/or of one reason
+    since a time, oldest first."""
+    table = t.feedback
+    query = select(
+        table.c[s.OPPORTUNITY_ID], table.c[s.PARTNER_ID], table.c.team, table.c.reason_code, table.c.created_at
+    ).where(table.c.action == "rejected")
+    if opportunity_ids is not None:
+        query = query.where(table.c[s.OPPORTUNITY_ID].in_(list(opportunity_ids)))
+    if reason_code is not None:
+        query = query.where(table.c.reason_code == reason_code)
+    if since is not None:
+        query = query.where(table.c.created_at >= since)
+    with store.engine.connect() as conn:
+        rows = conn.execute(query.order_by(table.c.id)).all()
+    return [Rejection(r[0], r[1], dict(r[2]) if r[2] else None, str(r[3]), r[4]) for r in rows]

@@ -414,6 +414,11 @@ class PartnerOut(BaseModel):
     status: str
     served: bool = Field(description="the loaded model can rank this partner now")
     cold_start: bool | None = None
+    # At most as many as PartnerIn accepts.
+    certifications: list[CertificationStatus] = Field(
+        default_factory=list, max_length=100, description="the store's, with validity today"
+    )
+    track_record: TrackRecord | None = Field(None, description="the closed deals the store holds for it")
 
 
 class PartnerWriteResult(BaseModel):
@@ -671,3 +676,119 @@ class PerformanceReport(BaseModel):
     model_version: VersionText | None = Field(None, description="only this version (filter)")
     versions: list[VersionPerformance] = Field(max_length=MAX_REPORTED_VERSIONS + 1)
     shadow: list[ShadowPerformance] = Field(max_length=MAX_REPORTED_VERSIONS)
+
+
+# -- catalog: partner search and vocabularies (GET /v1/partners, GET /v1/vocabulary/*) --------------------
+
+MAX_QUERY = 100  # characters of a search box's text
+MAX_HITS = 50
+HIT_SKILLS = 5  # skill tags shown per hit: enough to recognise a partner, short enough per keystroke
+MAX_VOCABULARY = 1000
+PartnerName = Annotated[str, Field(min_length=1, max_length=s.MAX_NAME)]
+TagValue = Annotated[str, Field(min_length=1, max_length=MAX_TAG)]
+
+
+class PartnerHit(BaseModel):
+    """One partner found by a search, as a result list shows it."""
+
+    partner_id: PartnerIdText
+    name: PartnerName
+    role: str = Field(min_length=1, max_length=s.MAX_CODE, description="partner_type")
+    tier: str = Field(min_length=1, max_length=s.MAX_CODE)
+    regions: list[TagValue] = Field(max_length=s.MAX_ITEMS[s.REGIONS])
+    skills: list[TagValue] = Field(max_length=HIT_SKILLS, description=f"the first {HIT_SKILLS} skill tags")
+    skill_count: int = Field(ge=0, le=s.MAX_ITEMS[s.SKILLS], description="all of its skill tags")
+    active: bool = Field(description="inactive partners are never suggested")
+    cold_start: bool = Field(description="no deal closed before today")
+    matched_on: Literal["name", "skill", "filter"] = Field(
+        description="what `q` matched: the name, a skill tag, or no `q` (filters only)"
+    )
+
+
+class PartnerSearchResult(BaseModel):
+    total: int = Field(ge=0, description="partners matching, before `limit`")
+    partners: list[PartnerHit] = Field(max_length=MAX_HITS)
+
+
+class TagCount(BaseModel):
+    value: TagValue
+    partners: int = Field(ge=1, description="active partners listing it")
+
+
+class Vocabulary(BaseModel):
+    kind: Literal["skills", "industries", "regions"]
+    total: int = Field(ge=0, description="values matching, before `limit`")
+    values: list[TagCount] = Field(max_length=MAX_VOCABULARY)
+
+
+# -- ecosystem KPIs (GET /v1/ecosystem/kpis) and a partner's track record (GET /v1/partners/{id}) ----------
+
+MAX_PAIRS = 50
+WINS_MOST_WITH = 3
+Money = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+Days = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+
+
+class DealSplit(BaseModel):
+    """Closed deals of one kind and the deal size of those won (unknown sizes count as 0)."""
+
+    deals: int = Field(ge=0)
+    won: int = Field(ge=0)
+    revenue: Money
+
+
+class TeamSizeKpi(BaseModel):
+    partners: Literal["1", "2", "3+"] = Field(description="distinct partners that worked the deal")
+    win_rate: Rate = Field(description="won out of closed deals")
+    median_days_to_close: Days | None = Field(
+        None, description="median days from creation to close of the won ones (deal velocity)"
+    )
+
+
+class PartnerPair(BaseModel):
+    partner_ids: list[PartnerIdText] = Field(min_length=2, max_length=2)
+    names: list[PartnerName] = Field(min_length=2, max_length=2)
+    joint_wins: int = Field(ge=1)
+    win_rate: Rate = Field(description="won out of the closed deals they worked together")
+
+
+class EcosystemKpis(BaseModel):
+    since: date | None = Field(None, description="only deals closed on or after this day")
+    closed_deals: int = Field(ge=0, description="won or lost, with or without partners")
+    by_team_size: list[TeamSizeKpi] = Field(max_length=3)
+    sourced: DealSplit = Field(description="partner deals where a partner on the team sourced the deal")
+    influenced: DealSplit = Field(description="the other partner deals: partners helped, none sourced")
+    top_pairs: list[PartnerPair] = Field(max_length=MAX_PAIRS, description="most joint wins first")
+
+
+class CoSeller(BaseModel):
+    partner_id: PartnerIdText
+    name: PartnerName
+    joint_wins: int = Field(ge=1)
+    joint_deals: int = Field(ge=1)
+
+
+class TrackRecord(BaseModel):
+    """The partner's closed deals: every count is of deals, every rate comes with its count."""
+
+    deals: int = Field(ge=0, description="closed deals it worked (won or lost)")
+    wins: int = Field(ge=0)
+    win_rate: Rate
+    sourced: DealSplit = Field(description="deals it brought in itself")
+    influenced: DealSplit = Field(description="deals it worked without sourcing them")
+    median_days_to_close: Days | None = Field(None, description="of its won deals, creation to close")
+    wins_most_with: list[CoSeller] = Field(
+        max_length=WINS_MOST_WITH, description="partners it shared the most won deals with"
+    )
+
+
+class CertificationStatus(BaseModel):
+    certification: str = Field(min_length=1, max_length=s.MAX_NAME)
+    level: str | None = Field(None, max_length=s.MAX_CODE)
+    issued_at: date | None = None
+    expires_at: date | None = None
+    valid_today: bool = Field(description="issued by today and not expired (unknown dates never restrict)")
+
+
+# PartnerOut names the track record and certification schemas defined after it.
+PartnerOut.model_rebuild()

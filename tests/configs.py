@@ -23,6 +23,7 @@ SMALL_RANKER: dict[str, Any] = {
     "monotone_increasing": ("valid_certifications",),
     "prior_weights": {},
     "linear_stage": False,
+    "num_boost_round": 100,
 }
 
 

@@ -206,6 +206,7 @@ def train(
             "feature_spec.json",
         )
         mlflow.log_dict(dict(ranker.feature_importance()), "feature_importance_gain.json")
+        mlflow.log_dict(dict(ranker.prior_weights_), "linear_weights.json")
         report_dir = Path(tmp) / "evaluation"
         write_report(report, report_dir)
         mlflow.log_artifacts(str(report_dir), "evaluation")

@@ -17,7 +17,9 @@ import pandas as pd
 from fastapi import APIRouter, Path, Request
 
 from features import schema as s
+from features.store_reads import partner_certifications
 from serving.dependencies import ApiStoreDep, IdempotencyDep, ReadCaller, WriteCaller
+from serving.ecosystem import DealBooks, certification_statuses, track_record
 from serving.errors import ApiError, route_errors
 from serving.model_holder import ModelHolder
 from serving.persistence import ApiStore
@@ -137,8 +139,15 @@ def get_partner(
         snapshot = current.ranker.snapshot
         served = snapshot.partner(partner_id)[s.STATUS] == s.DEFAULT_PARTNER_STATUS
         cold = bool(snapshot.cold_start([partner_id], date.today())[0])
+    books: DealBooks = request.app.state.deal_books
     return PartnerOut(
-        **{k: v for k, v in row.items() if k in PartnerOut.model_fields}, served=served, cold_start=cold
+        **{k: v for k, v in row.items() if k in PartnerOut.model_fields},
+        served=served,
+        cold_start=cold,
+        certifications=certification_statuses(
+            partner_certifications(api_store.store, partner_id), date.today()
+        ),
+        track_record=track_record(books.current(), partner_id),
     )
 
 

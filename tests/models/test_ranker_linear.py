@@ -3,8 +3,11 @@
 from pathlib import Path
 
 import numpy as np
+import pytest
+from pydantic import ValidationError
 
 from models.bundle import BundleManifest, load_bundle, save_bundle
+from models.config import RankerParams
 from models.ranker import TeamRanker, fit_linear_stage, within_requests
 from tests.configs import small_ranker_params
 from tests.models.manifests import bundle_manifest
@@ -99,3 +102,29 @@ def test_a_cross_validated_strength_still_learns_the_direction_of_each_effect() 
     x, y = _data()
     weights = fit_linear_stage(x, y, FEATURES, [1, 0, 0], l2="cv")
     assert weights["services_skill_evidence"] > 0 > weights["services_capacity_load"]
+
+
+def test_without_trees_the_score_is_the_linear_stage_alone() -> None:
+    ranker = _ranker(num_boost_round=0)
+    x, _ = _data(seed=1, n=50)
+    assert np.allclose(ranker.score(x), x @ ranker.prior_vector())
+
+
+def test_without_trees_the_contributions_are_the_linear_terms() -> None:
+    ranker = _ranker(num_boost_round=0)
+    x, _ = _data(seed=1, n=5)
+    assert np.allclose(ranker.contributions(x)[:, :-1], x * ranker.prior_vector()[None, :])
+
+
+def test_a_model_without_trees_scores_the_same_after_a_bundle_round_trip(tmp_path: Path) -> None:
+    ranker = _ranker(num_boost_round=0)
+    save_bundle(tmp_path, ranker, _manifest())
+    _, loaded = load_bundle(tmp_path)
+    x, _ = _data(seed=2, n=20)
+    assert np.allclose(loaded.score(x), ranker.score(x))
+
+
+def test_no_trees_without_a_linear_stage_is_refused() -> None:
+    shipped = small_ranker_params().model_dump()
+    with pytest.raises(ValidationError, match="num_boost_round = 0"):
+        RankerParams(**{**shipped, "num_boost_round": 0, "linear_stage": False})
