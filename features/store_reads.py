@@ -21,7 +21,9 @@ def deal_mark(store: Store) -> tuple[int, ...]:
     Primary-key maxima (an index seek each), so a cache may check it on every request.
     """
     with store.engine.connect() as conn:
-        row = conn.execute(select(*(func.coalesce(func.max(log.c.id), 0) for log in _DEAL_LOGS))).one()
+        # One scalar subquery per log: a plain select of both maxima would join the logs (and read none).
+        latest = (select(func.coalesce(func.max(log.c.id), 0)).scalar_subquery() for log in _DEAL_LOGS)
+        row = conn.execute(select(*latest)).one()
     return tuple(int(value) for value in row)
 
 

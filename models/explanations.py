@@ -126,11 +126,13 @@ def member_reasons(
     """
     reasons: list[str] = []
     held = {tag.lower() for tag in profile.get(s.SKILLS, [])}
-    wanted = list(dict.fromkeys(tag for tag in query.required_skills))
-    distinct = {tag.lower() for tag in wanted}
-    covered = list(dict.fromkeys(tag.lower() for tag in wanted if tag.lower() in held))
+    # Required skills in the request's order and first spelling, compared case-insensitively.
+    wanted = {tag.lower(): tag for tag in reversed(query.required_skills)}
+    covered = [
+        wanted[key] for key in dict.fromkeys(tag.lower() for tag in query.required_skills) if key in held
+    ]
     if covered:
-        reasons.append(f"Covers {len(covered)} of {len(distinct)} required skills: {', '.join(covered)}.")
+        reasons.append(f"Covers {len(covered)} of {len(wanted)} required skills: {', '.join(covered)}.")
     if certificates is not None:
         named = certificate_reason(certificates, query.required_skills)
         if named:

@@ -10,6 +10,7 @@ from fastapi import BackgroundTasks, Request
 
 from models.rules import TeamConstraints
 from serving.errors import ApiError
+from serving.feedback_rules import NO_FEEDBACK, Withheld, feedback_rules
 from serving.model_holder import Serving
 from serving.persistence import ApiStore
 from serving.presenters import audit_teams, recommendation_response
@@ -45,13 +46,13 @@ def filters_applied(req: RecommendationRequest) -> tuple[str, ...]:
     return tuple(out)
 
 
-def rank_spec(serving: Serving, req: RecommendationRequest) -> RankSpec:
+def rank_spec(serving: Serving, req: RecommendationRequest, withheld: Withheld = NO_FEEDBACK) -> RankSpec:
     c = req.constraints
     candidates = req.candidates
     serving.ranker.check_known(c.include)
     try:
         constraints = TeamConstraints(
-            exclude=frozenset(c.exclude),
+            exclude=frozenset(c.exclude) | withheld.partner_ids,
             include=frozenset(c.include),
             conflicting_pairs=TeamConstraints.pairs(c.conflicting_pairs),
             min_tier=c.min_tier,
@@ -65,7 +66,7 @@ def rank_spec(serving: Serving, req: RecommendationRequest) -> RankSpec:
         raise ConflictingRequest(str(exc)) from exc
     return RankSpec(
         roles=serving.ranker.check_roles(req.roles),
-        k=req.k,
+        k=req.k + len(withheld.teams),  # room for the rejected teams removed after ranking
         constraints=constraints,
         candidate_teams=tuple(candidates.teams) if candidates and candidates.teams else None,
         diversity=req.diversity,
@@ -82,9 +83,10 @@ def rank_many(
     request_id = request_id_of(request)
     out: list[RecommendationResponse | ApiError] = []
     specs: dict[int, RankSpec] = {}
+    withheld = feedback_rules(request.app.state).withheld(serving, reqs)
     for i, req in enumerate(reqs):
         try:
-            specs[i] = rank_spec(serving, req)
+            specs[i] = rank_spec(serving, req, withheld[i])
             out.append(ApiError(500, "not ranked"))
         except RankingError as exc:
             out.append(ApiError(exc.status, str(exc), exc.code))
@@ -95,7 +97,7 @@ def rank_many(
         prepared = serving.ranker.prepare([reqs[i].opportunity.to_query() for i in order])
         for i, opp in zip(order, prepared, strict=True):
             try:
-                result = serving.ranker.rank(opp, specs[i])
+                result = withheld[i].applied_to(serving.ranker.rank(opp, specs[i]), reqs[i].k)
             except RankingError as exc:
                 out[i] = ApiError(exc.status, str(exc), exc.code)
                 continue

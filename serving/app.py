@@ -18,6 +18,7 @@ from sqlalchemy.engine import make_url
 from core.settings import ServingSettings, Settings, get_serving_settings, get_settings
 from features.index import set_search_threads
 from models.registry import load_champion, registered_challenger
+from serving import web
 from serving.auth import KeyVerifier
 from serving.dependencies import API_KEY_HEADER, IDEMPOTENCY_HEADER, Replay
 from serving.ecosystem import DealBooks
@@ -189,6 +190,8 @@ def create_app(
     app.include_router(health.router)
     for module in (recommendations, partners, catalog, ecosystem, feedback, model, performance):
         app.include_router(module.router, responses=V1_ERRORS)
+    # The sales-rep page at `/`: HTML over the same functions, signed in with a session (serving/web).
+    web.install(app)
 
     generate_openapi = app.openapi
 

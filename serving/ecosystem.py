@@ -406,13 +406,16 @@ def track_record(book: DealBook, partner_id: str) -> TrackRecord:
     sourced = seats[s.SOURCED].to_numpy(dtype=bool)[mine]
     size = seats[_SIZE].to_numpy(dtype=float)[mine]
     wins = int(won.sum())
+    # Plain arrays, not a pandas group-by: every profile read pays this (11.7 -> 0.9 ms, test home).
     _, positions = segments(book.deal_offsets, seats[_DEAL].to_numpy()[mine])
-    others = seats.iloc[positions]
-    others = others[others[s.PARTNER_ID] != partner_id]
-    joint = others.groupby(s.PARTNER_ID, sort=True)[_WON].agg(["sum", "size"]).reset_index()
-    joint = joint[joint["sum"] > 0].sort_values(
-        ["sum", "size", s.PARTNER_ID], ascending=[False, True, True], kind="stable"
+    mates = seats[s.PARTNER_ID].to_numpy()[positions]
+    others = mates != partner_id
+    ids, which = np.unique(mates[others], return_inverse=True)
+    joint_deals = np.bincount(which, minlength=len(ids))
+    joint_wins = np.bincount(
+        which, weights=seats[_WON].to_numpy(dtype=float)[positions][others], minlength=len(ids)
     )
+    order = [i for i in np.lexsort((ids, joint_deals, -joint_wins)).tolist() if joint_wins[i] > 0]
     return TrackRecord(
         deals=len(mine),
         wins=wins,
@@ -421,8 +424,13 @@ def track_record(book: DealBook, partner_id: str) -> TrackRecord:
         influenced=_split(~sourced, won, size),
         median_days_to_close=_median(seats[_DAYS].to_numpy(dtype=float)[mine][won]),
         wins_most_with=[
-            CoSeller(partner_id=pid, name=book.name(pid), joint_wins=int(w), joint_deals=int(n))
-            for pid, w, n in joint.head(WINS_MOST_WITH).itertuples(index=False)
+            CoSeller(
+                partner_id=str(ids[i]),
+                name=book.name(str(ids[i])),
+                joint_wins=int(joint_wins[i]),
+                joint_deals=int(joint_deals[i]),
+            )
+            for i in order[:WINS_MOST_WITH]
         ],
     )
 

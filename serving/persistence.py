@@ -450,7 +450,11 @@ def rejections(
     since a time, oldest first."""
     table = t.feedback
     query = select(
-        table.c[s.OPPORTUNITY_ID], table.c[s.PARTNER_ID], table.c.team, table.c.reason_code, table.c.created_at
+        table.c[s.OPPORTUNITY_ID],
+        table.c[s.PARTNER_ID],
+        table.c.team,
+        table.c.reason_code,
+        table.c.created_at,
     ).where(table.c.action == "rejected")
     if opportunity_ids is not None:
         query = query.where(table.c[s.OPPORTUNITY_ID].in_(list(opportunity_ids)))

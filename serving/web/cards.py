@@ -71,10 +71,12 @@ def why_above(upper: TeamOut, lower: TeamOut) -> tuple[str, ...]:
         a, b = above.get(feature), below.get(feature)
         gap = (a.contribution if a else 0.0) - (b.contribution if b else 0.0)
         described = a or b
-        if gap > 0 and described is not None:
+        if gap >= 0.005 and described is not None:  # smaller gaps print as +0.00
             gaps.append((gap, described.description))
     gaps.sort(key=lambda pair: -pair[0])
-    lines = [f"{description} (score +{gap:.2f} for team {upper.rank})" for gap, description in gaps[:WHY_TERMS]]
+    lines = [
+        f"{description} (score +{gap:.2f} for team {upper.rank})" for gap, description in gaps[:WHY_TERMS]
+    ]
     if upper.win_probability is not None and lower.win_probability is not None:
         points = (upper.win_probability - lower.win_probability) * 100
         lines.append(f"in all, {points:.1f} percentage points more likely to win")

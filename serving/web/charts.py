@@ -8,11 +8,11 @@ from dataclasses import dataclass
 
 from markupsafe import Markup, escape
 
-WIDTH = 600
-ROW = 28
-LABEL_WIDTH = 200
-VALUE_WIDTH = 110
-MAX_LABEL = 28  # characters before a label is shortened (the full label stays in the bar's tooltip)
+WIDTH = 640
+ROW = 30
+LABEL_WIDTH = 240
+VALUE_WIDTH = 170
+MAX_LABEL = 26  # characters before a label is shortened (the full label stays in the bar's tooltip)
 _ids = itertools.count()
 
 
@@ -82,6 +82,14 @@ def probability_meter(probability: float | None, label: str) -> Markup:
         '<rect class="fill" x="0" y="2" width="{w:.1f}" height="18" rx="4"></rect>'
         '<text x="6" y="16">{pct}</text></svg>'
     ).format(label=label, pct=percent(share), w=300 * share)
+
+
+def compact(value: float) -> str:
+    """250000 → '250 k', 83202177 → '83.2 M': short enough to print beside a bar."""
+    for size, unit in ((1e9, "bn"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= size:
+            return f"{value / size:.3g} {unit}"
+    return f"{value:.0f}"
 
 
 def percent(value: float | None, digits: int = 0) -> str:

@@ -61,7 +61,9 @@ async def read_form(request: Request) -> PostedForm:
     if len(body) > MAX_FORM_BYTES:
         raise FormTooLarge(f"the form exceeds {MAX_FORM_BYTES} bytes")
     values: dict[str, list[str]] = {}
-    pairs = parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True, max_num_fields=MAX_FIELD_VALUES)
+    pairs = parse_qsl(
+        body.decode("utf-8", "replace"), keep_blank_values=True, max_num_fields=MAX_FIELD_VALUES
+    )
     for name, value in pairs:
         values.setdefault(name, []).append(value)
     return PostedForm(values)
@@ -127,7 +129,9 @@ class OpportunityForm:
         try:
             value = float(text.replace(",", "").replace("_", ""))
         except ValueError:
-            self.errors[name] = "enter a number, e.g. 250000" if name == "deal_size" else "enter a whole number"
+            self.errors[name] = (
+                "enter a number, e.g. 250000" if name == "deal_size" else "enter a whole number"
+            )
             return None
         if not math.isfinite(value) or (integer and not value.is_integer()):
             self.errors[name] = "enter a whole number" if integer else "enter a finite number"

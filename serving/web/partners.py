@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
 from starlette.requests import Request
@@ -32,7 +32,8 @@ def lookup(request: Request, q: Text = None, skill: Tag = None, role: Role = Non
     """The search form and, once asked, the partners matching it (GET /v1/partners)."""
     signed_in(request)
     roles = list(request.app.state.settings.roles)
-    context = {"q": q or "", "skill": skill or "", "role": role or "", "roles": roles, "result": None}
+    context: dict[str, Any] = {"q": q or "", "skill": skill or "", "role": role or "", "roles": roles}
+    context["result"] = None
     if q or skill or role:
         authorise(request, Scope.READ)
         snapshot = serving_now(request).ranker.snapshot
@@ -53,13 +54,25 @@ def profile(request: Request, partner_id: Annotated[str, Path(min_length=1, max_
             bar_chart(
                 "Closed deals: sourced against influenced",
                 [
-                    Bar("sourced: won", record.sourced.won, f"{record.sourced.won} of {record.sourced.deals}", "good"),
-                    Bar("influenced: won", record.influenced.won, f"{record.influenced.won} of {record.influenced.deals}", "primary"),
+                    Bar(
+                        "sourced: won",
+                        record.sourced.won,
+                        f"{record.sourced.won} of {record.sourced.deals}",
+                        "good",
+                    ),
+                    Bar(
+                        "influenced: won",
+                        record.influenced.won,
+                        f"{record.influenced.won} of {record.influenced.deals}",
+                        "primary",
+                    ),
                 ],
                 scale=max(record.sourced.deals, record.influenced.deals, 1),
             )
         )
-    return page(request, "profile.html", {"partner": partner, "record": record, "charts": charts, "pct": percent})
+    return page(
+        request, "profile.html", {"partner": partner, "record": record, "charts": charts, "pct": percent}
+    )
 
 
 @router.get("/page/skills")

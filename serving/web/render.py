@@ -79,9 +79,13 @@ def wants_json(request: Request) -> bool:
     return request.url.path.startswith(SCRIPT_PREFIX) or request.headers.get("X-Requested-With") == "fetch"
 
 
-def error_page(request: Request, status: int, title: str, message: str, headers: dict[str, str] | None = None) -> Response:
+def error_page(
+    request: Request, status: int, title: str, message: str, headers: dict[str, str] | None = None
+) -> Response:
     if wants_json(request):
-        return no_store(JSONResponse({"code": title, "message": message}, status_code=status, headers=headers))
+        return no_store(
+            JSONResponse({"code": title, "message": message}, status_code=status, headers=headers)
+        )
     response = page(request, "error.html", {"title": title, "message": message}, status)
     response.headers.update(headers or {})
     return response
@@ -134,7 +138,9 @@ class PageRoute(APIRoute):
                 return error_page(request, 422, "Invalid request", message)
             except Exception:
                 request_id = request_id_of(request)
-                logger.exception("page error on %s %s (request %s)", request.method, request.url.path, request_id)
+                logger.exception(
+                    "page error on %s %s (request %s)", request.method, request.url.path, request_id
+                )
                 message = f"Something went wrong on the server (request {request_id}). Try again later."
                 return error_page(request, 500, "Server error", message)
 

@@ -62,7 +62,7 @@ class SessionCodec:
     """Signs and reads session cookies with the configured secret and lifetime."""
 
     def __init__(self, secret: str, minutes: float) -> None:
-        self.max_age = minutes * 60
+        self.max_age = max(1, math.ceil(minutes * 60))
         self._serializer = URLSafeTimedSerializer(secret, salt=_SALT)
 
     @classmethod
@@ -91,7 +91,7 @@ class SessionCodec:
         response.set_cookie(
             COOKIE,
             value,
-            max_age=math.ceil(self.max_age) + EXPIRED_NOTICE_SECONDS,
+            max_age=self.max_age + EXPIRED_NOTICE_SECONDS,
             path="/",
             httponly=True,
             samesite="strict",

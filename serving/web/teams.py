@@ -81,7 +81,9 @@ def opportunity_form(request: Request) -> Response:
     return _form_page(request, OpportunityForm.blank(_roles(request)))
 
 
-def _rank(request: Request, req: RecommendationRequest, background: BackgroundTasks) -> RecommendationResponse:
+def _rank(
+    request: Request, req: RecommendationRequest, background: BackgroundTasks
+) -> RecommendationResponse:
     caller = authorise(request, Scope.READ)
     api_store: ApiStore = request.app.state.api_store
     return recommend(req, request, serving_now(request), caller, api_store, background)
@@ -122,7 +124,12 @@ def _team(posted: PostedForm) -> dict[str, str]:
 
 
 def _what_if_page(
-    request: Request, title: str, intro: str, req: RecommendationRequest, answer: RecommendationResponse, base: float | None
+    request: Request,
+    title: str,
+    intro: str,
+    req: RecommendationRequest,
+    answer: RecommendationResponse,
+    base: float | None,
 ) -> Response:
     context = {
         "title": title,
@@ -192,8 +199,8 @@ async def feedback(request: Request, background: BackgroundTasks) -> Response:
             request_id=posted.get("request_id") or None,
             opportunity_id=req.opportunity.opportunity_id,
             team=_team(posted),
-            action=posted.get("action"),  # type: ignore[arg-type]  # validated by the model
-            reason_code=posted.get("reason_code"),  # type: ignore[arg-type]
+            action=posted.get("action"),  # validated by the model
+            reason_code=posted.get("reason_code"),
             comment=posted.get("comment").strip() or None,
         )
     except ValidationError as exc:
@@ -201,9 +208,12 @@ async def feedback(request: Request, background: BackgroundTasks) -> Response:
     caller = authorise(request, Scope.WRITE)
     api_store: ApiStore = request.app.state.api_store
     recorded = record_feedback(body, caller, None, api_store, request, background)
-    message = f"Thanks: team {body.action} ({body.reason_code.value.replace('_', ' ')}), recorded as #{recorded.id}."
+    reason = body.reason_code.value.replace("_", " ")
+    message = f"Thanks: team {body.action} ({reason}), recorded as #{recorded.id}."
     if request.headers.get("X-Requested-With") == "fetch":
         return Response(
-            json.dumps({"message": message}), media_type="application/json", headers={"Cache-Control": "no-store"}
+            json.dumps({"message": message}),
+            media_type="application/json",
+            headers={"Cache-Control": "no-store"},
         )
     return page(request, "done.html", {"title": "Feedback recorded", "message": message})

@@ -1,11 +1,27 @@
-"""Why a team is suggested: credit shares, the top score terms and the cold-start flag."""
+"""Why a team is suggested: credit shares, top score terms, the cold-start flag and the reasons' wording."""
 
 from __future__ import annotations
 
+from datetime import date
+
 import numpy as np
 
+from features import schema as s
 from features.co_selling import Teammate
-from models.explanations import credit_shares, is_cold_start, partnership_reasons, top_contributions
+from features.embeddings import HashingEmbedder
+from features.records import OpportunityQuery
+from features.snapshot import FeatureSnapshot
+from models.explanations import (
+    HeldCertificate,
+    certificate_reason,
+    credit_shares,
+    held_certificates,
+    is_cold_start,
+    member_reasons,
+    partnership_reasons,
+    top_contributions,
+)
+from tests.features.snapshot_fixtures import tables
 
 
 def test_credit_shares_follow_each_members_own_positive_feature_contributions() -> None:
@@ -56,15 +72,67 @@ def _mate(**overrides: object) -> Teammate:
     return Teammate(**{**values, **overrides})  # type: ignore[arg-type]
 
 
-def test_a_member_that_won_more_with_a_teammate_than_expected_wins_often_with_it() -> None:
-    assert partnership_reasons("S1", [_mate()]) == [
-        "Wins often with Compass (influence): won 3 of 4 deals together."
+def test_a_member_that_co_sold_with_a_teammate_names_it_with_their_record_together() -> None:
+    assert partnership_reasons("S1", [_mate()]) == ["Won 3 of 4 deals with Compass (influence)."]
+
+
+def test_one_deal_together_reads_in_the_singular() -> None:
+    assert partnership_reasons("S1", [_mate(joint_deals=1.0, joint_wins=1.0)]) == [
+        "Won 1 of 1 deal with Compass (influence)."
     ]
 
 
 def test_partners_that_never_met_are_called_compatible_only_when_the_learned_affinity_is_notable() -> None:
     assert partnership_reasons("S1", [_mate(joint_deals=0.0, joint_wins=0.0, affinity=0.001)]) == []
-    assert (
-        "Likely to work well with Compass"
-        in partnership_reasons("S1", [_mate(joint_deals=0.0, joint_wins=0.0, affinity=0.05)])[0]
+    assert partnership_reasons("S1", [_mate(joint_deals=0.0, joint_wins=0.0, affinity=0.05)]) == [
+        "Likely to win with Compass (influence): partners like these two win together."
+    ]
+
+
+QUERY = OpportunityQuery(
+    as_of=date(2025, 1, 1), required_skills=("AWS Cloud Migration", "kubernetes", "zero trust")
+)
+
+
+def _reasons(skills: list[str], certificates: tuple[HeldCertificate, ...] | None = None) -> list[str]:
+    profile = {s.PARTNER_ID: "S1", s.SKILLS: skills}
+    names = {"services_valid_certifications": 0}
+    return member_reasons(profile, "services", QUERY, names, np.array([2.0]), certificates)
+
+
+def test_a_member_names_the_required_skills_it_covers_in_the_requests_order_and_spelling() -> None:
+    assert _reasons(["kubernetes", "aws cloud migration", "sap"]) == [
+        "Covers 2 of 3 required skills: AWS Cloud Migration, kubernetes.",
+        "Holds 2 valid certifications on the opportunity date.",
+    ]
+
+
+def test_a_member_names_its_certificates_with_their_expiry() -> None:
+    held = (HeldCertificate("AWS Migration Competency", date(2027, 3, 1)),)
+    assert _reasons([], held) == ["Certified: AWS Migration Competency (valid until 2027-03-01)."]
+
+
+def test_certificates_matching_a_required_skill_are_named_first_and_the_rest_counted() -> None:
+    held = (
+        HeldCertificate("Azure Fundamentals"),
+        HeldCertificate("CKA Kubernetes Administrator", date(2026, 5, 1)),
+        HeldCertificate("ISO 27001 Auditor"),
     )
+    assert certificate_reason(held, QUERY.required_skills) == (
+        "Certified: CKA Kubernetes Administrator (valid until 2026-05-01), Azure Fundamentals and 1 more."
+    )
+
+
+def test_a_member_without_valid_certificates_has_no_certificate_reason() -> None:
+    assert _reasons([], ()) == []
+
+
+def test_held_certificates_are_the_ones_valid_on_the_date_with_their_expiry() -> None:
+    catalog = FeatureSnapshot.build(tables(), HashingEmbedder()).catalog
+    # S1: aws-sa valid 2022-01-01 to 2024-01-01; aws-migration from 2023-08-01 with no expiry.
+    assert held_certificates(catalog, "S1", date(2023, 9, 1)) == (
+        HeldCertificate("aws-migration", None),
+        HeldCertificate("aws-sa", date(2024, 1, 1)),
+    )
+    assert held_certificates(catalog, "S1", date(2024, 1, 1)) == (HeldCertificate("aws-migration", None),)
+    assert held_certificates(catalog, "nobody", date(2024, 1, 1)) == ()

@@ -109,13 +109,36 @@ function setupPartnerLookup(input) {
   input.addEventListener("input", lookup);
 }
 
+function setupSkillList(input) {
+  const list = document.getElementById(input.getAttribute("list"));
+  const lookup = debounce(async () => {
+    const prefix = input.value.trim();
+    if (!prefix) return;
+    const found = await getJson(`${input.dataset.suggestList}?prefix=${encodeURIComponent(prefix)}&limit=8`);
+    if (!found.ok) {
+      say(found.message);
+      if (found.signIn) signInLink(document.getElementById("status"));
+      return;
+    }
+    say("");
+    list.replaceChildren();
+    for (const tag of found.body.values || []) {
+      const option = document.createElement("option");
+      option.value = tag.value;
+      option.label = `${tag.partners} partners`;
+      list.appendChild(option);
+    }
+  }, 200);
+  input.addEventListener("input", lookup);
+}
+
 function setupFeedback(form) {
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const status = form.querySelector(".feedback-status");
     const data = new URLSearchParams(new FormData(form));
     if (event.submitter && event.submitter.name) data.set(event.submitter.name, event.submitter.value);
-    const found = await getJson(form.action, {
+    const found = await getJson(form.getAttribute("action"), {
       method: "POST",
       body: data,
       headers: { Accept: "application/json", "X-Requested-With": "fetch" },
@@ -129,5 +152,6 @@ function setupFeedback(form) {
 document.addEventListener("DOMContentLoaded", () => {
   document.querySelectorAll("[data-suggest]").forEach(setupSkillSuggestions);
   document.querySelectorAll("[data-lookup]").forEach(setupPartnerLookup);
+  document.querySelectorAll("[data-suggest-list]").forEach(setupSkillList);
   document.querySelectorAll("form[data-feedback]").forEach(setupFeedback);
 });

@@ -1,0 +1,142 @@
+"""Browser fixtures: Debian's headless Chromium driven by Playwright, against a real uvicorn per module."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from serving.auth import create_key
+from serving.persistence import ApiStore
+from tests.serving.conftest import ServedModel
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+SCREENSHOTS = Path(__file__).resolve().parents[3] / "bench" / "results" / "screenshots"
+DESKTOP = {"width": 1366, "height": 768}
+PHONE = {"width": 390, "height": 844}
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Path:
+    """Debian's Chromium (Playwright's own download needs the internet); installed when missing."""
+    if not CHROMIUM.exists():
+        apt = shutil.which("apt-get")
+        result = (
+            subprocess.run([apt, "install", "-y", "chromium"], capture_output=True, text=True, timeout=900)
+            if apt
+            else None
+        )
+        if result is None or result.returncode != 0 or not CHROMIUM.exists():
+            reason = result.stderr.strip().splitlines()[-1:] if result else ["apt-get not found"]
+            pytest.skip(f"Chromium is missing and `apt-get install -y chromium` failed: {reason}")
+    return CHROMIUM
+
+
+@dataclass(frozen=True)
+class PageServer:
+    """A uvicorn serving the app; keys: `rep` (read, write) and `viewer` (read only)."""
+
+    url: str
+    rep_key: str
+    viewer_key: str
+    database: str
+
+
+def start_server(served_model: ServedModel, folder: Path, **env_extra: str) -> Iterator[PageServer]:
+    # A copy of the home's store: partner profiles and closed deals for the profile and KPI pages.
+    shutil.copy(served_model.settings.home / "store.db", folder / "api.db")
+    database = f"sqlite:///{folder / 'api.db'}"
+    store = ApiStore.open(database)
+    _, rep = create_key(store, "rep", ["read", "write"])
+    _, viewer = create_key(store, "viewer", ["read"])
+    store.engine.dispose()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PM_") and k != "MLFLOW_TRACKING_URI"}
+    env.update(
+        PM_HOME=str(served_model.settings.home),
+        PM_EMBEDDER="hashing",
+        PM_DATABASE_URL=database,
+        PM_SESSION_SECRET="test-session-secret-" + "x" * 32,
+        **env_extra,
+    )
+    port = _free_port()
+    log = (folder / "server.log").open("wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "serving.main:app", "--port", str(port), "--log-level", "warning"],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        # Generous: on a busy 2-core machine the model load alone can take tens of seconds.
+        for _ in range(900):
+            try:
+                if httpx.get(f"{url}/health/ready", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if proc.poll() is not None:
+                pytest.fail(
+                    f"server exited with {proc.returncode}:\n{(folder / 'server.log').read_text()[-3000:]}"
+                )
+            time.sleep(0.1)
+        else:
+            pytest.fail("server not ready after 90 s")
+        yield PageServer(url, rep, viewer, database)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def browser(chromium: Path) -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture()
+def new_page(browser: Browser) -> Iterator[Callable[..., Page]]:
+    """Pages in fresh contexts (no cookies shared between tests), desktop-sized unless told."""
+    contexts = []
+
+    def make(viewport: dict[str, int] | None = None) -> Page:
+        context = browser.new_context(viewport=viewport or DESKTOP)  # type: ignore[arg-type]
+        context.set_default_timeout(30_000)
+        contexts.append(context)
+        return context.new_page()
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
+def sign_in(page: Page, server: PageServer, key: str | None = None) -> None:
+    page.goto(f"{server.url}/")
+    page.get_by_label("API key").fill(key or server.rep_key)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{server.url}/")
+
+
+def screenshot(page: Page, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / name), full_page=True)
