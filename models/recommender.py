@@ -20,6 +20,7 @@ from models.config import SearchConfig
 from models.cycle_time import CycleTimeModel
 from models.explanations import (
     credit_shares,
+    held_certificates,
     is_cold_start,
     member_reasons,
     partnership_reasons,
@@ -265,7 +266,14 @@ class TeamRecommender:
                     cold_start=is_cold_start(names, row, role),
                     credit_share=shares.get(pid),
                     reasons=(
-                        *member_reasons(profile, role, query, names, row),
+                        *member_reasons(
+                            profile,
+                            role,
+                            query,
+                            names,
+                            row,
+                            held_certificates(self.snapshot.catalog, pid, query.as_of),
+                        ),
                         *partnership_reasons(pid, teammates.get(pid, [])),
                     ),
                 )

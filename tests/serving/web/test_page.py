@@ -74,9 +74,9 @@ def test_the_form_answers_with_team_cards(server: PageServer, new_page: NewPage)
     expect(cards).to_have_count(3)
     first = cards.first
     expect(first.get_by_role("heading", name="Team 1")).to_be_visible()
-    expect(first.locator("svg.meter")).to_have_attribute(
-        "aria-label", "Team 1 win probability: " + first.locator("svg.meter text").text_content()
-    )
+    printed = first.locator("svg.meter text").text_content() or ""
+    assert printed.endswith(" %")
+    expect(first.locator("svg.meter")).to_have_attribute("aria-label", f"Team 1 win probability: {printed}")
     expect(first.locator(".facts")).to_contain_text("Expected value")
     expect(first.locator("li.member")).to_have_count(3)
     expect(first.locator("li.member .badge.role").first).to_be_visible()
