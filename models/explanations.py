@@ -188,3 +188,53 @@ def partnership_reasons(partner_id: str, teammates: Sequence[Teammate]) -> list[
                 f"Caution with {mate.name} ({mate.role}): partners like these two tend to lose together."
             )
     return reasons
+
+
+# A score term in a rep's words, for "why is team 1 above team 2" (the feature descriptions are for
+# analysts). Member terms take the role; a term not listed falls back to its description.
+PLAIN_TERMS: dict[str, str] = {
+    "present": "a {role} partner on the team",
+    "text_similarity": "the {role} partner's profile matches the opportunity's description",
+    "region_match": "the {role} partner covers the region",
+    "industry_match": "the {role} partner serves the customer's industry",
+    "tier_rank": "the {role} partner's tier",
+    "valid_certifications": "the {role} partner's valid certifications",
+    "matching_certifications": "the {role} partner's certifications in the required skills",
+    "win_rate": "the {role} partner's win rate",
+    "industry_win_rate": "the {role} partner's record in this industry",
+    "region_win_rate": "the {role} partner's record in this region",
+    "skill_win_rate": "the {role} partner's record on deals needing these skills",
+    "recency_win_rate": "the {role} partner's recent wins",
+    "deals": "the {role} partner's experience (deals closed)",
+    "log_wins": "the {role} partner's wins so far",
+    "tag_overlap": "the {role} partner lists the required skills",
+    "skill_match": "the {role} partner's skills match the required ones",
+    "skill_evidence": "the {role} partner's depth in the required skills",
+    "tag_association": "the {role} partner's skills co-occur with these on past deals",
+    "certification_association": "the {role} partner's certificates co-occur with these skills on past deals",
+    "capacity_load": "how busy the {role} partner is",
+    "deal_size_gap": "the deal's size against the {role} partner's usual deals",
+    "psat": "the {role} partner's satisfaction score",
+    "skill_coverage_mean": "how well the team covers the required skills",
+    "skill_coverage_min": "the team's least-covered required skill",
+    "skill_tag_coverage_mean": "required skills the team lists",
+    "evidence_coverage_mean": "the team's evidence for the required skills",
+    "tag_evidence_coverage": "required skills the team lists",
+    "description_evidence_coverage": "required skills the members' descriptions highlight",
+    "certification_evidence_coverage": "required skills the members are certified in",
+    "association_coverage_mean": "the team's skills co-occur with these on past deals",
+    "team_win_rate_mean": "the members' win rates",
+    "pair_joint_win_rate_mean": "how the members did on deals together",
+    "pair_lift_mean": "the members win together more than their own records predict",
+    "pair_affinity_mean": "partners like these win together",
+    "conflict_pairs": "channel conflicts between members",
+    "registered_partner_on_team": "the registered partner is on the team",
+}
+
+
+def plain_term(feature: str, roles: Sequence[str], description: str) -> str:
+    """`feature` in a rep's words (`services_win_rate` -> "the services partner's win rate")."""
+    for role in roles:
+        if feature.startswith(f"{role}_") and feature[len(role) + 1 :] in PLAIN_TERMS:
+            return PLAIN_TERMS[feature[len(role) + 1 :]].format(role=role)
+    return PLAIN_TERMS.get(feature, description).format(role="member")

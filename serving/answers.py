@@ -5,12 +5,13 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Sequence
+from functools import partial
 
 from fastapi import BackgroundTasks, Request
 
 from models.rules import TeamConstraints
 from serving.errors import ApiError
-from serving.feedback_rules import NO_FEEDBACK, Withheld, feedback_rules
+from serving.feedback_rules import NO_FEEDBACK, FeedbackRules, Withheld, feedback_rules
 from serving.model_holder import Serving
 from serving.persistence import ApiStore
 from serving.presenters import audit_teams, recommendation_response
@@ -157,15 +158,17 @@ def answer(
 
 
 def challenger_rankings(
-    challenger: Serving, reqs: Sequence[RecommendationRequest]
+    rules: FeedbackRules | None, challenger: Serving, reqs: Sequence[RecommendationRequest]
 ) -> list[ChallengerRanking | None]:
-    """Each request ranked by the challenger with the same spec as the champion's (one embedding call,
-    its time shared out); None where the challenger cannot answer (e.g. a partner it does not know)."""
+    """Each request ranked by the challenger with the same spec as the champion's, reps' feedback included
+    (one embedding call, its time shared out); None where the challenger cannot answer (e.g. a partner it
+    does not know)."""
     started = time.perf_counter()
+    withheld = rules.withheld(challenger, reqs) if rules is not None else [NO_FEEDBACK] * len(reqs)
     specs: dict[int, RankSpec] = {}
     for i, req in enumerate(reqs):
         try:
-            specs[i] = rank_spec(challenger, req)
+            specs[i] = rank_spec(challenger, req, withheld[i])
         except RankingError:
             continue
     order = list(specs)
@@ -175,7 +178,7 @@ def challenger_rankings(
     for i, opp in zip(order, prepared, strict=True):
         began = time.perf_counter()
         try:
-            result = challenger.ranker.rank(opp, specs[i])
+            result = withheld[i].applied_to(challenger.ranker.rank(opp, specs[i]), reqs[i].k)
         except RankingError:
             continue
         out[i] = ChallengerRanking(teams_of(result), shared + time.perf_counter() - began)
@@ -195,6 +198,5 @@ def shadow(
     challenger = request.app.state.holder.challenger
     if scorer is None or challenger is None or not scorer.sampled():
         return
-    background.add_task(
-        scorer.score, challenger_rankings, serving.version, challenger, request_id, reqs, responses
-    )
+    rank_with = partial(challenger_rankings, feedback_rules(request.app.state))
+    background.add_task(scorer.score, rank_with, serving.version, challenger, request_id, reqs, responses)

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from markupsafe import Markup
 
 from features import schema as s
+from models.explanations import plain_term
 from serving.model_holder import Serving
 from serving.schemas import DroppedPartner, RecommendationResponse, TeamOut
 from serving.web.charts import probability_meter
@@ -64,6 +65,7 @@ def why_above(upper: TeamOut, lower: TeamOut) -> tuple[str, ...]:
     """
     if not upper.explanation or not lower.explanation:
         return ()
+    roles = sorted({m.role for m in (*upper.members, *lower.members)})
     above = {c.feature: c for c in upper.explanation}
     below = {c.feature: c for c in lower.explanation}
     gaps = []
@@ -72,7 +74,7 @@ def why_above(upper: TeamOut, lower: TeamOut) -> tuple[str, ...]:
         gap = (a.contribution if a else 0.0) - (b.contribution if b else 0.0)
         described = a or b
         if gap >= 0.005 and described is not None:  # smaller gaps print as +0.00
-            gaps.append((gap, described.description))
+            gaps.append((gap, plain_term(feature, roles, described.description)))
     gaps.sort(key=lambda pair: -pair[0])
     lines = [
         f"{description} (score +{gap:.2f} for team {upper.rank})" for gap, description in gaps[:WHY_TERMS]

@@ -19,6 +19,7 @@ from models.explanations import (
     is_cold_start,
     member_reasons,
     partnership_reasons,
+    plain_term,
     top_contributions,
 )
 from tests.features.snapshot_fixtures import tables
@@ -136,3 +137,18 @@ def test_held_certificates_are_the_ones_valid_on_the_date_with_their_expiry() ->
     )
     assert held_certificates(catalog, "S1", date(2024, 1, 1)) == (HeldCertificate("aws-migration", None),)
     assert held_certificates(catalog, "nobody", date(2024, 1, 1)) == ()
+
+
+def test_a_member_score_term_reads_in_a_reps_words() -> None:
+    assert plain_term("services_win_rate", ["services", "reseller"], "x") == "the services partner's win rate"
+
+
+def test_a_team_score_term_reads_in_a_reps_words() -> None:
+    assert plain_term("pair_affinity_mean", ["services"], "x") == "partners like these win together"
+
+
+def test_a_score_term_without_plain_words_falls_back_to_its_description() -> None:
+    assert (
+        plain_term("team_size", ["services"], "number of partners on the team")
+        == "number of partners on the team"
+    )

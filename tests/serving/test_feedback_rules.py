@@ -9,7 +9,9 @@ from sqlalchemy import insert
 
 from features import schema as s
 from features import tables as t
-from serving.feedback_rules import RULE_NO_CAPACITY, RULE_REJECTED_BY_REP
+from serving.answers import challenger_rankings
+from serving.feedback_rules import RULE_NO_CAPACITY, RULE_REJECTED_BY_REP, feedback_rules
+from serving.schemas import RecommendationRequest
 from tests.serving.conftest import OPPORTUNITY, Api, ApiFactory
 
 URL = "/v1/recommendations"
@@ -178,3 +180,15 @@ def test_the_registered_partner_is_never_withheld_by_feedback(make_api: ApiFacto
     body = ask(api, opportunity={"registered_partner_id": partner})
     assert all(members(team)[s.SERVICES] == partner for team in body["teams"])
     assert all(d["partner_id"] != partner for d in body["dropped"])
+
+
+def test_the_challenger_ranks_a_shadowed_request_with_the_same_feedback_rules(api: Api) -> None:
+    partner = top_services(api)
+    reject(api, "wrong_skills", partner_id=partner)
+    request = RecommendationRequest.model_validate(
+        {"opportunity": {**OPPORTUNITY, "opportunity_id": "opp-1"}, "k": 5}
+    )
+    rules = feedback_rules(api.app.state)
+    [ranking] = challenger_rankings(rules, api.app.state.holder.current, [request])
+    assert ranking is not None
+    assert partner not in {pid for team in ranking.teams for pid in team["members"].values()}
