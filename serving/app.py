@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 from functools import partial
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from sqlalchemy.engine import make_url
@@ -20,7 +20,7 @@ from features.index import set_search_threads
 from models.registry import load_champion, registered_challenger
 from serving import web
 from serving.auth import KeyVerifier
-from serving.dependencies import API_KEY_HEADER, IDEMPOTENCY_HEADER, Replay
+from serving.dependencies import API_KEY_HEADER, IDEMPOTENCY_HEADER, Replay, no_unknown_query
 from serving.ecosystem import DealBooks
 from serving.errors import install_error_handlers
 from serving.limits import make_rate_limiter
@@ -189,7 +189,7 @@ def create_app(
 
     app.include_router(health.router)
     for module in (recommendations, partners, catalog, ecosystem, feedback, model, performance):
-        app.include_router(module.router, responses=V1_ERRORS)
+        app.include_router(module.router, responses=V1_ERRORS, dependencies=[Depends(no_unknown_query)])
     # The sales-rep page at `/`: HTML over the same functions, signed in with a session (serving/web).
     web.install(app)
 

@@ -6,7 +6,7 @@ import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, get_origin
 
 from fastapi import Depends, Request, Security
 from fastapi.encoders import jsonable_encoder
@@ -220,3 +220,40 @@ async def idempotency(request: Request, api_store: ApiStoreDep) -> AsyncIterator
 
 
 IdempotencyDep = Annotated[Idempotency, Depends(idempotency)]
+
+
+def _query_names(route: Any) -> tuple[frozenset[str], frozenset[str]]:
+    """The query parameters a route declares (its dependencies' included), and those that take several
+    values; cached on the route object."""
+    names: tuple[frozenset[str], frozenset[str]] | None = getattr(route, "_pm_query_names", None)
+    if names is None:
+        found: set[str] = set()
+        lists: set[str] = set()
+        pending = [route.dependant]
+        while pending:
+            dependant = pending.pop()
+            for param in dependant.query_params:
+                found.add(param.alias)
+                annotation = param.field_info.annotation
+                if get_origin(annotation) in (list, tuple, set, frozenset):
+                    lists.add(param.alias)
+            pending.extend(dependant.dependencies)
+        names = (frozenset(found), frozenset(lists))
+        route._pm_query_names = names
+    return names
+
+
+def no_unknown_query(request: Request) -> None:
+    """422 for a query parameter the route does not declare, or a single-valued one given twice: as bodies
+    forbid unknown fields, a misspelt filter (`limt=5`) or `?q=a&q=b` is refused, never silently ignored."""
+    route = request.scope.get("route")
+    if route is None:
+        return
+    known, lists = _query_names(route)
+    given = request.query_params
+    unknown = sorted(set(given.keys()) - known)
+    if unknown:
+        raise ApiError(422, f"unknown query parameter {unknown[0]!r}", code="invalid_request")
+    repeated = sorted(k for k in set(given.keys()) - lists if len(given.getlist(k)) > 1)
+    if repeated:
+        raise ApiError(422, f"query parameter {repeated[0]!r} given more than once", code="invalid_request")

@@ -61,6 +61,21 @@ CONFIG = schemathesis.Config.from_dict(
         ],
     }
 )
+# A free-text query parameter accepts any string, and whatever "schema-violating" value the negative mode
+# draws for it (an object, a nested list) reaches the server as a string: the request on the wire is valid,
+# so the negative-data check cannot tell. These operations skip only that check; the bounds of their other
+# parameters have their own tests (tests/serving/test_catalog.py, test_ecosystem.py, test_performance.py),
+# and unknown or repeated query parameters are refused (serving/dependencies.py no_unknown_query).
+FREE_TEXT_QUERY = frozenset(
+    {
+        "GET /v1/partners",
+        "GET /v1/vocabulary/skills",
+        "GET /v1/vocabulary/industries",
+        "GET /v1/vocabulary/regions",
+        "GET /v1/ecosystem/kpis",
+        "GET /v1/model/performance",
+    }
+)
 EXAMPLES_PER_OPERATION = int(os.environ.get("PM_FUZZ_EXAMPLES", "8"))
 REPORT = os.environ.get("PM_FUZZ_REPORT")
 # JSON Schema cannot bound a `format: date` string; the schema states the range in words and the API
@@ -107,7 +122,8 @@ def _fuzz(
             case.validate_response(response, checks=checks, headers=headers)
         except (Exception, BaseExceptionGroup) as exc:  # noqa: BLE001 - counted per check, asserted later
             for title in _titles(exc):
-                failed[f"{title} ({response.status_code}: {response.text[:200]})"] += 1
+                sent = f" query={case.query}" if case.query else ""
+                failed[f"{title}{sent} ({response.status_code}: {response.text[:200]})"] += 1
 
     try:
         call()
@@ -145,7 +161,10 @@ def fuzz_api(
             operation = result.ok()
             name = f"{operation.method.upper()} {operation.path}"
             for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
-                counts = _fuzz(operation, mode, headers, checks, examples)
+                used = checks
+                if mode is GenerationMode.NEGATIVE and name in FREE_TEXT_QUERY:
+                    used = [c for c in checks if c.__name__ != "negative_data_rejection"]
+                counts = _fuzz(operation, mode, headers, used, examples)
                 report.setdefault(name, {})[mode.value] = counts
                 failures.update(
                     {f"{name} [{mode.value}] {title}": n for title, n in counts["failed"].items()}

@@ -160,3 +160,15 @@ def test_include_partner_returns_teams_that_all_contain_it(api: Api) -> None:
     what_if = {"opportunity": request_body()["opportunity"], "partner_id": last[s.INFLUENCE]}
     body = api.client.post("/v1/what-if/include-partner", json=what_if, headers=api.read).json()
     assert body["teams"] and all(ids(t)[s.INFLUENCE] == last[s.INFLUENCE] for t in body["teams"])
+
+
+def test_an_unknown_query_parameter_is_refused_with_its_name(api: Api) -> None:
+    response = api.client.get("/v1/model?verison=2", headers=api.read)
+    assert response.status_code == 422
+    assert "verison" in response.json()["message"]
+
+
+def test_a_single_valued_query_parameter_given_twice_is_refused(api: Api) -> None:
+    response = api.client.get("/v1/vocabulary/skills?prefix=a&prefix=b", headers=api.read)
+    assert response.status_code == 422
+    assert "prefix" in response.json()["message"]

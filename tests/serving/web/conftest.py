@@ -22,7 +22,9 @@ from tests.serving.conftest import ServedModel
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-SCREENSHOTS = Path(__file__).resolve().parents[3] / "bench" / "results" / "screenshots"
+# Screenshots for people to look at: written only when this names a folder, so `make test` never changes
+# the source tree (`PM_SCREENSHOTS=bench/results/screenshots pytest tests/serving/web` refreshes them).
+SCREENSHOTS_ENV = "PM_SCREENSHOTS"
 DESKTOP = {"width": 1366, "height": 768}
 PHONE = {"width": 390, "height": 844}
 
@@ -138,5 +140,8 @@ def sign_in(page: Page, server: PageServer, key: str | None = None) -> None:
 
 
 def screenshot(page: Page, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / name), full_page=True)
+    folder = os.environ.get(SCREENSHOTS_ENV)
+    if not folder:
+        return
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(Path(folder) / name), full_page=True)
