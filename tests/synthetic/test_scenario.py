@@ -45,10 +45,10 @@ def test_a_scenario_cannot_be_changed_after_creation() -> None:
         Scenario().camps = 3  # type: ignore[misc]
 
 
-def test_loading_bench_scenarios_yields_four_tuning_and_six_holdout_specs() -> None:
+def test_loading_bench_scenarios_yields_five_tuning_and_six_holdout_specs() -> None:
     specs = load_scenarios(BENCH_SCENARIOS)
     sets = [spec.set for spec in specs.values()]
-    assert sets.count("tuning") == 4 and sets.count("holdout") == 6
+    assert sets.count("tuning") == 5 and sets.count("holdout") == 6
 
 
 def test_a_loaded_scenario_is_the_file_defaults_overlaid_by_its_entry() -> None:
