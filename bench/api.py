@@ -31,7 +31,6 @@ import os
 import platform
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -50,6 +49,7 @@ from core.settings import CHAMPION_ALIAS, REGISTERED_MODEL_NAME, Settings
 from features import schema as s
 from serving.auth import create_key
 from serving.persistence import ApiStore
+from tests.servers import free_port
 
 RESULTS = Path(__file__).parent / "results" / "api.json"
 WARMUP_SECONDS = 10.0
@@ -69,21 +69,6 @@ alternatives_per_opportunity = 20
 # the server then uses.
 pool_size = 100
 """
-OPPORTUNITY_FIELDS = (
-    s.OPPORTUNITY_ID,
-    s.CUSTOMER_INDUSTRY,
-    s.REGION,
-    s.DEAL_SIZE,
-    s.REQUIRED_SKILLS,
-    s.DESCRIPTION,
-    s.CREATED_AT,
-)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def cli(home: Path, *args: str) -> None:
@@ -155,7 +140,7 @@ def mlflow_body(opp: dict[str, Any]) -> dict[str, Any]:
         s.DEAL_SIZE: float(opp[s.DEAL_SIZE] or 0.0),
         s.REGISTERED_PARTNER_ID: "",
     }
-    columns = [*OPPORTUNITY_FIELDS, s.REGISTERED_PARTNER_ID]
+    columns = list(s.QUERY_FIELDS)
     return {"dataframe_split": {"columns": columns, "data": [[row[c] for c in columns]]}}
 
 
@@ -264,6 +249,17 @@ class Target:
     headers: dict[str, str]
 
 
+def _latency(times_ms: list[float], n: int) -> dict[str, Any]:
+    """One target's request count and client-observed ms (p50, p99, mean)."""
+    ms = np.asarray(times_ms)
+    return {
+        "requests": n,
+        "p50_ms": round(float(np.percentile(ms, 50)), 2),
+        "p99_ms": round(float(np.percentile(ms, 99)), 2),
+        "mean_ms": round(float(ms.mean()), 2),
+    }
+
+
 def interleaved_latency(targets: list[Target], n: int) -> dict[str, dict[str, Any]]:
     """Client-observed ms per target, requests alternating between the targets (one keep-alive connection
     each) so that the machine's noise hits every server alike; the same opportunity goes to each in turn.
@@ -282,16 +278,7 @@ def interleaved_latency(targets: list[Target], n: int) -> dict[str, dict[str, An
     finally:
         for client in clients:
             client.close()
-    result = {}
-    for target, out in zip(targets, times, strict=True):
-        ms = np.asarray(out)
-        result[target.name] = {
-            "requests": n,
-            "p50_ms": round(float(np.percentile(ms, 50)), 2),
-            "p99_ms": round(float(np.percentile(ms, 99)), 2),
-            "mean_ms": round(float(ms.mean()), 2),
-        }
-    return result
+    return {target.name: _latency(out, n) for target, out in zip(targets, times, strict=True)}
 
 
 def throughput(
@@ -465,16 +452,7 @@ def blocked_latency(targets: list[Target], n: int) -> dict[str, dict[str, Any]]:
     finally:
         for client in clients:
             client.close()
-    result = {}
-    for target, out in zip(targets, times, strict=True):
-        ms = np.asarray(out)
-        result[target.name] = {
-            "requests": n,
-            "p50_ms": round(float(np.percentile(ms, 50)), 2),
-            "p99_ms": round(float(np.percentile(ms, 99)), 2),
-            "mean_ms": round(float(ms.mean()), 2),
-        }
-    return result
+    return {target.name: _latency(out, n) for target, out in zip(targets, times, strict=True)}
 
 
 def shadow_rows(home: Path) -> dict[str, Any]:

@@ -33,11 +33,12 @@ from typing import Any
 import httpx
 import psycopg
 
-from bench.api import ROOT, Server, api_body, free_port, open_opportunities, server_env
+from bench.api import ROOT, Server, api_body, open_opportunities, server_env
 from bench.report import machine, publish
 from serving.auth import create_key
 from serving.limits import REDIS_RETRY_SECONDS
 from serving.persistence import ApiStore
+from tests.servers import free_port
 from tests.serving.faults import FaultProxy, Mode
 
 RESULTS = Path(__file__).parent / "results" / "outages.json"

@@ -17,7 +17,6 @@ import json
 import os
 import platform
 import re
-import socket
 import statistics
 import subprocess
 import sys
@@ -30,9 +29,11 @@ import httpx
 from core.settings import Settings
 from serving.auth import create_key
 from serving.persistence import ApiStore
+from tests.servers import free_port, wait_until_ready
 
 RESULTS = Path(__file__).parent / "results" / "page.json"
 ROOT = Path(__file__).resolve().parents[1]
+READY_SECONDS = 120.0
 WARMUP = 20
 BLOCK = 10
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -59,12 +60,6 @@ API_BODY = {
 }
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _serve(home: Path, port: int) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PM_") and k != "MLFLOW_TRACKING_URI"}
     env.update(
@@ -80,17 +75,6 @@ def _serve(home: Path, port: int) -> subprocess.Popen[bytes]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-
-
-def _ready(url: str) -> None:
-    for _ in range(1200):
-        try:
-            if httpx.get(f"{url}/health/ready", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    raise SystemExit("server not ready after 120 s")
 
 
 def _summary(ms: list[float]) -> dict[str, float]:
@@ -161,11 +145,11 @@ def main() -> None:
     store = ApiStore.open(Settings(home=args.home).store_url)
     _, key = create_key(store, "bench-page", ["read"])
     store.engine.dispose()
-    port = _free_port()
+    port = free_port()
     server = _serve(args.home.resolve(), port)
     try:
         url = f"http://127.0.0.1:{port}"
-        _ready(url)
+        wait_until_ready(url, server, READY_SECONDS)
         result = measure(url, key, args.requests)
     finally:
         server.terminate()

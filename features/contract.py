@@ -358,6 +358,25 @@ def read_opportunities_file(path: Path) -> pd.DataFrame:
     return normalise_table(s.OPPORTUNITIES, frame)
 
 
+def _validated(
+    frames: dict[str, pd.DataFrame],
+    files: Mapping[str, str],
+    source: Path,
+    known_partner_ids: Collection[str],
+    known_opportunity_ids: Collection[str],
+    out: ViolationCollector,
+    warnings: list[str],
+) -> ValidatedExport:
+    """The checks across tables, then every violation raised at once, or the normalised export."""
+    _check_across(frames, files, known_partner_ids, known_opportunity_ids, out, warnings)
+    if out.findings:
+        raise out.error()
+    for warning in warnings:
+        log.warning(warning)
+    tables = EcosystemTables(**{table: normalise_table(table, frames[table]) for table in s.TABLES})
+    return ValidatedExport(tables=tables, source=source.resolve(), warnings=warnings)
+
+
 def load_export(
     directory: Path,
     *,
@@ -384,13 +403,32 @@ def load_export(
         if frame is not None:
             frames[table] = frame
 
-    _check_across(frames, files, known_partner_ids, known_opportunity_ids, out, warnings)
-    if out.findings:
-        raise out.error()
-    for warning in warnings:
-        log.warning(warning)
-    tables = EcosystemTables(**{table: normalise_table(table, frames[table]) for table in s.TABLES})
-    return ValidatedExport(tables=tables, source=directory.resolve(), warnings=warnings)
+    return _validated(frames, files, Path(directory), known_partner_ids, known_opportunity_ids, out, warnings)
+
+
+def validate_export(
+    cells: Mapping[str, pd.DataFrame],
+    files: Mapping[str, str],
+    source: Path,
+    *,
+    roles: Sequence[str] = s.DEFAULT_ROLES,
+    known_partner_ids: Collection[str] = (),
+    known_opportunity_ids: Collection[str] = (),
+) -> ValidatedExport:
+    """Cells read from export files by another reader (e.g. a mapping), checked exactly as load_export does.
+
+    `files` names each table's file in violations and warnings; a table missing from `cells` is a violation.
+    """
+    out = ViolationCollector()
+    warnings: list[str] = []
+    schemas = _schemas(roles)
+    frames: dict[str, pd.DataFrame] = {}
+    for table in s.TABLES:
+        if table not in cells:
+            out.add(files.get(table, table), None, "missing table file")
+            continue
+        frames[table] = _check_table(cells[table].copy(), table, schemas[table], files[table], out, warnings)
+    return _validated(frames, files, Path(source), known_partner_ids, known_opportunity_ids, out, warnings)
 
 
 def validate_rows(

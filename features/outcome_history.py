@@ -43,16 +43,8 @@ from features.contract import normalise_table, validate_rows
 from features.violations import ContractError, Violation
 
 # The contract fields of an opportunity that are not its outcome: what `details` may give.
-DETAIL_FIELDS = (
-    s.CUSTOMER_ID,
-    s.CUSTOMER_INDUSTRY,
-    s.REGION,
-    s.DEAL_SIZE,
-    s.REQUIRED_SKILLS,
-    s.DESCRIPTION,
-    s.CREATED_AT,
-    s.REGISTERED_PARTNER_ID,
-    s.REQUEST_ID,
+DETAIL_FIELDS = tuple(
+    f for f in s.COLUMNS[s.OPPORTUNITIES] if f not in (s.OPPORTUNITY_ID, s.OUTCOME, s.CLOSED_AT)
 )
 AUDITED_OPPORTUNITY = "opportunity"  # where audit_log.request holds the ranked opportunity
 

@@ -109,6 +109,11 @@ COLUMNS: Final[dict[str, tuple[str, ...]]] = {
     ),
     DEAL_PARTNERS: (OPPORTUNITY_ID, PARTNER_ID, ROLE, SOURCED),
 }
+# The contract fields of an opportunity that a ranking request reads (serving/schemas.py `to_query`), in
+# contract order: all but the customer, the outcome and the bid's request; the MLflow signature's columns.
+QUERY_FIELDS: Final = tuple(
+    c for c in COLUMNS[OPPORTUNITIES] if c not in (CUSTOMER_ID, CLOSED_AT, OUTCOME, REQUEST_ID)
+)
 LIST_COLUMNS: Final[dict[str, tuple[str, ...]]] = {
     PARTNERS: (REGIONS, INDUSTRIES, SKILLS),
     CERTIFICATIONS: (),

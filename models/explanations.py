@@ -229,6 +229,15 @@ PLAIN_TERMS: dict[str, str] = {
     "pair_affinity_mean": "partners like these win together",
     "conflict_pairs": "channel conflicts between members",
     "registered_partner_on_team": "the registered partner is on the team",
+    "log_deal_size": "how teams like this one do at this deal size",
+    "team_size": "the number of partners on the team",
+    "role_completeness": "how many of the wanted roles the team fills",
+    "tier_mean": "the members' tiers",
+    "tier_min": "the lowest member tier",
+    "tier_max": "the highest member tier",
+    "cold_start_members": "partners on the team without a track record yet",
+    "pair_joint_deals_mean": "deals the members have worked together",
+    "team_win_rate_min": "the weakest member's win rate",
 }
 
 

@@ -204,6 +204,18 @@ class _Tally:
     def rate(self, name: str) -> Rate:
         return rate(self.counts[f"{name}.hits"], self.counts[f"{name}.n"])
 
+    def add_choice(self, teams: Sequence[Mapping[str, Any]], team: TeamKey, win: bool) -> bool:
+        """Count where the actual team stood in a ranking and how its deal ended; True: in the top k."""
+        keys = _ranked_keys(teams)
+        top1, in_top_k = bool(keys) and keys[0] == team, team in keys
+        self.add("top1", top1)
+        self.add("top_k", in_top_k)
+        if top1:
+            self.add("win_top1", win)
+        if in_top_k:
+            self.add("win_top_k", win)
+        return in_top_k
+
 
 def _outcome_report(
     answers: Iterable[Answer], actual: Mapping[str, tuple[TeamKey, bool]], accepted: set[str]
@@ -212,16 +224,8 @@ def _outcome_report(
     n = won = 0
     for answer in answers:
         team, win = actual[str(answer.opportunity_id)]
-        keys = _ranked_keys(answer.teams)
-        top1, in_top_k = bool(keys) and keys[0] == team, team in keys
         n, won = n + 1, won + int(win)
-        tally.add("top1", top1)
-        tally.add("top_k", in_top_k)
-        if top1:
-            tally.add("win_top1", win)
-        if in_top_k:
-            tally.add("win_top_k", win)
-        else:
+        if not tally.add_choice(answer.teams, team, win):
             tally.add("win_not", win)
         tally.add("win_accepted" if answer.opportunity_id in accepted else "win_not_accepted", win)
     return OutcomeReport(
@@ -301,14 +305,7 @@ def _versions(conn: Connection, since: date | None, version: str | None) -> list
 def _choices(rows: Iterable[tuple[list[dict[str, Any]], TeamKey, bool]]) -> ShadowChoices:
     tally = _Tally(Counter())
     for teams, team, win in rows:
-        keys = _ranked_keys(teams)
-        top1, in_top_k = bool(keys) and keys[0] == team, team in keys
-        tally.add("top1", top1)
-        tally.add("top_k", in_top_k)
-        if top1:
-            tally.add("win_top1", win)
-        if in_top_k:
-            tally.add("win_top_k", win)
+        tally.add_choice(teams, team, win)
     return ShadowChoices(
         actual_team_was_top1=tally.rate("top1"),
         actual_team_in_top_k=tally.rate("top_k"),

@@ -35,3 +35,35 @@ def small_ranker_params(**overrides: Any) -> RankerParams:
 def search_config(**overrides: Any) -> SearchConfig:
     """The default search budget with these fields replaced."""
     return TrainConfig.from_file().search.model_copy(update=overrides)
+
+
+# A quick training run end to end (generate, ingest, train, gate) on a small export: its 40-deal test period
+# is small enough that only these loose gate bounds let it through.
+_LOOSE_GATE_TRAINING = """
+seed = 7
+[ranker]
+objective = "binary"
+num_boost_round = 30
+num_leaves = 7
+[data]
+max_train_opportunities = 600
+max_calibration_opportunities = 200
+max_test_opportunities = 40
+[search]
+max_candidates_per_role = 5
+max_teams_scored = 150
+beam_width = 8
+[evaluation]
+pool_size = 100
+bootstrap = 50
+[gate]
+min_test_deals = 10
+min_lift_over_best_baseline = -1.0
+min_lift_true_win_probability = {min_lift}
+min_lift_log_loss = -1.0
+"""
+
+
+def loose_gate_training(min_lift_true_win_probability: float = -1.0) -> str:
+    """The TOML of a quick end-to-end training with loose gate bounds (this one bound may be set)."""
+    return _LOOSE_GATE_TRAINING.format(min_lift=min_lift_true_win_probability)

@@ -72,17 +72,7 @@ def actual_team_metrics(scores: np.ndarray, examples: TeamExamples, k: int = 5) 
 
 def _example_frame(opportunities: pd.DataFrame) -> pd.DataFrame:
     """A small contract-shaped input example for the MLflow signature."""
-    cols = [
-        s.OPPORTUNITY_ID,
-        s.CUSTOMER_INDUSTRY,
-        s.REGION,
-        s.DEAL_SIZE,
-        s.REQUIRED_SKILLS,
-        s.DESCRIPTION,
-        s.CREATED_AT,
-        s.REGISTERED_PARTNER_ID,
-    ]
-    frame = opportunities[cols].head(2).copy()
+    frame = opportunities[list(s.QUERY_FIELDS)].head(2).copy()
     frame[s.REQUIRED_SKILLS] = [s.LIST_SEPARATOR.join(tags) for tags in frame[s.REQUIRED_SKILLS]]
     frame[s.CREATED_AT] = frame[s.CREATED_AT].dt.strftime("%Y-%m-%d")
     frame[s.DEAL_SIZE] = frame[s.DEAL_SIZE].astype(float)

@@ -13,7 +13,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from core.settings import get_settings
 from features import schema as s
-from features.contract import load_export
+from features.contract import ValidatedExport, load_export
+from features.mapping import ExportMapping, MappingError, load_mapped_export
 from features.store import IngestSummary, Store
 from features.violations import ContractError
 
@@ -36,14 +37,29 @@ def ingest(
             "as .csv or .parquet (data contract v1).",
         ),
     ],
+    mapping: Annotated[
+        Path | None,
+        typer.Option(
+            "--mapping",
+            dir_okay=False,
+            help="TOML mapping from another system's export (file names, column renames, defaults, value "
+            "maps, list separators, date formats) to contract v1; see examples/mappings/.",
+        ),
+    ] = None,
 ) -> None:
     """Validate an export folder, then load it into the store in one transaction (all or nothing)."""
     out = Console()
     err = Console(stderr=True)
+    try:
+        # Read before the store is touched: a broken mapping changes nothing, not even the schema.
+        export_mapping = None if mapping is None else ExportMapping.from_file(mapping)
+    except MappingError as e:
+        err.print(e.report(), markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
     settings = get_settings()
     store = Store(settings.store_url)
     try:
-        summary, warnings = _validate_and_ingest(store, directory, settings.roles, err)
+        summary, warnings = _validate_and_ingest(store, directory, export_mapping, settings.roles, err)
     except ContractError as e:
         err.print(e.report(), markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
@@ -62,15 +78,25 @@ def ingest(
 
 
 def _validate_and_ingest(
-    store: Store, directory: Path, roles: Sequence[str], err: Console
+    store: Store, directory: Path, mapping: ExportMapping | None, roles: Sequence[str], err: Console
 ) -> tuple[IngestSummary, list[str]]:
     with err.status("migrating the store schema"):
         store.migrate()
         partner_ids, opportunity_ids = store.known_ids()
     with err.status(f"validating {directory}"):
-        export = load_export(
-            directory, roles=roles, known_partner_ids=partner_ids, known_opportunity_ids=opportunity_ids
-        )
+        export: ValidatedExport
+        if mapping is None:
+            export = load_export(
+                directory, roles=roles, known_partner_ids=partner_ids, known_opportunity_ids=opportunity_ids
+            )
+        else:
+            export = load_mapped_export(
+                directory,
+                mapping,
+                roles=roles,
+                known_partner_ids=partner_ids,
+                known_opportunity_ids=opportunity_ids,
+            )
     with err.status("ingesting (one transaction)"):
         summary = store.ingest(export)
     return summary, export.warnings

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from fastapi import APIRouter, BackgroundTasks
 from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 
-from serving.auth import Scope
+from serving.auth import Caller, Scope
 from serving.ecosystem import industries, regions
 from serving.errors import ApiError
+from serving.model_holder import Serving
 from serving.persistence import ApiStore
 from serving.routers.feedback import record_feedback
 from serving.routers.recommendations import include_partner, recommend, replace_member
@@ -34,6 +36,7 @@ router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
 WHAT_IF_K = 3
 REASONS = [reason.value for reason in FeedbackReason]
+Body = TypeVar("Body")  # the request schema of the API route a page calls
 
 
 def _roles(request: Request) -> list[str]:
@@ -82,11 +85,15 @@ def opportunity_form(request: Request) -> Response:
 
 
 def _rank(
-    request: Request, req: RecommendationRequest, background: BackgroundTasks
+    request: Request,
+    route: Callable[[Body, Request, Serving, Caller, ApiStore, BackgroundTasks], RecommendationResponse],
+    body: Body,
+    background: BackgroundTasks,
 ) -> RecommendationResponse:
+    """The answer of one of the API's ranking routes, for the signed-in caller (read scope)."""
     caller = authorise(request, Scope.READ)
     api_store: ApiStore = request.app.state.api_store
-    return recommend(req, request, serving_now(request), caller, api_store, background)
+    return route(body, request, serving_now(request), caller, api_store, background)
 
 
 @router.post("/teams")
@@ -99,7 +106,7 @@ async def teams(request: Request, background: BackgroundTasks) -> Response:
     if req is None:
         return _form_page(request, form, error="Some fields need attention.", status=422)
     try:
-        answer = _rank(request, req, background)
+        answer = _rank(request, recommend, req, background)
     except ApiError as exc:
         return _form_page(request, form, error=exc.message, status=exc.status)
     return _form_page(request, form, answer=answer, ranked=req)
@@ -160,9 +167,7 @@ async def replace(request: Request, background: BackgroundTasks) -> Response:
     body = ReplaceMemberRequest(
         opportunity=req.opportunity, team=team, replace_role=role, k=WHAT_IF_K, explain=True
     )
-    caller = authorise(request, Scope.READ)
-    api_store: ApiStore = request.app.state.api_store
-    answer = replace_member(body, request, serving_now(request), caller, api_store, background)
+    answer = _rank(request, replace_member, body, background)
     name = posted.get("replace_name") or team.get(role, "")
     intro = f"Replacing {name} as {role}; the other members stay. Best replacements first."
     return _what_if_page(request, f"Replace {name}", intro, req, answer, _probability(posted))
@@ -180,9 +185,7 @@ async def include(request: Request, background: BackgroundTasks) -> Response:
         )
     except ValidationError as exc:
         raise ApiError(422, f"partner: {next(iter(field_errors(exc).values()))}") from exc
-    caller = authorise(request, Scope.READ)
-    api_store: ApiStore = request.app.state.api_store
-    answer = include_partner(body, request, serving_now(request), caller, api_store, background)
+    answer = _rank(request, include_partner, body, background)
     name = posted.get("partner_name") or partner_id
     intro = f"The best teams that include {name}."
     return _what_if_page(request, f"Teams with {name}", intro, req, answer, _probability(posted))

@@ -41,28 +41,28 @@ def test_locks_of_different_names_do_not_exclude_each_other(store: Store) -> Non
     assert try_acquire(store, "backfill", "b", HOUR)
 
 
-def test_of_contenders_at_once_exactly_one_wins(store: Store) -> None:
+def _winners_of_contention(store: Store, contenders: int = 4) -> list[str]:
+    """The holders that acquired the lock when `contenders` of them tried at once (none may raise)."""
     winners: list[str] = []
 
     def contend(holder: str) -> None:
         if try_acquire(store, NAME, holder, HOUR):
             winners.append(holder)
 
-    errors = run_together([lambda h=f"h{n}": contend(h) for n in range(4)])  # type: ignore[misc]
-    assert errors == [] and len(winners) == 1
+    errors = run_together([lambda h=f"h{n}": contend(h) for n in range(contenders)])  # type: ignore[misc]
+    assert errors == []
+    return winners
+
+
+def test_of_contenders_at_once_exactly_one_wins(store: Store) -> None:
+    winners = _winners_of_contention(store)
+    assert len(winners) == 1
     assert job_lock.current(store, NAME).holder == winners[0]  # type: ignore[union-attr]
 
 
 def test_of_contenders_for_an_expired_lock_exactly_one_takes_it_over(store: Store) -> None:
     try_acquire(store, NAME, "crashed", timedelta(seconds=-1))
-    winners: list[str] = []
-
-    def contend(holder: str) -> None:
-        if try_acquire(store, NAME, holder, HOUR):
-            winners.append(holder)
-
-    errors = run_together([lambda h=f"h{n}": contend(h) for n in range(4)])  # type: ignore[misc]
-    assert errors == [] and len(winners) == 1
+    assert len(_winners_of_contention(store)) == 1
 
 
 def test_hold_releases_the_lock_when_the_block_fails(store: Store) -> None:

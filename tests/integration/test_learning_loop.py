@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +18,7 @@ from features import schema as s
 from features.store import Store
 from partnermatch.commands.train import train
 from tests.partnermatch.commands.cli import run_command
+from tests.servers import free_port, wait_until_ready
 from tests.training.retrain_homes import RetrainHome, build_home
 
 pytestmark = pytest.mark.integration
@@ -33,27 +33,6 @@ RELOAD_SECONDS = 60.0
 class Server:
     url: str
     env: dict[str, str]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait_until(check: Any, seconds: float, proc: subprocess.Popen[bytes], what: str) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            if check():
-                return
-        except httpx.TransportError:
-            pass
-        if proc.poll() is not None:
-            output = proc.stdout.read().decode() if proc.stdout else ""
-            pytest.fail(f"server exited with {proc.returncode} while waiting for {what}:\n{output[-3000:]}")
-        time.sleep(0.2)
-    pytest.fail(f"{what} did not happen within {seconds:.0f} s")
 
 
 @pytest.fixture(scope="module")
@@ -92,7 +71,7 @@ def _env(home: RetrainHome) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def server(home: RetrainHome) -> Iterator[Server]:
     env = _env(home)
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "partnermatch.cli", "serve", "--port", str(port)],
         env=env,
@@ -101,12 +80,7 @@ def server(home: RetrainHome) -> Iterator[Server]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_until(
-            lambda: httpx.get(f"{url}/health/ready", timeout=2).status_code == 200,
-            READY_SECONDS,
-            proc,
-            "the server's readiness",
-        )
+        wait_until_ready(url, proc, READY_SECONDS)
         yield Server(url, env)
     finally:
         proc.terminate()

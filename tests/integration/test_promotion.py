@@ -13,41 +13,17 @@ from typer.testing import CliRunner
 from core.settings import CHAMPION_ALIAS, REGISTERED_MODEL_NAME, get_settings
 from partnermatch.commands.evaluate import evaluate
 from partnermatch.commands.promote import promote, rollback
+from tests.configs import loose_gate_training
 from tests.integration.conftest import run_cli
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-
-CONFIG = """
-seed = 7
-[ranker]
-objective = "binary"
-num_boost_round = 30
-num_leaves = 7
-[data]
-max_train_opportunities = 600
-max_calibration_opportunities = 200
-max_test_opportunities = 40
-[search]
-max_candidates_per_role = 5
-max_teams_scored = 150
-beam_width = 8
-[evaluation]
-pool_size = 100
-bootstrap = 50
-[gate]
-# A 40-deal test period: small enough that only these loose bounds let the pipeline run end to end.
-min_test_deals = 10
-min_lift_over_best_baseline = -1.0
-min_lift_true_win_probability = -1.0
-min_lift_log_loss = -1.0
-"""
 
 
 @pytest.fixture(scope="module")
 def two_versions(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Path]]:
     root = tmp_path_factory.mktemp("promotion")
     config = root / "train.toml"
-    config.write_text(CONFIG)
+    config.write_text(loose_gate_training())
     with pytest.MonkeyPatch.context() as mp:
         mp.delenv("MLFLOW_TRACKING_URI", raising=False)
         mp.delenv("PM_DATABASE_URL", raising=False)

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,15 +13,12 @@ import pytest
 
 from serving.auth import create_key
 from serving.persistence import ApiStore
+from tests.servers import free_port, wait_until_ready
 from tests.serving.conftest import ServedModel, request_body
 
 pytestmark = pytest.mark.integration
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+READY_SECONDS = 90.0
 
 
 @pytest.fixture()
@@ -34,7 +29,7 @@ def server(served_model: ServedModel, tmp_path: Path) -> Iterator[tuple[str, str
     store.engine.dispose()
     env = {k: v for k, v in os.environ.items() if not k.startswith("PM_") and k != "MLFLOW_TRACKING_URI"}
     env.update(PM_HOME=str(served_model.settings.home), PM_EMBEDDER="hashing", PM_DATABASE_URL=database)
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "serving.main:app", "--port", str(port), "--log-level", "warning"],
         env=env,
@@ -44,18 +39,7 @@ def server(served_model: ServedModel, tmp_path: Path) -> Iterator[tuple[str, str
     url = f"http://127.0.0.1:{port}"
     try:
         # Generous: on a busy 2-core machine the model load alone can take tens of seconds.
-        for _ in range(900):
-            try:
-                if httpx.get(f"{url}/health/ready", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if proc.poll() is not None:
-                output = proc.stdout.read().decode() if proc.stdout else ""
-                pytest.fail(f"server exited with {proc.returncode}:\n{output[-3000:]}")
-            time.sleep(0.1)
-        else:
-            pytest.fail("server not ready after 90 s")
+        wait_until_ready(url, proc, READY_SECONDS)
         yield url, key
     finally:
         proc.terminate()

@@ -15,32 +15,9 @@ from features import tables as t
 from features.contract import load_export
 from features.store import Store
 from partnermatch.commands.generate import generate
+from tests.configs import loose_gate_training
 from tests.partnermatch.commands.cli import run_command
 
-# As tests/integration/test_promotion.py: a 40-deal test period that only these loose bounds let through.
-CONFIG = """
-seed = 7
-[ranker]
-objective = "binary"
-num_boost_round = 30
-num_leaves = 7
-[data]
-max_train_opportunities = 600
-max_calibration_opportunities = 200
-max_test_opportunities = 40
-[search]
-max_candidates_per_role = 5
-max_teams_scored = 150
-beam_width = 8
-[evaluation]
-pool_size = 100
-bootstrap = 50
-[gate]
-min_test_deals = 10
-min_lift_over_best_baseline = -1.0
-min_lift_true_win_probability = {min_lift}
-min_lift_log_loss = -1.0
-"""
 # No candidate raises the top-1 true win probability by a whole 1.0: the champion gate always refuses.
 REFUSING_LIFT = 1.0
 # The share of deals (by creation date) in the store when the first model trains; the rest come later.
@@ -72,8 +49,8 @@ def build_home(root: Path) -> RetrainHome:
     assert code == 0, output
     _write_early_part(export, early)
     config, refusing = root / "train.toml", root / "refusing.toml"
-    config.write_text(CONFIG.format(min_lift=-1.0))
-    refusing.write_text(CONFIG.format(min_lift=REFUSING_LIFT))
+    config.write_text(loose_gate_training())
+    refusing.write_text(loose_gate_training(min_lift_true_win_probability=REFUSING_LIFT))
     home = RetrainHome(Settings(home=root / "home", embedder="hashing"), export, config, refusing)
     _ingest(home.store, early)
     return home

@@ -37,6 +37,12 @@ function signInLink(box) {
   box.appendChild(link);
 }
 
+// A failed look-up, said in the status line (with a sign-in link when the session expired).
+function sayFailure(found) {
+  say(found.message);
+  if (found.signIn) signInLink(document.getElementById("status"));
+}
+
 function debounce(fn, ms) {
   let timer = null;
   return (...args) => { clearTimeout(timer); timer = setTimeout(() => fn(...args), ms); };
@@ -74,8 +80,7 @@ function setupSkillSuggestions(input) {
     if (!prefix) { show([]); return; }
     const found = await getJson(`${input.dataset.suggest}?prefix=${encodeURIComponent(prefix)}&limit=8`);
     if (!found.ok) {
-      say(found.message);
-      if (found.signIn) signInLink(document.getElementById("status"));
+      sayFailure(found);
       show([]);
       return;
     }
@@ -86,50 +91,43 @@ function setupSkillSuggestions(input) {
   input.addEventListener("keydown", (event) => { if (event.key === "Escape") list.hidden = true; });
 }
 
-function setupPartnerLookup(input) {
+// Fills the input's <datalist> from a JSON look-up as the user types: `url` gives the look-up's address for
+// the typed text (null: nothing to ask), `options` the [value, label] pairs of its answer.
+function setupDatalist(input, ms, url, options) {
   const list = document.getElementById(input.getAttribute("list"));
   const lookup = debounce(async () => {
-    const q = input.value.trim();
-    if (q.length < 2 || /\([^()]+\)\s*$/.test(q)) return;
-    const found = await getJson(`${input.dataset.lookup}?q=${encodeURIComponent(q)}&limit=8`);
+    const address = url(input.value.trim());
+    if (!address) return;
+    const found = await getJson(address);
     if (!found.ok) {
-      say(found.message);
-      if (found.signIn) signInLink(document.getElementById("status"));
+      sayFailure(found);
       return;
     }
     say("");
     list.replaceChildren();
-    for (const partner of found.body.partners || []) {
+    for (const [value, label] of options(found.body)) {
       const option = document.createElement("option");
-      option.value = `${partner.name} (${partner.partner_id})`;
-      option.label = `${partner.role}, ${partner.tier}`;
+      option.value = value;
+      option.label = label;
       list.appendChild(option);
     }
-  }, 250);
+  }, ms);
   input.addEventListener("input", lookup);
 }
 
+function setupPartnerLookup(input) {
+  // Under two characters, or once a chosen "Name (id)" fills the field, there is nothing to look up.
+  const url = (q) =>
+    q.length < 2 || /\([^()]+\)\s*$/.test(q) ? null : `${input.dataset.lookup}?q=${encodeURIComponent(q)}&limit=8`;
+  const options = (body) => (body.partners || []).map((p) => [`${p.name} (${p.partner_id})`, `${p.role}, ${p.tier}`]);
+  setupDatalist(input, 250, url, options);
+}
+
 function setupSkillList(input) {
-  const list = document.getElementById(input.getAttribute("list"));
-  const lookup = debounce(async () => {
-    const prefix = input.value.trim();
-    if (!prefix) return;
-    const found = await getJson(`${input.dataset.suggestList}?prefix=${encodeURIComponent(prefix)}&limit=8`);
-    if (!found.ok) {
-      say(found.message);
-      if (found.signIn) signInLink(document.getElementById("status"));
-      return;
-    }
-    say("");
-    list.replaceChildren();
-    for (const tag of found.body.values || []) {
-      const option = document.createElement("option");
-      option.value = tag.value;
-      option.label = `${tag.partners} partners`;
-      list.appendChild(option);
-    }
-  }, 200);
-  input.addEventListener("input", lookup);
+  const url = (prefix) =>
+    prefix ? `${input.dataset.suggestList}?prefix=${encodeURIComponent(prefix)}&limit=8` : null;
+  const options = (body) => (body.values || []).map((tag) => [tag.value, `${tag.partners} partners`]);
+  setupDatalist(input, 200, url, options);
 }
 
 function setupFeedback(form) {

@@ -4,20 +4,18 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from serving.auth import create_key
 from serving.persistence import ApiStore
+from tests.servers import free_port, wait_until_ready
 from tests.serving.conftest import ServedModel
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -27,12 +25,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 SCREENSHOTS_ENV = "PM_SCREENSHOTS"
 DESKTOP = {"width": 1366, "height": 768}
 PHONE = {"width": 390, "height": 844}
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+READY_SECONDS = 90.0
 
 
 @pytest.fixture(scope="session")
@@ -77,7 +70,7 @@ def start_server(served_model: ServedModel, folder: Path, **env_extra: str) -> I
         PM_SESSION_SECRET="test-session-secret-" + "x" * 32,
         **env_extra,
     )
-    port = _free_port()
+    port = free_port()
     log = (folder / "server.log").open("wb")
     proc = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "serving.main:app", "--port", str(port), "--log-level", "warning"],
@@ -88,19 +81,7 @@ def start_server(served_model: ServedModel, folder: Path, **env_extra: str) -> I
     url = f"http://127.0.0.1:{port}"
     try:
         # Generous: on a busy 2-core machine the model load alone can take tens of seconds.
-        for _ in range(900):
-            try:
-                if httpx.get(f"{url}/health/ready", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if proc.poll() is not None:
-                pytest.fail(
-                    f"server exited with {proc.returncode}:\n{(folder / 'server.log').read_text()[-3000:]}"
-                )
-            time.sleep(0.1)
-        else:
-            pytest.fail("server not ready after 90 s")
+        wait_until_ready(url, proc, READY_SECONDS, log=folder / "server.log")
         yield PageServer(url, rep, viewer, database)
     finally:
         proc.terminate()
