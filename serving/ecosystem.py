@@ -24,7 +24,7 @@ from features.slots import segments
 from features.snapshot import FeatureSnapshot
 from features.store import Store
 from features.store_reads import deal_mark
-from serving.schemas import (
+from serving.report_schemas import (
     HIT_SKILLS,
     WINS_MOST_WITH,
     CertificationStatus,

@@ -16,7 +16,7 @@ from sqlalchemy.sql import ColumnElement
 
 from features import tables as t
 from serving.metrics import UNKNOWN_VERSION, ApiMetrics
-from serving.schemas import (
+from serving.report_schemas import (
     MAX_REPORTED_VERSIONS,
     OutcomeReport,
     PerformanceReport,

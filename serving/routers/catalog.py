@@ -9,7 +9,8 @@ from fastapi import APIRouter, Query
 from features import schema as s
 from serving.dependencies import ReadCaller, ServingDep
 from serving.ecosystem import industries, regions, search_partners, skill_vocabulary
-from serving.schemas import MAX_HITS, MAX_QUERY, MAX_TAG, MAX_VOCABULARY, PartnerSearchResult, Vocabulary
+from serving.report_schemas import MAX_HITS, MAX_QUERY, MAX_VOCABULARY, PartnerSearchResult, Vocabulary
+from serving.schemas import MAX_TAG
 
 router = APIRouter(prefix="/v1", tags=["catalog"])
 

@@ -9,7 +9,8 @@ from fastapi import APIRouter, Query, Request
 
 from serving.dependencies import ReadCaller
 from serving.ecosystem import DEFAULT_PAIRS, DealBooks
-from serving.schemas import EARLIEST_DATE, LATEST_DATE, MAX_PAIRS, EcosystemKpis
+from serving.report_schemas import MAX_PAIRS, EcosystemKpis
+from serving.schemas import EARLIEST_DATE, LATEST_DATE
 
 router = APIRouter(prefix="/v1", tags=["ecosystem"])
 

@@ -9,7 +9,8 @@ from fastapi import APIRouter, Query
 
 from serving.dependencies import ApiStoreDep, ReadCaller
 from serving.performance import performance_report
-from serving.schemas import EARLIEST_DATE, LATEST_DATE, PerformanceReport
+from serving.report_schemas import PerformanceReport
+from serving.schemas import EARLIEST_DATE, LATEST_DATE
 
 router = APIRouter(prefix="/v1", tags=["model"])
 

@@ -9,9 +9,9 @@ from starlette.responses import Response
 
 from serving.auth import Scope
 from serving.persistence import ApiStore
+from serving.report_schemas import EcosystemKpis, PerformanceReport, Rate, VersionPerformance
 from serving.routers.ecosystem import ecosystem_kpis
 from serving.routers.performance import model_performance
-from serving.schemas import EcosystemKpis, PerformanceReport, Rate, VersionPerformance
 from serving.web.access import authorise
 from serving.web.charts import Bar, bar_chart, compact, percent
 from serving.web.render import PageRoute, page

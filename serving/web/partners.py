@@ -12,8 +12,9 @@ from features import schema as s
 from serving.auth import Scope
 from serving.ecosystem import search_partners, skill_vocabulary
 from serving.persistence import ApiStore
+from serving.report_schemas import MAX_HITS, MAX_QUERY
 from serving.routers.partners import get_partner
-from serving.schemas import MAX_HITS, MAX_ID, MAX_QUERY, MAX_TAG
+from serving.schemas import MAX_ID, MAX_TAG
 from serving.web.access import authorise, serving_now, signed_in
 from serving.web.charts import Bar, bar_chart, percent
 from serving.web.render import PageRoute, no_store, page

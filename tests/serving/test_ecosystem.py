@@ -15,7 +15,7 @@ from features.contract import ValidatedExport
 from features.records import EcosystemTables
 from features.store import Store
 from serving.ecosystem import DealBooks, certification_statuses, deal_book, ecosystem_kpis, track_record
-from serving.schemas import CoSeller, DealSplit, Rate
+from serving.report_schemas import CoSeller, DealSplit, Rate
 from tests.features.snapshot_fixtures import tables, with_outcome
 from tests.serving.conftest import Api
 

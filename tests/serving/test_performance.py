@@ -11,7 +11,7 @@ from sqlalchemy import insert
 from features import tables as t
 from serving.performance import performance_report
 from serving.persistence import ApiStore
-from serving.schemas import PerformanceReport, ShadowPerformance, VersionPerformance
+from serving.report_schemas import PerformanceReport, ShadowPerformance, VersionPerformance
 from tests.serving.conftest import Api, request_body
 from tests.serving.shadow import metric
 
