@@ -26,7 +26,7 @@ test: install
 # schemathesis over the OpenAPI schema: all checks, positive and negative data, every operation, 200 examples
 # each; counts in bench/results/fuzz.json (PM_API_TEST_HOME may name a trained hashing home to skip training).
 fuzz: install
-	PM_FUZZ_EXAMPLES=200 PM_FUZZ_REPORT=bench/results/fuzz.json $(BIN)/pytest -q \
+	PM_FUZZ_RANDOM=1 PM_FUZZ_EXAMPLES=200 PM_FUZZ_REPORT=bench/results/fuzz.json $(BIN)/pytest -q \
 		tests/serving/fuzz_schemathesis.py
 
 lint: install

@@ -23,7 +23,7 @@ from features.outcome_history import OutcomeStatus
 from features.records import OpportunityQuery
 from models.cycle_time import MIN_DAYS
 from models.velocity import DEFAULT_RANK_BY, RankBy
-from serving.fields import MAX_ID, MAX_TAG, MAX_TEXT, PartnerIdText
+from serving.fields import MAX_ID, MAX_TAG, MAX_TEXT, PartnerIdText, TagText
 from serving.report_schemas import CertificationStatus, TrackRecord
 
 MAX_PARTNER_IDS = 500
@@ -61,9 +61,6 @@ ContractDate = Annotated[
     ),
     BeforeValidator(_date_text),
 ]
-# A list cell of the contract: not blank and without the `;` that separates cells' items. (Rust's `\s`,
-# which pydantic uses, lacks the separators \x1c-\x1f that Python's str.strip() removes: named here.)
-TagText = Annotated[str, Field(min_length=1, max_length=MAX_TAG, pattern=r"^[^;]*[^;\s\x1c-\x1f][^;]*$")]
 
 
 def given_fields(names: tuple[str, ...], exactly_one: bool, examples: list[Any] | None = None) -> Any:
