@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint bench fuzz clean
+.PHONY: install run test lint bench bench-quick bench-holdout fuzz clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,11 +33,17 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/mypy partnermatch features models training serving
 
+# Every benchmark, preparing its own homes; bench/results/*.json + SUMMARY.md and the README's table.
 bench: install
-	$(BIN)/python bench/generator.py
-	$(BIN)/python bench/feature_pipeline.py
-	@echo "training, prior-retrieval, index-precision and API benchmarks need a prepared home: see"
-	@echo "bench/train.py, bench/prior_retrieval.py, bench/index_precision.py and bench/api.py"
+	$(BIN)/python -m bench.suite --profile full
+
+# The same at small sizes (under 15 minutes on 2 cores), into bench/results/quick/.
+bench-quick: install
+	$(BIN)/python -m bench.suite --profile quick
+
+# The never-looked-at scenarios: a verdict at the end of ranker work, each run logged.
+bench-holdout: install
+	$(BIN)/python -m bench.scenarios --set holdout --final
 
 clean:
 	rm -rf .partnermatch .pytest_cache .mypy_cache .ruff_cache

@@ -45,13 +45,14 @@ import httpx
 import numpy as np
 import pandas as pd
 
+from bench.report import results_dir
 from core.settings import CHAMPION_ALIAS, REGISTERED_MODEL_NAME, Settings
 from features import schema as s
 from serving.auth import create_key
 from serving.persistence import ApiStore
 from tests.servers import free_port
 
-RESULTS = Path(__file__).parent / "results" / "api.json"
+RESULTS = results_dir() / "api.json"
 WARMUP_SECONDS = 10.0
 WRK_RUNS = 7  # throughput runs of wrk, each with fresh connections (see `wrk_throughput`)
 ROOT = Path(__file__).resolve().parents[1]
@@ -76,8 +77,9 @@ def cli(home: Path, *args: str) -> None:
     subprocess.run([sys.executable, "-m", "partnermatch.cli", *args], env=env, check=True)
 
 
-def prepare(work: Path, partners: int) -> Path:
-    """generate + ingest + train (hashing embedder) into work/home-<partners>, once."""
+def prepare(work: Path, partners: int, opportunities: int | None = None) -> Path:
+    """generate + ingest + train (hashing embedder) into work/home-<partners>, once; `opportunities`
+    defaults to max(50k, 2 x partners)."""
     home = work / f"home-{partners}"
     if (home / "mlflow.db").exists():
         return home
@@ -91,7 +93,7 @@ def prepare(work: Path, partners: int) -> Path:
         "--partners",
         str(partners),
         "--opportunities",
-        str(max(50_000, 2 * partners)),
+        str(opportunities or max(50_000, 2 * partners)),
         "--seed",
         "5",
         "--format",

@@ -16,10 +16,10 @@ import argparse
 import json
 import logging
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 
+from bench.report import results_dir
 from features.embedder_factory import make_embedder
 from features.snapshot import FeatureSnapshot
 from models.calibration import CALIBRATOR_KINDS, WinCalibrator
@@ -29,7 +29,7 @@ from training.dataset import actual_team_examples, time_split
 from training.intervals import bootstrap_lift
 from training.pipeline import fit_ranker
 
-RESULTS = Path(__file__).parent / "results" / "calibration.json"
+RESULTS = results_dir() / "calibration.json"
 LINKS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "logistic": lambda s: 1 / (1 + np.exp(-(1.2 * s - 0.4))),
     "compressed": lambda s: 0.15 + 0.5 / (1 + np.exp(-2.0 * s)),

@@ -38,11 +38,11 @@ import httpx
 import psycopg
 
 from bench.api import Server, api_body, api_server, open_opportunities
-from bench.report import machine, publish
+from bench.report import machine, publish, results_dir
 from serving.auth import create_key
 from serving.persistence import ApiStore
 
-RESULTS = Path(__file__).parent / "results" / "concurrency.json"
+RESULTS = results_dir() / "concurrency.json"
 POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
 OWN_IDS = 10
 SHARED_EVERY = 10

@@ -11,8 +11,8 @@ import argparse
 import json
 import logging
 import time
-from pathlib import Path
 
+from bench.report import results_dir
 from features.embedder_factory import make_embedder
 from features.snapshot import FeatureSnapshot
 from synthetic import generate_ecosystem
@@ -20,7 +20,7 @@ from training.config import TrainConfig
 from training.cycle_evaluation import cycle_time_report, fit_cycle_time
 from training.dataset import time_split
 
-RESULTS = Path(__file__).parent / "results" / "cycle-time.json"
+RESULTS = results_dir() / "cycle-time.json"
 
 
 def main() -> None:

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import create_engine
 
+from bench.report import results_dir
 from features import schema as s
 from features.catalog import clean_certifications, clean_partners
 from features.embedding_cache import CachedEmbedder
@@ -34,7 +35,7 @@ from features.profiles import partner_profile_texts
 from features.tables import metadata
 from synthetic import generate_ecosystem
 
-RESULTS = Path(__file__).parent / "results" / "features.json"
+RESULTS = results_dir() / "features.json"
 log = logging.getLogger("bench.feature_pipeline")
 
 

@@ -22,10 +22,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from bench.report import results_dir
 from features import schema as s
 from synthetic import Scenario, SyntheticEcosystem, generate_ecosystem, load_scenarios, write
 
-RESULTS = Path(__file__).parent / "results" / "generator.json"
+RESULTS = results_dir() / "generator.json"
 
 
 def _historical_members(eco: SyntheticEcosystem) -> np.ndarray:

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.report import home_arguments, machine, publish
+from bench.report import home_arguments, machine, publish, results_dir
 from core.settings import Settings
 from features import schema as s
 from features.index import FLAT, FLAT16, RoleIndex, set_search_threads
@@ -27,7 +27,7 @@ from features.snapshot import FeatureSnapshot
 from models.registry import load_champion
 from serving.persistence import ApiStore
 
-RESULTS = Path(__file__).parent / "results" / "index-half-precision.json"
+RESULTS = results_dir() / "index-half-precision.json"
 CANDIDATES = 20  # what the recommender asks retrieval for per role (default search budget)
 ROUNDS = 3
 

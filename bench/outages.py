@@ -34,14 +34,14 @@ import httpx
 import psycopg
 
 from bench.api import ROOT, Server, api_body, open_opportunities, server_env
-from bench.report import machine, publish
+from bench.report import machine, publish, results_dir
 from serving.auth import create_key
 from serving.limits import REDIS_RETRY_SECONDS
 from serving.persistence import ApiStore
 from tests.servers import free_port
 from tests.serving.faults import FaultProxy, Mode
 
-RESULTS = Path(__file__).parent / "results" / "outages.json"
+RESULTS = results_dir() / "outages.json"
 POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
 REDIS = ("127.0.0.1", 6379)
 TARGET_SECONDS = 3.0

@@ -26,12 +26,13 @@ from typing import Any
 
 import httpx
 
+from bench.report import results_dir
 from core.settings import Settings
 from serving.auth import create_key
 from serving.persistence import ApiStore
 from tests.servers import free_port, wait_until_ready
 
-RESULTS = Path(__file__).parent / "results" / "page.json"
+RESULTS = results_dir() / "page.json"
 ROOT = Path(__file__).resolve().parents[1]
 READY_SECONDS = 120.0
 WARMUP = 20

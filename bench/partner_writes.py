@@ -23,13 +23,13 @@ import httpx
 import numpy as np
 
 from bench.api import api_server
-from bench.report import machine, publish
+from bench.report import machine, publish, results_dir
 from core.settings import Settings
 from features import schema as s
 from serving.auth import create_key
 from serving.persistence import ApiStore
 
-RESULTS = Path(__file__).parent / "results" / "partner-writes.json"
+RESULTS = results_dir() / "partner-writes.json"
 
 
 def _partner(store: ApiStore) -> dict[str, Any]:

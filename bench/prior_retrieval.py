@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 import features.prior as prior_module
-from bench.report import home_arguments, machine, publish
+from bench.report import home_arguments, machine, publish, results_dir
 from core.settings import Settings
 from features import schema as s
 from features.index import set_search_threads
@@ -24,7 +24,7 @@ from features.queries import queries_from_frame
 from models.registry import load_champion
 from serving.persistence import ApiStore
 
-RESULTS = Path(__file__).parent / "results" / "prior-retrieval.json"
+RESULTS = results_dir() / "prior-retrieval.json"
 
 
 def bench_home(home: Path, requests: int) -> dict[str, Any]:

@@ -4,9 +4,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 from pathlib import Path
 from typing import Any
+
+BENCH = Path(__file__).resolve().parent
+RESULTS_ENV = "PM_BENCH_RESULTS"
+
+
+def results_dir() -> Path:
+    """Where reports are written: bench/results, or $PM_BENCH_RESULTS (the quick profile's own folder)."""
+    return Path(os.environ.get(RESULTS_ENV) or BENCH / "results")
 
 
 def machine() -> dict[str, Any]:

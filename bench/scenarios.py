@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from bench.report import results_dir
 from features import schema as s
 from features.contract import load_export
 from features.embedder_factory import make_embedder
@@ -41,8 +42,9 @@ from training.pipeline import fit_model
 
 HERE = Path(__file__).parent
 SCENARIOS = HERE / "scenarios.toml"
-RESULTS = HERE / "results"
-HOLDOUT_LOG = RESULTS / "scenarios-holdout-runs.log"
+RESULTS = results_dir()
+# Every look at the holdout is logged in the repository's own results, whatever folder a run writes to.
+HOLDOUT_LOG = HERE / "results" / "scenarios-holdout-runs.log"
 
 
 def run_one(spec: ScenarioSpec, seed: int, split: str, config: TrainConfig, work: Path) -> dict[str, Any]:

@@ -12,13 +12,15 @@ import platform
 import time
 from pathlib import Path
 
+from bench.report import results_dir
 from core.settings import get_settings
 from features.index import set_search_threads
+from features.store import Store
 from training.config import TrainConfig
 from training.report_files import write_report
 from training.train import train
 
-RESULTS = Path(__file__).with_name("results")
+RESULTS = results_dir()
 
 
 def main() -> None:
@@ -36,6 +38,8 @@ def main() -> None:
     wall = time.perf_counter() - started
     out = {
         "name": args.name,
+        # The store's row counts: the training target (design note section 5) is set per 1M deal rows.
+        "store_rows": Store(settings.store_url).counts(),
         "machine": platform.processor() or platform.machine(),
         "embedder": settings.embedder,
         "wall_seconds": wall,

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from bench.report import results_dir
 from core.settings import get_settings
 from features import schema as s
 from features.index import set_search_threads
@@ -30,7 +31,7 @@ from training.config import TrainConfig
 from training.dataset import time_split
 from training.evaluation import load_truth
 
-RESULTS = Path(__file__).parent / "results" / "tune-prior.json"
+RESULTS = results_dir() / "tune-prior.json"
 
 
 def main() -> None:

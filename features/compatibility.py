@@ -93,21 +93,28 @@ def embed_pairs(
     if keys.size == 0 or n_codes < 2:
         return factors
     lo, hi = keys // n_codes, keys % n_codes
-    rows, cols = np.concatenate([lo, hi]), np.concatenate([hi, lo])
-    residual = sp.csr_matrix((np.concatenate([summed, summed]), (rows, cols)), shape=(n_codes, n_codes))
-    observed = sp.csr_matrix((np.concatenate([counts, counts]), (rows, cols)), shape=(n_codes, n_codes))
     rng = np.random.default_rng(0)
-    u = rng.normal(0.0, 0.1, (n_codes, rank))
-    v = rng.normal(0.0, 0.1, (n_codes, rank))
+    u_all = rng.normal(0.0, 0.1, (n_codes, rank))
+    v_all = rng.normal(0.0, 0.1, (n_codes, rank))
+    # Only partners in an observed pair are solved: the others' factors are exactly 0 (their equations are
+    # ridge-only), and they do not enter anyone else's. At 100k partners the early checkpoints hold a
+    # fraction of them; the initial draws are still made for all, so the result is the same as solving all.
+    active, local = np.unique(np.concatenate([lo, hi]), return_inverse=True)
+    n_active = active.size
+    rows, cols = local, np.concatenate([local[lo.size :], local[: lo.size]])
+    shape = (n_active, n_active)
+    residual = sp.csr_matrix((np.concatenate([summed, summed]), (rows, cols)), shape=shape)
+    observed = sp.csr_matrix((np.concatenate([counts, counts]), (rows, cols)), shape=shape)
+    u, v = u_all[active], v_all[active]
     ridge = ALS_RIDGE * np.eye(rank)[None, :, :]
     for _ in range(ALS_ITERATIONS):
         for solve, given in ((u, v), (v, u)):
             # Per row a: (sum_b c_ab g_b g_b^T + ridge) x_a = sum_b s_ab g_b, all rows in one batch.
-            outer = (given[:, :, None] * given[:, None, :]).reshape(n_codes, rank * rank)
-            gram = np.asarray(observed @ outer).reshape(n_codes, rank, rank) + ridge
+            outer = (given[:, :, None] * given[:, None, :]).reshape(n_active, rank * rank)
+            gram = np.asarray(observed @ outer).reshape(n_active, rank, rank) + ridge
             solve[:] = np.linalg.solve(gram, np.asarray(residual @ given)[:, :, None])[:, :, 0]
-    factors[:, :rank] = u
-    factors[:, rank:] = v
+    factors[active, :rank] = u
+    factors[active, rank:] = v
     return factors
 
 
