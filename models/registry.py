@@ -12,6 +12,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from urllib.parse import urlparse
 
 from core.settings import CHALLENGER_ALIAS, CHAMPION_ALIAS, REGISTERED_MODEL_NAME, Settings
 from features.builds import BUILD_MANIFEST
@@ -36,6 +37,37 @@ class LoadedModel:
 
 # A staging folder older than this belongs to no running download (a crashed one left it).
 STALE_STAGING_SECONDS = 3600.0
+# Tracking URIs served by an MLflow tracking server (shared by a team) rather than a store opened directly.
+SERVER_SCHEMES = frozenset({"http", "https"})
+# MLflow's client retries a refused connection for about four minutes (measured: 4 min 13 s) before it
+# gives up with a traceback; a server that does not answer within this is reported at once instead.
+SERVER_CHECK_SECONDS = 5.0
+
+
+def is_tracking_server(tracking_uri: str) -> bool:
+    return urlparse(tracking_uri).scheme.lower() in SERVER_SCHEMES
+
+
+def tracking_server_problem(tracking_uri: str) -> str | None:
+    """Why the MLflow tracking server at `tracking_uri` cannot be used, or None (it answers, or the URI is
+    a store opened directly). Any HTTP answer counts: only a server that cannot be reached is a problem."""
+    if not is_tracking_server(tracking_uri):
+        return None
+    import httpx  # imported here, like MLflow: only a server URI needs it
+
+    try:
+        httpx.get(f"{tracking_uri.rstrip('/')}/health", timeout=SERVER_CHECK_SECONDS)
+    except httpx.TransportError as exc:
+        return f"the MLflow tracking server at {tracking_uri} does not answer ({exc or type(exc).__name__})"
+    return None
+
+
+def _require_server(settings: Settings) -> None:
+    """Raise BundleError at once when the registry is a tracking server that does not answer; a cached
+    bundle of a named version loads without it."""
+    problem = tracking_server_problem(settings.mlflow_tracking_uri)
+    if problem is not None:
+        raise BundleError(problem, public="the model registry is unreachable")
 
 
 def download_version(
@@ -58,7 +90,9 @@ def _materialise(settings: Settings, version: str | None, refresh: bool) -> tupl
     logging.getLogger("mlflow").setLevel(logging.WARNING)
     mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
     client = MlflowClient()
+    version_given = version is not None
     if version is None:
+        _require_server(settings)
         try:
             version = str(client.get_model_version_by_alias(REGISTERED_MODEL_NAME, CHAMPION_ALIAS).version)
         except mlflow.exceptions.MlflowException as exc:
@@ -71,6 +105,8 @@ def _materialise(settings: Settings, version: str | None, refresh: bool) -> tupl
     target = cache / f"v{version}"
     if (target / "artifacts").is_dir() and not refresh:
         return version, target, False
+    if version_given:  # the alias lookup above checked it otherwise
+        _require_server(settings)
     cache.mkdir(parents=True, exist_ok=True)
     _remove_stale_staging(cache)
     # A private staging folder per download, renamed into place when complete: two workers fetching the
@@ -167,10 +203,14 @@ def load_champion(settings: Settings, version: str | None = None) -> LoadedModel
 
 
 def registered_challenger(settings: Settings) -> str | None:
-    """The version the `challenger` alias points at, or None (no alias, or no registered model yet)."""
+    """The version the `challenger` alias points at, or None (no alias, or no registered model yet).
+
+    Raises BundleError when the tracking server does not answer.
+    """
     import mlflow  # imported here: MLflow stays out of module import and the request path
     from mlflow import MlflowClient
 
+    _require_server(settings)
     mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
     try:
         found = MlflowClient().get_model_version_by_alias(REGISTERED_MODEL_NAME, CHALLENGER_ALIAS)

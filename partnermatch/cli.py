@@ -11,6 +11,7 @@ from partnermatch.commands.evaluate import evaluate
 from partnermatch.commands.generate import generate
 from partnermatch.commands.ingest import ingest
 from partnermatch.commands.keys import app as keys_app
+from partnermatch.commands.mlflow_server import mlflow_server
 from partnermatch.commands.promote import promote, rollback
 from partnermatch.commands.recommend import recommend
 from partnermatch.commands.retrain import retrain
@@ -45,6 +46,7 @@ app.command("promote")(promote)
 app.command("rollback")(rollback)
 app.command("retrain")(retrain)
 app.command("serve")(serve)
+app.command("mlflow-server")(mlflow_server)
 app.add_typer(keys_app, name="keys")
 app.add_typer(challenger_app, name="challenger")
 

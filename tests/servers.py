@@ -22,14 +22,14 @@ def free_port() -> int:
 
 
 def wait_until_ready(
-    url: str, proc: subprocess.Popen[bytes], seconds: float, log: Path | None = None
+    url: str, proc: subprocess.Popen[bytes], seconds: float, log: Path | None = None, path: str = READY_PATH
 ) -> None:
     """Return once `url`'s readiness probe answers 200; fail with the server's output tail if it exits or
     `seconds` pass. The output is `log` when the server writes there, else its piped stdout."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         try:
-            if httpx.get(f"{url}{READY_PATH}", timeout=2).status_code == 200:
+            if httpx.get(f"{url}{path}", timeout=2).status_code == 200:
                 return
         except httpx.TransportError:
             pass

@@ -7,6 +7,7 @@ leaves the champion as it was; every run that took the lock leaves a `retrain_ru
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -279,10 +280,21 @@ def _finish_row(store: Store, run_id: int, status: RetrainStatus, run: _Run, rep
         "status": str(status),
         "candidate_version": run.candidate.version if run.candidate else None,
         "champion_version": run.champion,
-        "report": report,
+        "report": _json_ready(report),
     }
     with store.writing() as conn:
         conn.execute(update(t.retrain_runs).where(t.retrain_runs.c.id == run_id).values(values))
+
+
+def _json_ready(value: Any) -> Any:
+    """NaN and infinities as null: PostgreSQL's JSON type refuses them (a metric without data is NaN)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: _json_ready(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_ready(item) for item in value]
+    return value
 
 
 def one_line(exc: BaseException) -> str:

@@ -19,6 +19,7 @@ from mlflow.models import infer_signature
 import models
 from core.settings import CHALLENGER_ALIAS, CHAMPION_ALIAS, REGISTERED_MODEL_NAME, Settings
 from models.bundle import BUNDLE_ARTIFACT, FEATURES_ARTIFACT
+from models.registry import is_tracking_server, tracking_server_problem
 
 logger = logging.getLogger(__name__)
 
@@ -31,17 +32,45 @@ PYFUNC_REQUIREMENTS = ["lightgbm", "faiss-cpu", "sentence-transformers", "gt-all
 
 
 def configure(settings: Settings) -> MlflowClient:
-    """Point MLflow at this home's store (or MLFLOW_TRACKING_URI) and make sure the experiment exists."""
+    """Point MLflow at this home's store (or MLFLOW_TRACKING_URI) and make sure the experiment exists.
+
+    Raises ValueError when MLFLOW_TRACKING_URI names a tracking server that does not answer.
+    """
     settings.home.mkdir(parents=True, exist_ok=True)
     # MLflow's own INFO lines and download bars drown the CLI's output.
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     logging.getLogger("mlflow").setLevel(logging.WARNING)
-    mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
+    tracking_uri = settings.mlflow_tracking_uri
+    problem = tracking_server_problem(tracking_uri)
+    if problem is not None:
+        raise ValueError(f"{problem}; is `partnermatch mlflow-server` running there?")
+    mlflow.set_tracking_uri(tracking_uri)
     client = MlflowClient()
-    if client.get_experiment_by_name(EXPERIMENT_NAME) is None:
-        client.create_experiment(EXPERIMENT_NAME, artifact_location=settings.mlflow_artifact_root.as_uri())
+    shared = is_tracking_server(tracking_uri)
+    experiment = client.get_experiment_by_name(EXPERIMENT_NAME)
+    if experiment is None:
+        _create_experiment(client, None if shared else settings.mlflow_artifact_root.as_uri())
+    elif shared and experiment.artifact_location.startswith("file:"):
+        logger.warning(
+            "experiment %r on %s keeps its artifacts at %s, a path on one machine: other machines cannot "
+            "load its models; use a tracking server started with --serve-artifacts and a new experiment",
+            EXPERIMENT_NAME,
+            tracking_uri,
+            experiment.artifact_location,
+        )
     mlflow.set_experiment(EXPERIMENT_NAME)
     return client
+
+
+def _create_experiment(client: MlflowClient, artifact_location: str | None) -> None:
+    """Create the experiment; `None` lets a tracking server choose (its `mlflow-artifacts:/` proxy), so
+    every machine uploads and downloads through the server instead of writing to a path of its own."""
+    try:
+        client.create_experiment(EXPERIMENT_NAME, artifact_location=artifact_location)
+    except MlflowException:
+        # Two people training at once against one server: the other one created it first.
+        if client.get_experiment_by_name(EXPERIMENT_NAME) is None:
+            raise
 
 
 def start_run(run_name: str) -> AbstractContextManager[Run]:

@@ -49,11 +49,15 @@ def promote(
         console.print(f"[red]two versions given:[/red] {version_argument} and --version {version}")
         raise typer.Exit(2)
     settings = get_settings()
+    try:
+        client = tracking.configure(settings)
+    except ValueError as exc:  # a tracking server that does not answer
+        console.print(f"[red]cannot promote:[/red] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
     candidate = version_argument or version or latest_version(settings)
     if candidate is None:
         console.print("[red]no registered versions:[/red] run `partnermatch train` first")
         raise typer.Exit(1)
-    client = tracking.configure(settings)
     if force:
         old = tracking.promote(client, candidate, reason="forced")
         console.print(f"version {candidate} is the champion (was {old}); gate skipped")
@@ -82,10 +86,9 @@ def rollback() -> None:
     """Move `champion` back to the previous champion (and keep the swapped one as previous)."""
     from training import tracking
 
-    client = tracking.configure(get_settings())
     try:
-        current, previous = tracking.rollback(client)
-    except ValueError as exc:
-        console.print(f"[red]cannot roll back:[/red] {exc}")
+        current, previous = tracking.rollback(tracking.configure(get_settings()))
+    except ValueError as exc:  # nothing to roll back to, or a tracking server that does not answer
+        console.print(f"[red]cannot roll back:[/red] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from exc
     console.print(f"champion moved back from version {current} to version {previous}")
