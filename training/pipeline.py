@@ -17,7 +17,16 @@ from models.calibration import WinCalibrator
 from models.ranker import TeamRanker
 from models.recommender import TeamRecommender
 from training.config import TrainConfig
-from training.dataset import ActualTeams, TimeSplit, actual_team_examples, build_examples, time_split
+from training.dataset import (
+    ActualTeams,
+    TeamExamples,
+    TimeSplit,
+    actual_team_examples,
+    build_examples,
+    checked,
+    time_split,
+)
+from training.distributed import Cluster, SharedSnapshot
 
 Progress = Callable[[str, int], Callable[[int], None]]  # (description, total) -> advance(n)
 
@@ -46,34 +55,56 @@ def fit_ranker(
     deal_partners: pd.DataFrame,
     config: TrainConfig,
     progress: Progress = no_progress,
+    shared: SharedSnapshot | None = None,
 ) -> tuple[TeamRanker, dict[str, float]]:
-    """The ranker on the training period: grouped graded teams (lambdarank) or actual teams (binary)."""
+    """The ranker on the training period: grouped graded teams (lambdarank) or actual teams (binary).
+
+    With `shared` (the snapshot on a Dask cluster's workers) the training set is built there in time
+    partitions and the trees, if any, are grown there by lightgbm.dask; the linear stage is fitted here.
+    """
     params = config.ranker_params()
+    advance = progress("training set (opportunities)", len(tables_train))
+    started = time.perf_counter()
     if params.objective == "binary":
-        actual = actual_team_examples(
-            snapshot, tables_train, deal_partners, progress("training set (opportunities)", len(tables_train))
-        )
+        if shared is None:
+            actual = actual_team_examples(snapshot, tables_train, deal_partners, advance)
+            trainer = None
+        else:
+            built = shared.actual_team_examples(tables_train, deal_partners, advance)
+            actual, trainer = built.value, shared.booster_trainer(built, snapshot.feature_names)
+        built_seconds = time.perf_counter() - started
         requests = request_groups(tables_train, actual.opportunity_ids)
         ranker = TeamRanker(params).fit(
-            actual.features, actual.won.astype(np.int32), [], snapshot.feature_names, requests=requests
+            actual.features,
+            actual.won.astype(np.int32),
+            [],
+            snapshot.feature_names,
+            requests=requests,
+            trainer=trainer,
         )
         return ranker, {
+            "training_set_seconds": built_seconds,
             "train_opportunities": float(len(actual.won)),
             "train_rows": float(len(actual.won)),
             "train_competing_bids": float(np.count_nonzero(requests >= 0)) if requests is not None else 0.0,
         }
-    examples = build_examples(
-        snapshot,
-        tables_train,
-        deal_partners,
-        config.recommender(),
-        config.split(),
-        progress("training set (opportunities)", len(tables_train)),
-    )
+    examples: TeamExamples
+    if shared is None:
+        examples = build_examples(
+            snapshot, tables_train, deal_partners, config.recommender(), config.split(), advance
+        )
+        trainer = None
+    else:
+        grouped = shared.build_examples(
+            tables_train, deal_partners, config.recommender(), config.split(), advance
+        )
+        examples, trainer = checked(grouped.value), shared.booster_trainer(grouped, snapshot.feature_names)
+    built_seconds = time.perf_counter() - started
     ranker = TeamRanker(params).fit(
-        examples.features, examples.labels, examples.group_sizes, snapshot.feature_names
+        examples.features, examples.labels, examples.group_sizes, snapshot.feature_names, trainer=trainer
     )
     return ranker, {
+        "training_set_seconds": built_seconds,
         "train_opportunities": float(len(examples.group_sizes)),
         "train_rows": float(examples.features.shape[0]),
     }
@@ -100,12 +131,16 @@ def fit_model(
     index_exact_max: int | None = None,
     progress: Progress = no_progress,
     show_progress: bool = False,
+    cluster: Cluster | None = None,
 ) -> FittedModel:
     """Features from every table, the ranker on the earliest period, the calibrator on the next one.
 
     The test period is left untouched for `training.evaluation.evaluate`. Features learned from outcomes
     (tag associations, partner compatibility) only see deals created before the calibration period.
+    With a `cluster`, the snapshot is built here and the training and calibration sets and the trees are
+    built on its workers (training/distributed.py); the model is the same kind and format either way.
     """
+    started = time.perf_counter()
     split = time_split(tables.opportunities, config.split())
     snapshot = FeatureSnapshot.build(
         tables,
@@ -115,15 +150,24 @@ def fit_model(
         associations_until=split.calibration_start.date(),
         index_exact_max=index_exact_max,
     )
+    # On a cluster, the features are ready once every worker has the snapshot's files.
+    shared = cluster.share(snapshot) if cluster is not None else None
+    features_seconds = time.perf_counter() - started
     started = time.perf_counter()
-    ranker, metrics = fit_ranker(snapshot, split.train, tables.deal_partners, config, progress)
-    metrics["fit_seconds"] = time.perf_counter() - started
-    calibration = actual_team_examples(
-        snapshot,
-        split.calibration,
-        tables.deal_partners,
-        progress("calibration set (opportunities)", len(split.calibration)),
-    )
+    try:
+        ranker, metrics = fit_ranker(snapshot, split.train, tables.deal_partners, config, progress, shared)
+        metrics["fit_seconds"] = time.perf_counter() - started
+        started = time.perf_counter()
+        advance = progress("calibration set (opportunities)", len(split.calibration))
+        if shared is None:
+            calibration = actual_team_examples(snapshot, split.calibration, tables.deal_partners, advance)
+        else:
+            calibration = shared.actual_team_examples(split.calibration, tables.deal_partners, advance).value
+    finally:
+        if shared is not None:
+            shared.release()
+    metrics["calibration_set_seconds"] = time.perf_counter() - started
+    metrics["features_seconds"] = features_seconds
     ranker.calibrate(WinCalibrator.fit(ranker.score(calibration.features), calibration.won))
     metrics["calibration_opportunities"] = float(len(calibration.won))
     recommender = TeamRecommender(snapshot, ranker, config.recommender())

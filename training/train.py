@@ -25,6 +25,7 @@ from training.config import TrainConfig
 from training.cycle_evaluation import cycle_time_report, fit_cycle_time
 from training.data_window import training_data
 from training.dataset import TeamExamples, group_offsets
+from training.distributed import Cluster, describe, open_cluster
 from training.evaluation import EvaluationReport, evaluate, load_truth
 from training.metrics import ndcg_of_single_target, rank_of_target, recall_at_k, reciprocal_rank
 from training.pipeline import Progress, fit_model, no_progress
@@ -116,15 +117,23 @@ def train(
     embedder = CachedEmbedder(
         make_embedder(settings.embedder, cache_dir=settings.model_cache_dir), store.engine
     )
-    fitted = fit_model(
-        tables,
-        embedder,
-        config,
-        roles=settings.roles,
-        index_exact_max=settings.index_exact_max,
-        progress=progress,
-        show_progress=True,
-    )
+    # The cluster lives for the fit only: evaluation and logging stay here.
+    with open_cluster(settings.dask_scheduler, settings.dask_workers) as dask_client:
+        where = describe(dask_client) if dask_client is not None else "in process"
+        fitted = fit_model(
+            tables,
+            embedder,
+            config,
+            roles=settings.roles,
+            index_exact_max=settings.index_exact_max,
+            progress=progress,
+            show_progress=True,
+            cluster=(
+                Cluster(dask_client, settings.embedder, settings.model_cache_dir)
+                if dask_client is not None
+                else None
+            ),
+        )
     snapshot, ranker, split = fitted.snapshot, fitted.ranker, fitted.split
     metrics = dict(fitted.metrics)
     fit_seconds = metrics.pop("fit_seconds")
@@ -165,6 +174,8 @@ def train(
         "feature_version": snapshot.feature_version,
         "feature_build_id": build_id,
         "calibrator": ranker.calibrator_.kind if ranker.calibrator_ else "none",
+        # Where the training and calibration sets (and any trees) were built; the model is alike either way.
+        "cluster": where,
         **seen.to_params(),
     }
 

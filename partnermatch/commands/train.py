@@ -32,6 +32,19 @@ def train(
         file_okay=False,
         help="Generated export folder with truth/ for ground-truth metrics (default: the demo export).",
     ),
+    scheduler: str | None = typer.Option(
+        None,
+        "--scheduler",
+        help="Build the training sets and trees on this dask.distributed scheduler, e.g. tcp://host:8786 "
+        "(default: PM_DASK_SCHEDULER). Its workers need partnermatch installed.",
+    ),
+    workers: int | None = typer.Option(
+        None,
+        "--workers",
+        min=1,
+        help="Build them on a local Dask cluster of this many worker processes (default: PM_DASK_WORKERS; "
+        "neither: in this process).",
+    ),
 ) -> None:
     """Train on the store's history (time split), register the model, report the test-period evaluation.
 
@@ -51,7 +64,22 @@ def train(
         console.print(f"[red]invalid training config {config}:[/red]\n{exc}")
         raise typer.Exit(2) from exc
     settings = get_settings()
+    if scheduler or workers:
+        # An option names the cluster for this run; a scheduler wins over local workers.
+        settings = settings.model_copy(
+            update={"dask_scheduler": scheduler, "dask_workers": None if scheduler else workers}
+        )
+    if settings.dask_scheduler or settings.dask_workers:
+        import logging
+
+        import distributed  # noqa: F401  (its import sets its loggers to INFO)
+
+        # dask's own INFO lines (workers joining, clients closing) follow --log-level like ours.
+        logging.getLogger("distributed").setLevel(logging.getLogger().getEffectiveLevel())
+        where = settings.dask_scheduler or f"a local cluster of {settings.dask_workers} workers"
+        console.print(f"training sets on the Dask cluster at {where}", markup=False)
     try:
+        tracking.configure(settings)  # an unreachable tracking server is reported now, not after the fit
         with progress_bars() as bars:
             result = run_training(settings, train_config, progress=bars, truth_dir=export)
     except ValueError as exc:
