@@ -231,6 +231,11 @@ STEPS = (
         profiles=("full",),
     ),
     Step(
+        "dask-scale",
+        lambda ctx: ["-m", "bench.dask_scale", "--rows", "1000000", "--rows", "5000000"],
+        profiles=("full",),
+    ),
+    Step(
         "fuzz",
         lambda ctx: ["-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/serving/fuzz_schemathesis.py"],
         env=lambda ctx: {

@@ -378,6 +378,37 @@ def _setup(report: dict[str, Any]) -> Iterator[Figure]:
         )
 
 
+def _dask_scale(report: dict[str, Any]) -> Iterator[Figure]:
+    for size in report["sizes"]:
+        runs = {mode: size[mode] for mode in ("single", "dask") if mode in size}
+        if len(runs) < 2:
+            continue
+        one, cluster, ratio = runs["single"], runs["dask"], size["overhead_ratio"]
+        rows = size["deal_rows"]
+        yield Figure(
+            "dask-scale",
+            f"fit_model wall / CPU, LocalCluster of {report['workers']} over one process, {rows:,} deal rows",
+            f"{ratio['total']:.2f}× / {ratio['cpu_seconds']:.2f}×",
+            "—",
+            f"one process {_num(one['total_seconds'])} s",
+        )
+        yield Figure(
+            "dask-scale",
+            f"peak memory, process tree, cluster / one process, {rows:,} deal rows",
+            f"{cluster['peak_rss_mb_process_tree_sampled'] / 1024:.2f} GB",
+            "—",
+            f"one process {one['peak_rss_mb_process_tree_sampled'] / 1024:.2f} GB",
+        )
+        yield Figure(
+            "dask-scale",
+            f"test AUC trained on the cluster, {rows:,} deal rows",
+            f"{cluster['test_auc']:.3f}",
+            "within noise of one process",
+            f"one process {one['test_auc']:.3f}",
+            abs(cluster["test_auc"] - one["test_auc"]) <= 0.02,
+        )
+
+
 Extractor = Callable[[dict[str, Any]], Iterator[Figure]]
 # Result file name (or its prefix, for files named per run) -> the figures read from it.
 EXTRACTORS: dict[str, Extractor] = {
@@ -397,6 +428,7 @@ EXTRACTORS: dict[str, Extractor] = {
     "cycle-time.json": _cycle_time,
     "fuzz.json": _fuzz,
     "setup.json": _setup,
+    "dask-scale": _dask_scale,
 }
 
 
