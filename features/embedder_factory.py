@@ -1,13 +1,15 @@
-"""Choosing an embedder by name: the torch and hashing ones in `embeddings`, the ONNX ones beside it."""
+"""Choosing an embedder by name: the torch and hashing ones in `embeddings`, bf16 and ONNX ones beside it."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from features.bf16_embedder import Bf16MiniLMEmbedder
 from features.embeddings import (
     EMBEDDER_KINDS,
     HASHING,
     MINILM,
+    MINILM_BF16,
     MINILM_FP32,
     MINILM_INT8,
     MINILM_ONNX,
@@ -22,6 +24,8 @@ def make_embedder(kind: str, *, cache_dir: Path | None = None) -> Embedder:
     """Build the embedder of this kind; ONNX kinds export their model once into `cache_dir` (required)."""
     if kind in (MINILM_FP32, MINILM):
         return SentenceTransformerEmbedder()
+    if kind == MINILM_BF16:
+        return Bf16MiniLMEmbedder()
     if kind in (MINILM_INT8, MINILM_ONNX):
         if cache_dir is None:
             raise ValueError(f"embedder {kind!r} needs a folder to export its ONNX model into")
