@@ -26,7 +26,7 @@ EMBEDDER_KINDS = (MINILM_INT8, MINILM_ONNX, MINILM_BF16, MINILM_FP32, MINILM, HA
 # ONNX int8 encodes 2-3x the plain `SentenceTransformer.encode` rate but kept only 0.86 of fp32's top-50
 # on generated profiles (issue 3 asks >= 0.98), and ONNX fp32 is not 1.5x faster
 # (bench/results/features.json): torch fp32 stays the default, the ONNX kinds are opt-in. bf16 keeps 0.99 of
-# fp32's top-50 at 2.5-3x its rate per core where the CPU has bf16 units (bench/results/embedding-scale.json);
+# fp32's top-50 at 3.2x its rate per core where the CPU has bf16 units (bench/results/embedding-scale.json);
 # it is opt-in too.
 DEFAULT_EMBEDDER = MINILM
 
