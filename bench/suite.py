@@ -162,6 +162,14 @@ STEPS = (
     Step(
         "features", lambda ctx: ["-m", "bench.feature_pipeline", "--sections", ctx.profile.feature_sections]
     ),
+    Step(
+        "embedding",
+        lambda ctx: [
+            "-m",
+            "bench.embedding_scale",
+            *(["--quick"] if ctx.profile.name == "quick" else ["--run-100k"]),
+        ],
+    ),
     Step("train", _train_argv, env=_train_env),
     Step("scenarios", lambda ctx: ["-m", "bench.scenarios", "--set", "tuning", *ctx.profile.scenario_args]),
     Step("calibration", lambda ctx: ["-m", "bench.calibration", "--seeds", *ctx.profile.ecosystem_seeds]),

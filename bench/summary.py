@@ -409,6 +409,39 @@ def _dask_scale(report: dict[str, Any]) -> Iterator[Figure]:
         )
 
 
+def _embedding_scale(report: dict[str, Any]) -> Iterator[Figure]:
+    encoders = report["encoders"]
+    base = encoders["fp32_torch"]
+    # The target is judged on the fastest shipped encoder that keeps retrieval; the others are the trade-off.
+    shipped = {
+        n: r for n, r in encoders.items() if n != "fp32_torch" and not r["embedder_setting"].startswith("(")
+    }
+    keeping = [n for n, r in shipped.items() if r["recall_at_50_vs_fp32"] >= EMBED_RECALL_AT_50]
+    judged = min(keeping, key=lambda n: shipped[n]["extrapolated_100k_seconds"], default=None)
+    for name, row in encoders.items():
+        if name == "fp32_torch" or row.get("embedder_setting", "").startswith("("):
+            continue  # the baseline itself, and trade-off points that are not shipped
+        seconds, recall = row["extrapolated_100k_seconds"], row["recall_at_50_vs_fp32"]
+        yield Figure(
+            "embedding",
+            f"100k profiles on 2 cores, recall@50 vs fp32 (`{row['embedder_setting']}`, from per-core rate)",
+            f"{seconds / 60:.1f} min, {recall:.3f}",
+            f"≤ {EMBED_100K_S / 60:.0f} min, ≥ {EMBED_RECALL_AT_50}",
+            f"fp32 torch {base['extrapolated_100k_seconds'] / 60:.1f} min",
+            seconds <= EMBED_100K_S and recall >= EMBED_RECALL_AT_50 if name == judged else None,
+        )
+    real = report.get("as_run", {}).get("bf16_torch_2_worker_processes_100000_profiles")
+    if real:
+        yield Figure(
+            "embedding",
+            "100k profiles embedded for real (`minilm-bf16`, 2 worker processes)",
+            f"{real['wall_seconds'] / 60:.1f} min",
+            f"≤ {EMBED_100K_S / 60:.0f} min",
+            "—",
+            real["wall_seconds"] <= EMBED_100K_S,
+        )
+
+
 Extractor = Callable[[dict[str, Any]], Iterator[Figure]]
 # Result file name (or its prefix, for files named per run) -> the figures read from it.
 EXTRACTORS: dict[str, Extractor] = {
@@ -429,6 +462,7 @@ EXTRACTORS: dict[str, Extractor] = {
     "fuzz.json": _fuzz,
     "setup.json": _setup,
     "dask-scale": _dask_scale,
+    "embedding-scale": _embedding_scale,
 }
 
 
