@@ -33,7 +33,8 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
     redis_url: str | None = None
-    # Role indexes up to this many partners are exact (flat); larger ones are HNSW graphs.
+    # Role indexes up to this many partners are exact (flat); larger ones are HNSW graphs, which the
+    # workers memory-map from the feature build (one shared copy of their pages).
     # None: the library default (features.index.EXACT_MAX).
     index_exact_max: int | None = Field(None, ge=0)
     # Seconds a new worker of `serve --workers N` may take to load its model during a rolling restart

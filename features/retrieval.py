@@ -76,8 +76,12 @@ class Retriever:
         query = opp.query
         postings = self.postings[role]
         keep = np.ones(len(postings.rows), dtype=bool)
-        if query.excluded_partner_ids:
-            keep &= ~np.isin(self.catalog.ids[postings.rows], list(query.excluded_partner_ids))
+        if query.excluded_partner_ids and len(postings.rows):
+            # Looked up by row (the role's rows are ascending), not by comparing every partner's id.
+            excluded = [self.catalog.row_of.get(p) for p in query.excluded_partner_ids]
+            rows = np.asarray([r for r in excluded if r is not None], dtype=np.int64)
+            at = np.minimum(np.searchsorted(postings.rows, rows), len(postings.rows) - 1)
+            keep[at[postings.rows[at] == rows]] = False
         if not keep.any():
             return []
         # Capacity needs each partner's open engagements at the date: check the best-scored first, in

@@ -43,7 +43,7 @@ def test_a_small_index_is_exact_and_a_hnsw_index_can_be_asked_for() -> None:
 def test_saved_and_loaded_index_returns_the_same_results(tmp_path: Path) -> None:
     index = RoleIndex.build(IDS, vectors())
     checksum = index.save(tmp_path / "services.npz")
-    loaded = RoleIndex.load(tmp_path / "services.npz", expected_sha256=checksum)
+    loaded = RoleIndex.load(tmp_path / "services.npz", checksum)
     queries = normalise_rows(np.array([[0.2, 1, 0], [1, 0, 0.5]], dtype=np.float32))
     assert loaded.search(queries, 3) == index.search(queries, 3)
 
@@ -55,7 +55,7 @@ def test_loading_refuses_a_file_whose_checksum_changed(tmp_path: Path) -> None:
     data[len(data) // 2] ^= 0xFF
     path.write_bytes(bytes(data))
     with pytest.raises(ValueError, match="sha256"):
-        RoleIndex.load(path, expected_sha256=checksum)
+        RoleIndex.load(path, checksum)
 
 
 def test_loading_refuses_an_unreadable_file_without_a_checksum(tmp_path: Path) -> None:
@@ -111,7 +111,7 @@ def test_an_updated_index_survives_save_and_load(kind: str, tmp_path: Path) -> N
     index.remove("B")
     index.upsert("E", np.array([0, 0.6, 0.8], dtype=np.float32))
     checksum = index.save(tmp_path / "i.npz")
-    loaded = RoleIndex.load(tmp_path / "i.npz", expected_sha256=checksum)
+    loaded = RoleIndex.load(tmp_path / "i.npz", checksum)
     assert loaded.search(vectors(), 5) == index.search(vectors(), 5)
 
 
