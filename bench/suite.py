@@ -239,6 +239,16 @@ STEPS = (
         profiles=("full",),
     ),
     Step(
+        "scale-curve",
+        lambda ctx: [
+            "-m",
+            "bench.scale_curve",
+            "--work",
+            str(ctx.work / "scale-curve"),
+            *(["--quick"] if ctx.profile.name == "quick" else ["--sizes", "10000", "100000", "1000000"]),
+        ],
+    ),
+    Step(
         "dask-scale",
         lambda ctx: ["-m", "bench.dask_scale", "--rows", "1000000", "--rows", "5000000"],
         profiles=("full",),

@@ -442,6 +442,47 @@ def _embedding_scale(report: dict[str, Any]) -> Iterator[Figure]:
         )
 
 
+def _scale_curve(report: dict[str, Any]) -> Iterator[Figure]:
+    for size in report["sizes"]:
+        n, serving = size["partners"], size["serving"]
+        million = n >= 1_000_000
+        yield Figure(
+            "scale-curve",
+            f"request p50 / p99 at {n:,} partners (1 worker)",
+            f"{serving['p50_ms']:.1f} / {serving['p99_ms']:.1f} ms",
+            f"p99 ≤ {API_P99_MS_1M:.0f} ms at 1M" if million else "—",
+            "—",
+            serving["p99_ms"] <= API_P99_MS_1M if million else None,
+        )
+        yield Figure(
+            "scale-curve",
+            f"cold start to ready at {n:,} partners",
+            f"{_num(serving['cold_start_seconds'])} s",
+            f"≤ {COLD_START_S_1M:.0f} s at 1M" if million else "—",
+            "—",
+            _at_most(serving["cold_start_seconds"], COLD_START_S_1M) if million else None,
+        )
+        roles = size["index"]["roles"].values()
+        recall = min(role["recall_at_100"] for role in roles)
+        approximate = [r for r in roles if r["served_kind"] not in ("flat", "flat16")]
+        exact_p99 = max(role["exact_search"]["p99_ms"] for role in roles)
+        yield Figure(
+            "scale-curve",
+            f"recall@100 of the approximate index vs exact, worst role, {n:,} partners",
+            f"{recall:.3f}",
+            f"≥ {RECALL_AT_100}" if approximate else "— (exact served)",
+            f"exact search p99 {_ms(exact_p99)}",
+            recall >= RECALL_AT_100 if approximate else None,
+        )
+        memory = serving.get("memory_two_workers", {}).get("workers")
+        if memory:
+            yield Figure(
+                "scale-curve",
+                f"memory per worker, 2 workers, RSS / PSS, {n:,} partners",
+                f"{memory[0]['rss_mb'] / 1024:.2f} / {memory[0]['pss_mb'] / 1024:.2f} GB",
+            )
+
+
 Extractor = Callable[[dict[str, Any]], Iterator[Figure]]
 # Result file name (or its prefix, for files named per run) -> the figures read from it.
 EXTRACTORS: dict[str, Extractor] = {
@@ -463,6 +504,7 @@ EXTRACTORS: dict[str, Extractor] = {
     "setup.json": _setup,
     "dask-scale": _dask_scale,
     "embedding-scale": _embedding_scale,
+    "scale-curve": _scale_curve,
 }
 
 
