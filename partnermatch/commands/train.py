@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -32,19 +32,24 @@ def train(
         file_okay=False,
         help="Generated export folder with truth/ for ground-truth metrics (default: the demo export).",
     ),
-    scheduler: str | None = typer.Option(
-        None,
-        "--scheduler",
-        help="Build the training sets and trees on this dask.distributed scheduler, e.g. tcp://host:8786 "
-        "(default: PM_DASK_SCHEDULER). Its workers need partnermatch installed.",
-    ),
-    workers: int | None = typer.Option(
-        None,
-        "--workers",
-        min=1,
-        help="Build them on a local Dask cluster of this many worker processes (default: PM_DASK_WORKERS; "
-        "neither: in this process).",
-    ),
+    # Annotated, so the Python defaults are real: notebooks call this function directly without them.
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            "--scheduler",
+            help="Build the training sets and trees on this dask.distributed scheduler, e.g. tcp://host:8786 "
+            "(default: PM_DASK_SCHEDULER). Its workers need partnermatch installed.",
+        ),
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers",
+            min=1,
+            help="Build them on a local Dask cluster of this many worker processes (default: "
+            "PM_DASK_WORKERS; neither: in this process).",
+        ),
+    ] = None,
 ) -> None:
     """Train on the store's history (time split), register the model, report the test-period evaluation.
 
