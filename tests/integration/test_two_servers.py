@@ -22,6 +22,7 @@ from serving.persistence import ApiStore
 from tests.conftest import _admin_connection
 from tests.integration.conftest import SMALL_CONFIG, run_cli
 from tests.servers import free_port, wait_until_ready
+from tests.serving.conftest import OPPORTUNITY
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres]
 
@@ -31,13 +32,6 @@ READY_SECONDS = 180.0
 # Roles of the small home are above this, so both replicas serve memory-mapped approximate indexes and
 # partner sync goes through their in-memory delta.
 INDEX_EXACT_MAX = 20
-OPPORTUNITY = {
-    "customer_industry": "financial-services",
-    "region": "emea-north",
-    "deal_size": 250000,
-    "required_skills": ["aws cloud migration"],
-    "description": "Bank wants to exit its datacentre to AWS",
-}
 
 
 def partner(name: str) -> dict[str, Any]:
