@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from features import schema as s
+from features.parallel import IN_PROCESS, Mapper, pieces
 from features.records import EcosystemTables
 
 # A need/phrase pair must co-occur on at least this many deal seats before its association counts.
@@ -86,9 +87,32 @@ class TagAssociation:
         return np.asarray([lookup.get(str(p), -1) for p in phrases], dtype=np.int64)
 
     @classmethod
-    def build(cls, tables: EcosystemTables) -> TagAssociation:
+    def build(cls, tables: EcosystemTables, mapper: Mapper = IN_PROCESS) -> TagAssociation:
+        """Tag associations (skill tags x partner phrases) and word associations (description words x
+        skill tags) from the opportunities and seats in `tables`."""
+        return cls.submit(tables, mapper)()
+
+    @classmethod
+    def submit(cls, tables: EcosystemTables, mapper: Mapper = IN_PROCESS) -> Callable[[], TagAssociation]:
+        """`build`, started: the description words (most of the work at a million deal rows) go to `mapper`
+        in ranges of opportunities now; the returned call joins the tags here and waits for the words."""
         opps = tables.opportunities[[s.OPPORTUNITY_ID, s.REQUIRED_SKILLS]].explode(s.REQUIRED_SKILLS)
         opps = opps.dropna().rename(columns={s.REQUIRED_SKILLS: "need"})
+        if opps.empty:
+            return cls.empty
+        # Every tag any opportunity used: a tag never staffed still gets description associations.
+        needs = np.asarray(sorted(opps["need"].astype(str).unique()), dtype=np.str_)
+        word_associations = _submit_word_associations(tables.opportunities, needs, mapper)
+        return lambda: cls._joined(tables, opps, needs, word_associations)
+
+    @classmethod
+    def _joined(
+        cls,
+        tables: EcosystemTables,
+        opps: pd.DataFrame,
+        needs: np.ndarray,
+        word_associations: Callable[[], tuple[np.ndarray, np.ndarray]],
+    ) -> TagAssociation:
         seats = tables.deal_partners[[s.OPPORTUNITY_ID, s.PARTNER_ID]]
         own = (
             pd.concat(
@@ -105,10 +129,6 @@ class TagAssociation:
             .drop_duplicates()
         )
         phrase_seats = seats.merge(own, on=s.PARTNER_ID)[[s.OPPORTUNITY_ID, "phrase"]]
-        if opps.empty:
-            return cls.empty()
-        # Every tag any opportunity used: a tag never staffed still gets description associations.
-        needs = np.asarray(sorted(opps["need"].astype(str).unique()), dtype=np.str_)
         phrases = np.asarray(sorted(phrase_seats["phrase"].astype(str).unique()), dtype=np.str_)
         # Integer codes keep the (deal, need) x (deal, phrase) join small on a million deal rows.
         need_code = pd.Index(needs).get_indexer(pd.Index(opps["need"].astype(str)))
@@ -133,7 +153,7 @@ class TagAssociation:
         with np.errstate(divide="ignore", invalid="ignore"):
             values = np.log(joint * len(seats) / np.outer(need_seats, phrase_count))
         pmi = np.where(joint >= ASSOCIATION_MIN_COUNT, np.maximum(values, 0.0), 0.0).astype(np.float32)
-        words, word_pmi = _word_associations(tables.opportunities, needs)
+        words, word_pmi = word_associations()
         return cls(needs, phrases, pmi, words, word_pmi)
 
     def rows(self, needs: Sequence[str], phrases: Sequence[str] | np.ndarray) -> np.ndarray:
@@ -171,13 +191,36 @@ class TagAssociation:
             return cls(data["needs"], data["phrases"], data["pmi"], data["words"], data["word_pmi"])
 
 
-def _word_associations(opportunities: pd.DataFrame, needs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(words, (words, needs) positive PMI) between description words and the same deal's skill tags."""
-    frame = opportunities[[s.OPPORTUNITY_ID, s.DESCRIPTION, s.REQUIRED_SKILLS]]
-    has_tags = frame[s.REQUIRED_SKILLS].map(lambda v: isinstance(v, list | tuple | np.ndarray) and len(v) > 0)
-    frame = frame[has_tags.astype(bool)]
-    if frame.empty or len(needs) == 0:
-        return np.zeros(0, np.str_), np.zeros((0, len(needs)), np.float32)
+# Opportunity ranges per mapper slot for the description words: the per-deal text work parallelises.
+WORD_PIECES_PER_SLOT: Final = 4
+# At most this many opportunities per range, on a cluster or not: a range's words are exploded into one
+# row per (deal, word) of Python strings, 1.4 GB at once for 420k opportunities; a range's counts are small.
+WORD_PIECE_MAX_OPPORTUNITIES: Final = 50_000
+
+
+@dataclass(frozen=True)
+class WordCounts:
+    """Counts behind the word associations of some opportunities; the counts of disjoint sets add up."""
+
+    joint: pd.Series  # (word, need) -> deals whose description has the word and whose tags the need
+    words: pd.Series  # word -> deals whose description has it
+    needs: pd.Series  # need -> deals tagged with it
+    deals: int  # deals with at least one skill tag
+
+    def __add__(self, other: WordCounts) -> WordCounts:
+        def add(a: pd.Series, b: pd.Series) -> pd.Series:
+            return a.add(b, fill_value=0).astype(np.int64)
+
+        return WordCounts(
+            add(self.joint, other.joint),
+            add(self.words, other.words),
+            add(self.needs, other.needs),
+            self.deals + other.deals,
+        )
+
+
+def word_counts(frame: pd.DataFrame) -> WordCounts:
+    """Word, tag and word x tag deal counts of opportunities that carry skill tags."""
     words = (
         pd.DataFrame(
             {
@@ -193,17 +236,42 @@ def _word_associations(opportunities: pd.DataFrame, needs: np.ndarray) -> tuple[
     tags = frame[[s.OPPORTUNITY_ID, s.REQUIRED_SKILLS]].explode(s.REQUIRED_SKILLS).dropna()
     tags = tags.rename(columns={s.REQUIRED_SKILLS: "need"}).drop_duplicates()
     joint = words.merge(tags, on=s.OPPORTUNITY_ID).groupby(["word", "need"]).size()
-    joint = joint[joint >= ASSOCIATION_MIN_COUNT]
-    word_count = words.groupby("word").size()
-    need_count = tags.groupby("need").size()
+    return WordCounts(joint, words.groupby("word").size(), tags.groupby("need").size(), len(frame))
+
+
+def _submit_word_associations(
+    opportunities: pd.DataFrame, needs: np.ndarray, mapper: Mapper
+) -> Callable[[], tuple[np.ndarray, np.ndarray]]:
+    """(words, (words, needs) positive PMI) between description words and the same deal's skill tags,
+    counted over ranges of opportunities by `mapper`; the returned call waits for the counts."""
+    frame = opportunities[[s.OPPORTUNITY_ID, s.DESCRIPTION, s.REQUIRED_SKILLS]]
+    has_tags = frame[s.REQUIRED_SKILLS].map(lambda v: isinstance(v, list | tuple | np.ndarray) and len(v) > 0)
+    frame = frame[has_tags.astype(bool)]
+    if frame.empty or len(needs) == 0:
+        return lambda: (np.zeros(0, np.str_), np.zeros((0, len(needs)), np.float32))
+    count = max(pieces(mapper, WORD_PIECES_PER_SLOT), -(-len(frame) // WORD_PIECE_MAX_OPPORTUNITIES))
+    bounds = np.linspace(0, len(frame), min(count, len(frame)) + 1).astype(int)
+    gather = mapper.map(word_counts, [frame.iloc[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)])
+    return lambda: _word_pmi(_summed(gather()), needs)
+
+
+def _summed(parts: list[WordCounts]) -> WordCounts:
+    total = parts[0]
+    for part in parts[1:]:
+        total = total + part
+    return total
+
+
+def _word_pmi(counts: WordCounts, needs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    joint = counts.joint[counts.joint >= ASSOCIATION_MIN_COUNT]
     vocabulary = np.asarray(sorted(joint.index.get_level_values(0).unique().astype(str)), dtype=np.str_)
     out = np.zeros((len(vocabulary), len(needs)), np.float32)
     if len(joint):
         w = joint.index.get_level_values(0).astype(str)
         n = joint.index.get_level_values(1).astype(str)
-        expected = word_count.reindex(w).to_numpy(dtype=np.float64)
-        expected *= need_count.reindex(n).to_numpy(dtype=np.float64)
-        values = np.log(joint.to_numpy(dtype=np.float64) * len(frame) / expected)
+        expected = counts.words.reindex(w).to_numpy(dtype=np.float64)
+        expected *= counts.needs.reindex(n).to_numpy(dtype=np.float64)
+        values = np.log(joint.to_numpy(dtype=np.float64) * counts.deals / expected)
         cols = pd.Index(needs).get_indexer(n)
         keep = cols >= 0
         out[pd.Index(vocabulary).get_indexer(w)[keep], cols[keep]] = np.maximum(values[keep], 0.0)

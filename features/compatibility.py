@@ -15,12 +15,14 @@ any later one, and training rows and live requests read the same function.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
 import numpy as np
 import scipy.sparse as sp
+
+from features.parallel import IN_PROCESS, Mapper
 
 RANK: Final = 8  # embedding dimensions
 ALS_RIDGE: Final = 10.0  # ridge per factor row, in pseudo-observations (chosen on simulated camps, see tests)
@@ -118,6 +120,21 @@ def embed_pairs(
     return factors
 
 
+def checkpoint_factors(
+    cutoff: int,
+    deal: np.ndarray,
+    code: np.ndarray,
+    won: np.ndarray,
+    close_day: np.ndarray,
+    n_codes: int,
+    rank: int,
+) -> np.ndarray:
+    """The embedding of one checkpoint: from the member rows of deals closed before `cutoff` only."""
+    seen = close_day < cutoff
+    keys, summed, counts = pair_residuals(deal[seen], code[seen], won[seen], n_codes)
+    return embed_pairs(keys, summed, counts, n_codes, rank)
+
+
 def checkpoint_days(close_days: np.ndarray) -> np.ndarray:
     """Evenly spaced checkpoints over the closing days, the last one after every closed deal."""
     if close_days.size == 0:
@@ -149,18 +166,45 @@ class Compatibility:
         close_day: np.ndarray,
         n_codes: int,
         rank: int = RANK,
+        mapper: Mapper = IN_PROCESS,
     ) -> Compatibility:
         """One embedding per checkpoint from closed deals' member rows (deal id, partner code, won, day)."""
+        return cls.submit(deal, code, won, close_day, n_codes, rank, mapper)()
+
+    @classmethod
+    def submit(
+        cls,
+        deal: np.ndarray,
+        code: np.ndarray,
+        won: np.ndarray,
+        close_day: np.ndarray,
+        n_codes: int,
+        rank: int = RANK,
+        mapper: Mapper = IN_PROCESS,
+    ) -> Callable[[], Compatibility]:
+        """`build`, started: the checkpoints are independent, so a cluster fits them side by side while
+        the caller goes on; the returned call waits for them."""
         cutoffs = checkpoint_days(close_day)
         if cutoffs.size == 0 or n_codes < 3:
-            return cls.empty(n_codes)
-        factors = np.zeros((cutoffs.size, n_codes, 2 * rank), np.float32)
-        won = won.astype(np.float64)
-        for i, cutoff in enumerate(cutoffs):
-            seen = close_day < cutoff
-            keys, summed, counts = pair_residuals(deal[seen], code[seen], won[seen], n_codes)
-            factors[i] = embed_pairs(keys, summed, counts, n_codes, rank)
-        return cls(cutoffs, factors)
+            return lambda: cls.empty(n_codes)
+        gather = mapper.map(
+            checkpoint_factors,
+            cutoffs.tolist(),
+            deal,
+            code,
+            won.astype(np.float64),
+            close_day,
+            n_codes,
+            rank,
+        )
+
+        def result() -> Compatibility:
+            factors = np.zeros((cutoffs.size, n_codes, 2 * rank), np.float32)
+            for i, checkpoint in enumerate(gather()):
+                factors[i] = checkpoint
+            return cls(cutoffs, factors)
+
+        return result
 
     @property
     def rank(self) -> int:

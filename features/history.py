@@ -17,6 +17,7 @@ import scipy.sparse as sp
 
 from features import schema as s
 from features.compatibility import Compatibility
+from features.parallel import IN_PROCESS, Mapper
 from features.records import EcosystemTables
 
 logger = logging.getLogger(__name__)
@@ -232,7 +233,9 @@ class PartnerHistory:
 
     # -- building -------------------------------------------------------------------------------
     @classmethod
-    def build(cls, tables: EcosystemTables) -> PartnerHistory:
+    def build(cls, tables: EcosystemTables, mapper: Mapper = IN_PROCESS) -> PartnerHistory:
+        """Every prefix index and the compatibility checkpoints; the checkpoints go to `mapper` first, so
+        on a cluster they are fitted while this process builds the prefixes."""
         opps = tables.opportunities
         links = tables.deal_partners[[s.OPPORTUNITY_ID, s.PARTNER_ID, s.SOURCED]].copy()
         links[_SOURCED] = links[s.SOURCED].astype("boolean").fillna(False).astype(bool)
@@ -293,6 +296,14 @@ class PartnerHistory:
         size = np.where(sized, size, 0.0)
         log_size = np.log1p(size)
         decay = _decay_weights(closed_days)
+        compatibility = Compatibility.submit(
+            deal=pd.factorize(closed[s.OPPORTUNITY_ID])[0].astype(np.int64),
+            code=codes.astype(np.int64),
+            won=won,
+            close_day=closed_days.astype(np.int64),
+            n_codes=len(partner_ids),
+            mapper=mapper,
+        )
         prefixes["partner"] = _Prefix.build(
             codes,
             closed_days,
@@ -375,15 +386,8 @@ class PartnerHistory:
             len(closed),
             len(pair_keys),
         )
-        compatibility = Compatibility.build(
-            deal=pd.factorize(closed[s.OPPORTUNITY_ID])[0].astype(np.int64),
-            code=codes.astype(np.int64),
-            won=won,
-            close_day=closed_days.astype(np.int64),
-            n_codes=len(partner_ids),
-        )
         return cls(
-            partner_ids, industries, regions, pair_keys.astype(np.int64), prefixes, skills, compatibility
+            partner_ids, industries, regions, pair_keys.astype(np.int64), prefixes, skills, compatibility()
         )
 
     # -- queries -----------------------------------------------------------------------------------

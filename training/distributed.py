@@ -219,6 +219,41 @@ class Cluster:
             self.client, snapshot, self.embedder_kind, self.model_cache_dir, self.partitions
         )
 
+    def mapper(self) -> DaskMapper:
+        """The feature build's parallel parts (compatibility checkpoints, description words) there."""
+        return DaskMapper(self.client)
+
+
+@dataclass(frozen=True)
+class DaskMapper:
+    """A `features.parallel.Mapper` over a cluster: each piece is one task, its shared arguments are sent
+    to every worker once."""
+
+    client: Client
+
+    @property
+    def slots(self) -> int:
+        return max(sum(self.client.nthreads().values()), 1)
+
+    def map(self, fn: Callable[..., T], items: Sequence[Any], *shared: Any) -> Callable[[], list[T]]:
+        # Arrays and frames are scattered once; small values (counts, sizes) travel inside each task.
+        scattered: dict[int, Future] = {
+            i: self.client.scatter(value, broadcast=True, hash=False)
+            for i, value in enumerate(shared)
+            if isinstance(value, np.ndarray | pd.DataFrame)
+        }
+        arguments = [scattered.get(i, value) for i, value in enumerate(shared)]
+        futures = [self.client.submit(fn, item, *arguments, pure=False) for item in items]
+
+        def gather() -> list[T]:
+            try:
+                return list(self.client.gather(futures))
+            finally:  # the workers may drop the pieces' inputs and results now
+                for future in (*futures, *scattered.values()):
+                    future.release()
+
+        return gather
+
 
 @dataclass
 class Partitioned(Generic[T]):

@@ -11,6 +11,7 @@ import pandas as pd
 
 from features import schema as s
 from features.embeddings import Embedder
+from features.parallel import IN_PROCESS
 from features.records import EcosystemTables
 from features.snapshot import FeatureSnapshot
 from models.calibration import WinCalibrator
@@ -149,6 +150,7 @@ def fit_model(
         show_progress=show_progress,
         associations_until=split.calibration_start.date(),
         index_exact_max=index_exact_max,
+        mapper=cluster.mapper() if cluster is not None else IN_PROCESS,
     )
     # On a cluster, the features are ready once every worker has the snapshot's files.
     shared = cluster.share(snapshot) if cluster is not None else None

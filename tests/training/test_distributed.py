@@ -148,6 +148,19 @@ def test_the_cluster_builds_the_single_process_lambdarank_groups(
     np.testing.assert_array_equal(built.labels, alone.labels)
 
 
+def test_the_cluster_builds_the_single_process_history_and_associations(
+    client: Client, snapshot: FeatureSnapshot, tables: EcosystemTables
+) -> None:
+    built = FeatureSnapshot.build(tables, HashingEmbedder(), mapper=Cluster(client, "hashing").mapper())
+    compatibility = snapshot.history.compatibility
+    assert compatibility.cutoffs.size > 2  # several checkpoints, each its own task
+    np.testing.assert_array_equal(built.history.compatibility.cutoffs, compatibility.cutoffs)
+    np.testing.assert_array_equal(built.history.compatibility.factors, compatibility.factors)
+    associations = snapshot.vocabulary.associations
+    np.testing.assert_array_equal(built.vocabulary.associations.words, associations.words)
+    np.testing.assert_array_equal(built.vocabulary.associations.word_pmi, associations.word_pmi)
+
+
 def _snapshots_held(client: Client) -> list[int]:
     """How many loaded snapshots each worker keeps."""
     from training import distributed
