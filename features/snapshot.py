@@ -28,6 +28,7 @@ from features.embeddings import Embedder
 from features.featurizer import MemberBlock, TeamFeaturizer
 from features.history import DEALS, PartnerHistory
 from features.index import RoleIndex
+from features.parallel import IN_PROCESS, Mapper
 from features.prepared import PreparedOpportunity
 from features.prior import PriorScorer, role_postings
 from features.profiles import opportunity_text, partner_profile_texts
@@ -139,13 +140,17 @@ class FeatureSnapshot:
         show_progress: bool = False,
         associations_until: date | None = None,
         index_exact_max: int | None = None,
+        mapper: Mapper = IN_PROCESS,
     ) -> FeatureSnapshot:
         """Embed partner profiles (in batches), index the active partners of each role, index deal history.
 
         Inactive partners are embedded too: past teams that included them still need their features.
         Tag associations are learned from deals created before `associations_until` when it is given, so
         a training run's later (calibration and test) deals never shape the features it is judged on.
+        With a cluster's `mapper`, the history's parallel parts run on its workers while this process
+        embeds and builds the rest.
         """
+        pending_associations = TagAssociation.submit(_created_before(tables, associations_until), mapper)
         partners = clean_partners(tables.partners)
         certifications = clean_certifications(tables.certifications)
         texts = partner_profile_texts(partners, certifications).tolist()
@@ -168,8 +173,8 @@ class FeatureSnapshot:
             certifications=certifications,
             vectors=vectors,
             indexes=indexes,
-            history=PartnerHistory.build(tables),
-            associations=TagAssociation.build(_created_before(tables, associations_until)),
+            history=PartnerHistory.build(tables, mapper),
+            associations=pending_associations(),
         )
 
     @classmethod
