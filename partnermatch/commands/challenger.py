@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 from rich.console import Console
 
 from core.settings import CHALLENGER_ALIAS, get_settings
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
 
 console = Console()
 app = typer.Typer(
@@ -15,6 +20,17 @@ app = typer.Typer(
 )
 
 RELOAD_HINT = "servers pick it up at their next start or `POST /v1/admin/reload`"
+
+
+def _registry() -> MlflowClient:
+    """The registry's client; a tracking server that does not answer is one line and exit code 1."""
+    from training import tracking
+
+    try:
+        return tracking.configure(get_settings())
+    except ValueError as exc:
+        console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
 
 
 @app.command("set")
@@ -29,7 +45,7 @@ def set_challenger(
     if not version.isdigit():
         console.print(f"[red]error:[/red] a registered version is a number, not {version!r}")
         raise typer.Exit(2)
-    client = tracking.configure(get_settings())
+    client = _registry()
     try:
         tracking.set_challenger(client, version)
     except MlflowException as exc:
@@ -43,7 +59,7 @@ def clear_challenger() -> None:
     """Remove the `challenger` alias: servers stop shadow scoring at their next start or reload."""
     from training import tracking
 
-    old = tracking.clear_challenger(tracking.configure(get_settings()))
+    old = tracking.clear_challenger(_registry())
     if old is None:
         console.print(f"no {CHALLENGER_ALIAS} was set")
         return
@@ -55,7 +71,7 @@ def show_challenger() -> None:
     """Print the challenger and champion versions."""
     from training import tracking
 
-    client = tracking.configure(get_settings())
+    client = _registry()
     challenger = tracking.challenger_version(client)
     champion = tracking.champion_version(client)
     console.print(f"{CHALLENGER_ALIAS}: {challenger or 'none'}; champion: {champion or 'none'}")

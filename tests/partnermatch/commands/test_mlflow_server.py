@@ -5,8 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 from core.settings import get_settings
+from partnermatch.commands.challenger import app as challenger
 from partnermatch.commands.mlflow_server import mlflow_server
 from partnermatch.commands.promote import promote, rollback
 from tests.partnermatch.commands.cli import run_command
@@ -59,3 +61,10 @@ def test_promote_says_the_tracking_server_does_not_answer(server_down: str) -> N
     code, output = run_command(promote, "--version", "2")
     assert code == 1
     assert f"the MLflow tracking server at {server_down} does not answer" in output
+
+
+@pytest.mark.parametrize("args", [("set", "2"), ("clear",), ("show",)], ids=["set", "clear", "show"])
+def test_challenger_says_the_tracking_server_does_not_answer(server_down: str, args: tuple[str, ...]) -> None:
+    result = CliRunner().invoke(challenger, list(args), terminal_width=400)
+    assert result.exit_code == 1
+    assert f"the MLflow tracking server at {server_down} does not answer" in result.output
