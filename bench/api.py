@@ -56,6 +56,7 @@ RESULTS = results_dir() / "api.json"
 WARMUP_SECONDS = 10.0
 WRK_RUNS = 7  # throughput runs of wrk, each with fresh connections (see `wrk_throughput`)
 ROOT = Path(__file__).resolve().parents[1]
+HASHING = "hashing"  # the fast stand-in embedder benchmark homes use unless told otherwise
 TRAIN_CONFIG = """
 seed = 7
 [ranker]
@@ -72,15 +73,16 @@ pool_size = 100
 """
 
 
-def cli(home: Path, *args: str) -> None:
-    env = {**os.environ, "PM_HOME": str(home), "PM_EMBEDDER": "hashing"}
+def cli(home: Path, *args: str, embedder: str = HASHING) -> None:
+    env = {**os.environ, "PM_HOME": str(home), "PM_EMBEDDER": embedder}
     subprocess.run([sys.executable, "-m", "partnermatch.cli", *args], env=env, check=True)
 
 
-def prepare(work: Path, partners: int, opportunities: int | None = None) -> Path:
-    """generate + ingest + train (hashing embedder) into work/home-<partners>, once; `opportunities`
-    defaults to max(50k, 2 x partners)."""
-    home = work / f"home-{partners}"
+def prepare(work: Path, partners: int, opportunities: int | None = None, embedder: str = HASHING) -> Path:
+    """generate + ingest + train into work/home-<partners>[-<embedder>], once; `opportunities` defaults to
+    max(50k, 2 x partners). The hashing embedder unless told: a home's partners are embedded by the one
+    its server then uses for requests."""
+    home = work / (f"home-{partners}" if embedder == HASHING else f"home-{partners}-{embedder}")
     if (home / "mlflow.db").exists():
         return home
     export = work / f"export-{partners}"
@@ -100,10 +102,11 @@ def prepare(work: Path, partners: int, opportunities: int | None = None) -> Path
         "parquet",
         "--out",
         str(export),
+        embedder=embedder,
     )
-    cli(home, "ingest", str(export))
+    cli(home, "ingest", str(export), embedder=embedder)
     # --force: the latency benchmark needs a served model whatever its quality on these deals.
-    cli(home, "train", "--force", "--config", str(config))
+    cli(home, "train", "--force", "--config", str(config), embedder=embedder)
     return home
 
 
@@ -174,14 +177,14 @@ class Server:
         self.proc.wait(timeout=30)
 
 
-def server_env(home: Path) -> dict[str, str]:
+def server_env(home: Path, embedder: str = HASHING) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PM_") and k != "MLFLOW_TRACKING_URI"}
     # `mlflow models serve` starts `uvicorn` by name: the venv's bin must be on PATH.
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     # One BLAS/OpenMP thread per worker for both servers (2 threads ran slower on 2 cores here).
     env.update(
         PM_HOME=str(home),
-        PM_EMBEDDER="hashing",
+        PM_EMBEDDER=embedder,
         PM_RATE_LIMIT_PER_MINUTE="10000000",
         OMP_NUM_THREADS="1",
         MLFLOW_TRACKING_URI=Settings(home=home).mlflow_tracking_uri,
@@ -195,9 +198,11 @@ def api_server(
     code: Path | None = None,
     database_url: str | None = None,
     extra_env: dict[str, str] | None = None,
+    embedder: str = HASHING,
 ) -> Server:
     """Our API on the home; `code`: run it from that checkout instead (a same-minute A/B of a change);
-    `database_url`: another store than the home's; `extra_env`: more PM_* settings."""
+    `database_url`: another store than the home's; `extra_env`: more PM_* settings; `embedder`: the one the
+    home was trained with."""
     port = free_port()
     command = [
         sys.executable,
@@ -212,7 +217,7 @@ def api_server(
         "warning",
         "--no-access-log",
     ]
-    env = {**server_env(home), **(extra_env or {})}
+    env = {**server_env(home, embedder), **(extra_env or {})}
     if database_url is not None:
         env["PM_DATABASE_URL"] = database_url
     if code is not None:

@@ -27,8 +27,8 @@ from serving.persistence import ApiStore
 RESULTS = results_dir() / "prior-retrieval.json"
 
 
-def bench_home(home: Path, requests: int) -> dict[str, Any]:
-    settings = Settings(home=home, embedder="hashing")
+def bench_home(home: Path, requests: int, embedder: str = "hashing") -> dict[str, Any]:
+    settings = Settings(home=home, embedder=embedder)
     recommender = load_champion(settings).recommender
     snapshot = recommender.snapshot
     search = recommender.config

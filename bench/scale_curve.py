@@ -20,6 +20,7 @@ Targets at 1M partners: p99 <= 100 ms, recall@100 >= 0.95, cold start <= 30 s.
 
 Each size's result replaces that size in the report, so sizes can be measured in separate runs.
 Usage: .venv/bin/python -m bench.scale_curve [--sizes 10000 100000 1000000] [--quick] [--work DIR]
+       [--embedder minilm-bf16]
 --quick: 10k partners only, fewer requests (a few minutes once the home is prepared).
 Prints JSON and saves it to bench/results/scale-curve.json (--quick: scale-curve-quick.json).
 """
@@ -42,7 +43,15 @@ import httpx
 import numpy as np
 
 from bench import prior_retrieval
-from bench.api import Target, api_body, api_server, interleaved_latency, open_opportunities, prepare
+from bench.api import (
+    HASHING,
+    Target,
+    api_body,
+    api_server,
+    interleaved_latency,
+    open_opportunities,
+    prepare,
+)
 from bench.report import machine, publish, results_dir
 from core.settings import Settings
 from features import schema as s
@@ -96,9 +105,9 @@ def _loaded(pid: int) -> bool:
         return False
 
 
-def memory_per_worker(home: Path, key: str, bodies: list[dict[str, Any]]) -> dict[str, Any]:
+def memory_per_worker(home: Path, key: str, bodies: list[dict[str, Any]], embedder: str) -> dict[str, Any]:
     """RSS / PSS / private MB of each of 2 workers once both loaded the model and answered requests."""
-    with api_server(home, 2) as server:
+    with api_server(home, 2, embedder=embedder) as server:
         started = time.perf_counter() - server.start_seconds
         deadline = time.perf_counter() + 600
         while len(pids := worker_pids(server.proc.pid)) < 2 or not all(_loaded(p) for p in pids):
@@ -204,7 +213,7 @@ def mapped_files(home: Path) -> dict[str, float]:
     return {f.name: round(f.stat().st_size / 2**20, 1) for f in files if f.is_file()}
 
 
-def serving(home: Path, requests: int) -> dict[str, Any]:
+def serving(home: Path, requests: int, embedder: str) -> dict[str, Any]:
     """Latency and cold start on a real server, then memory per worker with 2 workers."""
     opportunities = open_opportunities(home, 200)
     store = ApiStore.open(Settings(home=home).store_url)
@@ -212,20 +221,20 @@ def serving(home: Path, requests: int) -> dict[str, Any]:
     store.engine.dispose()
     bodies = [api_body(o) for o in opportunities]
     # The first start copies the bundle out of the registry into the home's cache; later starts read it.
-    with api_server(home, 1) as first:
+    with api_server(home, 1, embedder=embedder) as first:
         latency = interleaved_latency(
             [Target("api", first.url, "/v1/recommendations", bodies, {"X-API-Key": key})], requests
         )["api"]
     starts = []
     for _ in range(2):
-        with api_server(home, 1) as again:
+        with api_server(home, 1, embedder=embedder) as again:
             starts.append(again.start_seconds)
     return {
         **latency,
         "first_start_seconds": round(first.start_seconds, 1),
         "cold_start_seconds": round(min(starts), 1),
         "cold_start_runs_seconds": [round(x, 1) for x in starts],
-        "memory_two_workers": memory_per_worker(home, key, bodies),
+        "memory_two_workers": memory_per_worker(home, key, bodies, embedder),
         "mapped_files_mb": mapped_files(home),
         "index_memory_two_processes": index_memory(home),
     }
@@ -247,9 +256,9 @@ def _percentiles(times: list[float]) -> dict[str, float]:
     }
 
 
-def index_recall(home: Path, queries_n: int) -> dict[str, Any]:
+def index_recall(home: Path, queries_n: int, embedder: str) -> dict[str, Any]:
     """Per role: recall@100 of the approximate index vs exact search on the same vectors, and their ms."""
-    settings = Settings(home=home, embedder="hashing")
+    settings = Settings(home=home, embedder=embedder)
     snapshot = load_champion(settings).recommender.snapshot
     store = ApiStore.open(settings.store_url)
     frame = store.store.load_tables().opportunities
@@ -319,25 +328,31 @@ def partner_sync(snapshot: FeatureSnapshot) -> dict[str, Any]:
     }
 
 
-def measure(size: int, home: Path, profile: dict[str, int]) -> dict[str, Any]:
+def measure(size: int, home: Path, profile: dict[str, int], embedder: str) -> dict[str, Any]:
     store = ApiStore.open(Settings(home=home).store_url)
     partners = int(store.store.counts()[s.PARTNERS])
     store.engine.dispose()
     result: dict[str, Any] = {
         "size": size,
+        "embedder": embedder,
         "home": str(home),
         "partners": partners,
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "load_average_1m_before": round(os.getloadavg()[0], 2),
     }
-    result["serving"] = serving(home, profile["requests"])
+    result["serving"] = serving(home, profile["requests"], embedder)
     print(json.dumps(result["serving"]), flush=True)
-    result["index"] = index_recall(home, profile["recall_queries"])
+    result["index"] = index_recall(home, profile["recall_queries"], embedder)
     gc.collect()
     print(json.dumps(result["index"]), flush=True)
-    result["prior_shortlist"] = prior_retrieval.bench_home(home, profile["prior_requests"])
+    result["prior_shortlist"] = prior_retrieval.bench_home(home, profile["prior_requests"], embedder)
     result["load_average_1m_after"] = round(os.getloadavg()[0], 2)
     return result
+
+
+def _entry_key(entry: dict[str, Any]) -> tuple[int, str]:
+    """Entries before the embedder was recorded were all measured with the hashing embedder."""
+    return int(entry["size"]), str(entry.get("embedder", HASHING))
 
 
 def verdict(size: dict[str, Any]) -> dict[str, bool]:
@@ -357,25 +372,36 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path("/tmp/pm-scale-curve"), help="where homes go")
     parser.add_argument("--opportunities", type=int, default=OPPORTUNITIES, help="opportunities per home")
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument(
+        "--embedder",
+        default=HASHING,
+        help="embedder of the homes and their servers (e.g. minilm-bf16: real MiniLM vectors, a long first "
+        "build at 1M); each (size, embedder) is its own entry of the report",
+    )
     args = parser.parse_args()
     sizes = [10_000] if args.quick else args.sizes
     out = args.out or results_dir() / ("scale-curve-quick.json" if args.quick else "scale-curve.json")
     set_search_threads(1)  # as each server worker does
     report: dict[str, Any] = json.loads(out.read_text()) if out.is_file() else {}
-    by_size = {int(entry["size"]): entry for entry in report.get("sizes", [])}
+    entries = {_entry_key(entry): entry for entry in report.get("sizes", [])}
     for n in sizes:
-        home = prepare(args.work, n, args.opportunities)
-        entry = measure(n, home, QUICK if args.quick else FULL)
+        home = prepare(args.work, n, args.opportunities, args.embedder)
+        entry = measure(n, home, QUICK if args.quick else FULL, args.embedder)
         entry["meets_targets"] = verdict(entry)
-        by_size[n] = entry
+        entries[_entry_key(entry)] = entry
     report = {
         "machine": machine(),
         "note": "2 cores shared with other jobs: timings were taken under contention (see load averages)",
-        "embedder": "hashing (fast stand-in for all-MiniLM-L6-v2; the serving path is otherwise identical)",
+        "embedders": {
+            HASHING: "a fast stand-in for all-MiniLM-L6-v2 (256 dimensions); the serving path is otherwise "
+            "identical",
+            "minilm-bf16": "all-MiniLM-L6-v2 (384 dimensions), Linear layers in bfloat16, for partner "
+            "profiles and requests alike",
+        },
         "request": "POST /v1/recommendations, k=5, 3 roles, open opportunities of the home, one connection",
         "index_exact_max": EXACT_MAX,
         "targets_at_1m": TARGETS,
-        "sizes": [by_size[n] for n in sorted(by_size)],
+        "sizes": [entries[key] for key in sorted(entries)],
     }
     publish(report, out)
 

@@ -215,7 +215,7 @@ def _api(report: dict[str, Any]) -> Iterator[Figure]:
         cold_target = COLD_START_S_100K if n == 100_000 else COLD_START_S_1M if n >= 1e6 else None
         yield Figure(
             "api",
-            f"cold start to ready at {n:,} partners",
+            f"cold start to ready at {n}",
             f"{_num(api['start_seconds'])} s",
             f"≤ {cold_target:.0f} s" if cold_target else "—",
             f"mlflow models serve {_num(base['start_seconds'])} s",
@@ -446,9 +446,11 @@ def _scale_curve(report: dict[str, Any]) -> Iterator[Figure]:
     for size in report["sizes"]:
         n, serving = size["partners"], size["serving"]
         million = n >= 1_000_000
+        embedder = size.get("embedder", "hashing")
+        at = f"{n:,} partners ({embedder} embedder)"
         yield Figure(
             "scale-curve",
-            f"request p50 / p99 at {n:,} partners (1 worker)",
+            f"request p50 / p99 at {at}, 1 worker",
             f"{serving['p50_ms']:.1f} / {serving['p99_ms']:.1f} ms",
             f"p99 ≤ {API_P99_MS_1M:.0f} ms at 1M" if million else "—",
             "—",
@@ -456,7 +458,7 @@ def _scale_curve(report: dict[str, Any]) -> Iterator[Figure]:
         )
         yield Figure(
             "scale-curve",
-            f"cold start to ready at {n:,} partners",
+            f"cold start to ready at {at}",
             f"{_num(serving['cold_start_seconds'])} s",
             f"≤ {COLD_START_S_1M:.0f} s at 1M" if million else "—",
             "—",
@@ -468,7 +470,7 @@ def _scale_curve(report: dict[str, Any]) -> Iterator[Figure]:
         exact_p99 = max(role["exact_search"]["p99_ms"] for role in roles)
         yield Figure(
             "scale-curve",
-            f"recall@100 of the approximate index vs exact, worst role, {n:,} partners",
+            f"recall@100 of the approximate index vs exact, worst role, {at}",
             f"{recall:.3f}",
             f"≥ {RECALL_AT_100}" if approximate else "— (exact served)",
             f"exact search p99 {_ms(exact_p99)}",
@@ -478,7 +480,7 @@ def _scale_curve(report: dict[str, Any]) -> Iterator[Figure]:
         if memory:
             yield Figure(
                 "scale-curve",
-                f"memory per worker, 2 workers, RSS / PSS, {n:,} partners",
+                f"memory per worker, 2 workers, RSS / PSS, {at}",
                 f"{memory[0]['rss_mb'] / 1024:.2f} / {memory[0]['pss_mb'] / 1024:.2f} GB",
             )
 
