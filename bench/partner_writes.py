@@ -6,12 +6,14 @@ hits both alike. Every PUT changes the description of one active services partne
 acknowledged once the served model holds it (the server re-embeds and re-indexes before answering).
 
 Usage: .venv/bin/python -m bench.partner_writes --home H [--home H2] [--previous-code /tmp/old] [--writes 20]
-Prints a JSON summary and saves it to bench/results/partner-writes.json.
+Prints a JSON summary and saves it to bench/results/partner-writes.json; the report it replaces is kept in
+it as `earlier_run` (that one's own `earlier_run` dropped), so a new run does not lose the last numbers.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import tempfile
 import time
@@ -48,7 +50,7 @@ def bench_home(home: Path, writes: int, previous: Path | None) -> dict[str, Any]
         codes: dict[str, Path | None] = {"api": None}
         if previous is not None:
             codes["previous_code"] = previous
-        targets = {}
+        targets: dict[str, tuple[httpx.Client, dict[str, Any], list[float]]] = {}
         for name, code in codes.items():
             copy = Path(work) / f"{name}.db"
             shutil.copyfile(home / "store.db", copy)
@@ -105,9 +107,19 @@ def main() -> None:
             "machine": machine(),
             "previous_code": str(args.previous_code) if args.previous_code else None,
             "homes": homes,
+            "earlier_run": _earlier_run(args.out),
         },
         args.out,
     )
+
+
+def _earlier_run(out: Path) -> dict[str, Any] | None:
+    """The report `out` holds now, without its own earlier run (one generation back is enough)."""
+    if not out.is_file():
+        return None
+    earlier = json.loads(out.read_text())
+    earlier.pop("earlier_run", None)
+    return dict(earlier)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Final
 
 import numpy as np
@@ -36,6 +36,10 @@ PRIOR_POSTING_PHRASES: Final = 8  # at most 8: the shortlist keeps which ones a 
 # 62 ms per request (3 roles), these 2000 15 ms, with recall@30 against scoring every partner 0.996 and
 # 0.993; at 100k partners the cap changes nothing (0.984 both; bench/scale_curve.py's homes).
 PRIOR_SHORTLIST_MAX: Final = 2_000
+# Slot padding of the layouts' fields besides the code; a padded certification is never valid (issued at
+# +inf), so it counts as no certification.
+TAG_FILL: Final[dict[str, float]] = {}
+CERT_FILL: Final = {"issued": np.inf, "expires": -np.inf, "level": 0.0}
 
 
 @dataclass(frozen=True)
@@ -95,16 +99,18 @@ def prior_layout(
         "expires": catalog.cert_expires[cert_at],
         "level": catalog.cert_level[cert_at],
     }
-    w = PRIOR_WEIGHTS
     return PriorLayout(
         rows=rows,
-        tags=SlotLists.build(tag_owner, {"code": tag_codes}, len(rows), fill={}),
-        # Padding is never valid (issued at +inf), so it counts as no certification.
-        certs=SlotLists.build(
-            cert_owner, certs, len(rows), fill={"issued": np.inf, "expires": -np.inf, "level": 0.0}
-        ),
-        static=w["psat"] * catalog.psat[rows] + w["tier_rank"] * catalog.tier[rows],
+        tags=SlotLists.build(tag_owner, {"code": tag_codes}, len(rows), fill=TAG_FILL),
+        certs=SlotLists.build(cert_owner, certs, len(rows), fill=CERT_FILL),
+        static=_static(catalog, rows),
     )
+
+
+def _static(catalog: PartnerCatalog, rows: np.ndarray) -> np.ndarray:
+    """The prior's request-independent part of `rows`: PSAT and tier."""
+    w = PRIOR_WEIGHTS
+    return w["psat"] * catalog.psat[rows] + w["tier_rank"] * catalog.tier[rows]
 
 
 def role_postings(catalog: PartnerCatalog, role: str, n_phrases: int) -> RolePostings:
@@ -122,6 +128,66 @@ def role_postings(catalog: PartnerCatalog, role: str, n_phrases: int) -> RolePos
         layout=layout,
         phrase_offsets=np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
         holders=owner[order],
+    )
+
+
+def updated_postings(
+    postings: RolePostings,
+    catalog: PartnerCatalog,
+    role: str,
+    changed: np.ndarray,
+    n_phrases: int,
+    remap: np.ndarray | None = None,
+) -> RolePostings:
+    """The postings of `role` once the catalog rows `changed` (ascending) were replaced or appended:
+    equal to `role_postings(catalog, role, n_phrases)`, but only the changed rows' entries are laid out;
+    `remap` (old phrase code -> new, ascending) renumbers the kept ones when the phrase vocabulary grew."""
+    keep = ~np.isin(postings.rows, changed)
+    added = changed[(catalog.role[changed] == role) & catalog.active[changed]]
+    if keep.all() and not len(added) and remap is None:
+        # Still a new static part: PSAT's fill (the median) may have moved with the change.
+        return replace(postings, layout=replace(postings.layout, static=_static(catalog, postings.rows)))
+    kept_rows = postings.rows[keep]
+    # Result positions of the added rows (`at`) and of the kept ones (`mine`), both ascending.
+    at = np.searchsorted(kept_rows, added) + np.arange(len(added))
+    mine = np.delete(np.arange(len(kept_rows) + len(added)), at)
+    rows = np.empty(len(mine) + len(at), dtype=np.int64)
+    rows[mine], rows[at] = kept_rows, added
+    entries = _known_entries(catalog, added)
+    fresh = prior_layout(catalog, added, entries)
+    kept = postings.layout.subset(np.flatnonzero(keep))
+    tags, certs = kept.tags, kept.certs
+    if remap is not None:
+        tags, certs = tags.recoded(remap), certs.recoded(remap)
+    layout = PriorLayout(
+        rows=rows,
+        tags=tags.merged(fresh.tags, at, TAG_FILL),
+        certs=certs.merged(fresh.certs, at, CERT_FILL),
+        static=_static(catalog, rows),
+    )
+    # Kept holders, renumbered, stay sorted by (code, position): a grown vocabulary keeps the phrase order.
+    old_codes = np.repeat(np.arange(len(postings.phrase_offsets) - 1), np.diff(postings.phrase_offsets))
+    position = np.full(len(postings.rows), -1, dtype=np.int64)
+    position[keep] = mine
+    held = keep[postings.holders]
+    codes = old_codes[held] if remap is None else remap[old_codes[held]]
+    holders = position[postings.holders[held]]
+    tag_owner, tag_codes, cert_owner, cert_at = entries
+    new_codes = np.concatenate([tag_codes, catalog.cert_codes[cert_at]])
+    new_holders = at[np.concatenate([tag_owner, cert_owner])]
+    order = np.lexsort((new_holders, new_codes))
+    new_codes, new_holders = new_codes[order], new_holders[order]
+    # Merged by the key (code, position), as `role_postings` sorts them.
+    size = len(rows) + 1
+    into = np.searchsorted(codes * size + holders, new_codes * size + new_holders)
+    codes = np.insert(codes, into, new_codes)
+    return RolePostings(
+        rows=rows,
+        layout=layout,
+        phrase_offsets=np.concatenate([[0], np.cumsum(np.bincount(codes, minlength=n_phrases))]).astype(
+            np.int64
+        ),
+        holders=np.insert(holders, into, new_holders),
     )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,6 +23,36 @@ def segments(offsets: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndar
     first = np.concatenate([[0], np.cumsum(lengths)[:-1]]) if len(rows) else np.zeros(0, np.int64)
     positions = np.repeat(starts - first, lengths) + np.arange(total)
     return owner, positions
+
+
+def splice_segments(
+    offsets: np.ndarray,
+    values: Mapping[str, np.ndarray],
+    rows: np.ndarray,
+    new_offsets: np.ndarray,
+    new_values: Mapping[str, np.ndarray],
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """A CSR layout with the segments of `rows` (ascending) replaced by the segments of the new layout, one
+    per row of `rows`; rows from the old row count on are appended (they must be the last ones, in order).
+
+    Copies the untouched segments in one concatenation per field: a partner change costs a memcpy of the
+    arrays, not a pass over every partner in Python.
+    """
+    n_old = len(offsets) - 1
+    n = max(n_old, int(rows[-1]) + 1) if len(rows) else n_old
+    lengths = np.zeros(n, dtype=np.int64)
+    lengths[:n_old] = np.diff(offsets)
+    lengths[rows] = np.diff(new_offsets)
+    pieces: dict[str, list[np.ndarray]] = {name: [] for name in values}
+    done = 0  # old entries up to here are copied or replaced
+    for i, row in enumerate(rows.tolist()):
+        start = int(offsets[min(row, n_old)])
+        for name, old in values.items():
+            pieces[name].append(old[done:start])
+            pieces[name].append(new_values[name][new_offsets[i] : new_offsets[i + 1]])
+        done = int(offsets[row + 1]) if row < n_old else start
+    out = {name: np.concatenate([*parts, values[name][done:]]) for name, parts in pieces.items()}
+    return np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64), out
 
 
 def runs(owners: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -107,6 +137,36 @@ class SlotLists:
         owner = renumbered[self.overflow_owner]
         kept = owner >= 0
         return SlotLists(len(positions), slots, {k: v[kept] for k, v in self.overflow.items()}, owner[kept])
+
+    def recoded(self, codes: np.ndarray) -> SlotLists:
+        """The same lists with every code `c` read as `codes[c]` (a grown phrase vocabulary renumbers)."""
+        grid = self.slots["code"]
+        slots = {**self.slots, "code": np.where(grid == EMPTY_CODE, EMPTY_CODE, codes[np.maximum(grid, 0)])}
+        overflow = {**self.overflow, "code": codes[self.overflow["code"]]}
+        return SlotLists(self.n, slots, overflow, self.overflow_owner)
+
+    def merged(self, added: SlotLists, at: np.ndarray, fill: Mapping[str, float]) -> SlotLists:
+        """These lists and `added`'s in one, `added`'s partners at positions `at` (ascending) of the result
+        and this one's, in order, at the others: equal to `build` over the merged entries (same width)."""
+        n = self.n + added.n
+        mine = np.delete(np.arange(n, dtype=np.int64), at)
+        width = max(self.width, added.width)
+        slots = {}
+        for name, grid in self.slots.items():
+            empty = EMPTY_CODE if name == "code" else fill[name]
+            merged = np.full((width, n), empty, dtype=grid.dtype)
+            merged[: self.width, mine] = grid
+            merged[: added.width, at] = added.slots[name]
+            slots[name] = merged
+        owner = np.concatenate([mine[self.overflow_owner], at[added.overflow_owner]])
+        # Both parts list each partner's overflow in entry order; a stable sort by partner keeps it.
+        order = np.argsort(owner, kind="stable")
+        overflow = {k: np.concatenate([v, added.overflow[k]])[order] for k, v in self.overflow.items()}
+        if not len(owner):
+            # `build` makes the slots as wide as the longest list: a removed partner may have been it.
+            used = int((slots["code"] != EMPTY_CODE).sum(axis=0).max(initial=0))
+            slots = {k: v[:used] for k, v in slots.items()}
+        return SlotLists(n, slots, overflow, owner[order])
 
     def max_of(self, dense: np.ndarray, flat: np.ndarray) -> np.ndarray:
         """(n, columns): per partner, the max of its entries' values; -inf for a partner without entries.

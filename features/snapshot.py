@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+from bisect import bisect_left, bisect_right
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -30,12 +31,12 @@ from features.history import DEALS, PartnerHistory
 from features.index import RoleIndex
 from features.parallel import IN_PROCESS, Mapper
 from features.prepared import PreparedOpportunity
-from features.prior import PriorScorer, role_postings
+from features.prior import PriorScorer, RolePostings, role_postings, updated_postings
 from features.profiles import opportunity_text, partner_profile_texts
 from features.records import EcosystemTables, OpportunityQuery
 from features.retrieval import Retriever
 from features.team_features import FEATURE_VERSION, feature_descriptions, feature_names
-from features.vocabulary import SkillVocabulary, skill_groups
+from features.vocabulary import CoHolding, SkillVocabulary, held_matrix
 
 logger = logging.getLogger(__name__)
 
@@ -107,6 +108,70 @@ def _conflict_keys(catalog: PartnerCatalog, pairs: frozenset[frozenset[str]]) ->
         if len(rows) == 2:
             keys.append(rows[0] * n + rows[1])
     return np.unique(np.asarray(keys, dtype=np.int64))
+
+
+def _holdings(catalog: PartnerCatalog) -> list[tuple[np.ndarray, np.ndarray]]:
+    """What partners hold, as CSR (offsets, phrase codes): skill tags, certificates, described phrases."""
+    return [
+        (catalog.tag_offsets, catalog.tag_codes),
+        (catalog.cert_offsets, catalog.cert_codes),
+        (catalog.described_offsets, catalog.described_codes),
+    ]
+
+
+def _with_rows(
+    frame: pd.DataFrame, rows: pd.DataFrame, row_of: Mapping[str, int]
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """A copy of the partner frame with `rows` (cleaned, unique ids) in place of the partners it knows and
+    after the others, in id order; and the row each of `rows` sits at."""
+    frame = frame.copy()
+    at = np.asarray([row_of.get(pid, -1) for pid in rows[s.PARTNER_ID]], dtype=np.int64)
+    for i in np.flatnonzero(at >= 0):
+        frame.iloc[at[i]] = rows.iloc[i]
+    new = np.flatnonzero(at < 0)
+    if len(new):
+        at[new] = len(frame) + np.arange(len(new))
+        appended = [{str(k): v for k, v in r.items()} for r in rows.iloc[new].to_dict("records")]
+        frame = pd.concat([frame, pd.DataFrame(appended, columns=frame.columns)], ignore_index=True)
+    return frame, at
+
+
+def _spans(certifications: pd.DataFrame, ids: set[str]) -> list[tuple[str, int, int]]:
+    """(partner, first row, end row) of each partner's certificates in a frame sorted by partner, in id
+    order: two binary searches each instead of comparing every row (1.7M certificates at 1M partners)."""
+    owners = certifications[s.PARTNER_ID].array
+    return [(pid, bisect_left(owners, pid), bisect_right(owners, pid)) for pid in sorted(ids)]
+
+
+def _certifications_of(certifications: pd.DataFrame, ids: set[str]) -> pd.DataFrame:
+    """The certificates of these partners (the frame sorted by partner, as cleaned)."""
+    rows = [np.arange(first, end) for _, first, end in _spans(certifications, ids)]
+    return certifications.iloc[np.concatenate([np.zeros(0, dtype=np.int64), *rows])]
+
+
+def _with_certifications(held: pd.DataFrame, given: pd.DataFrame, ids: set[str]) -> pd.DataFrame:
+    """The certifications (sorted by partner and name) with those of the partners `ids` replaced by the
+    given ones (cleaned, so sorted alike): the kept slices and the given certificates in id order, not the
+    frame filtered and sorted again (~1 s of every write at 1M partners)."""
+    given = given[given[s.PARTNER_ID].isin(ids)]
+    by_partner = dict(list(given.groupby(s.PARTNER_ID, sort=False)))
+    pieces, done = [], 0
+    for pid, first, end in _spans(held, ids):
+        pieces.append(held.iloc[done:first])
+        if pid in by_partner:
+            pieces.append(by_partner[pid])
+        done = end
+    return pd.concat([*pieces, held.iloc[done:]], ignore_index=True)
+
+
+def _mentioning(descriptions: pd.Series, phrases: Sequence[str]) -> np.ndarray:
+    """Rows whose description contains one of the phrases (case-insensitive): the only ones whose mentions
+    a vocabulary grown by these phrases can change (`phrase_mentions` cannot match an absent phrase)."""
+    lowered = [p.lower() for p in phrases if p.strip()]
+    if not lowered:
+        return np.zeros(0, dtype=np.int64)
+    texts = descriptions.astype(str).str.lower().tolist()
+    return np.asarray([i for i, text in enumerate(texts) if any(p in text for p in lowered)], dtype=np.int64)
 
 
 @dataclass(frozen=True)
@@ -220,17 +285,36 @@ class FeatureSnapshot:
             # sentence naming the partner's strengths is a costlier claim, so it counts as evidence.
             described=vocabulary.mentions(partners[s.DESCRIPTION].tolist()),
         )
-        vocabulary = vocabulary.with_groups(
-            skill_groups(
-                [
-                    (catalog.tag_offsets, catalog.tag_codes),
-                    (catalog.cert_offsets, catalog.cert_codes),
-                    (catalog.described_offsets, catalog.described_codes),
-                ],
-                len(catalog),
-                len(vocabulary.names),
-            )
+        every = np.arange(len(catalog))
+        holding = CoHolding.of(held_matrix(_holdings(catalog), every, len(vocabulary.names)))
+        vocabulary = vocabulary.with_groups(holding.groups(), holding)
+        return cls._assembled(
+            roles=tuple(roles),
+            embedder=embedder,
+            catalog=catalog,
+            vocabulary=vocabulary,
+            history=history,
+            indexes=indexes,
+            vectors=vectors,
+            postings={role: role_postings(catalog, role, len(vocabulary.names)) for role in roles},
+            conflicts=conflicts,
         )
+
+    @classmethod
+    def _assembled(
+        cls,
+        *,
+        roles: tuple[str, ...],
+        embedder: Embedder,
+        catalog: PartnerCatalog,
+        vocabulary: SkillVocabulary,
+        history: PartnerHistory,
+        indexes: Mapping[str, RoleIndex],
+        vectors: np.ndarray,
+        postings: Mapping[str, RolePostings],
+        conflicts: frozenset[frozenset[str]],
+    ) -> FeatureSnapshot:
+        """A snapshot of fitted parts: the retriever and the featurizer are thin views over them."""
 
         def available(rows: np.ndarray, as_of: date) -> np.ndarray:
             return catalog.available(rows, history.open_engagements(catalog.history_code[rows], as_of))
@@ -238,12 +322,12 @@ class FeatureSnapshot:
         retriever = Retriever(
             catalog=catalog,
             indexes=dict(indexes),
-            postings={role: role_postings(catalog, role, len(vocabulary.names)) for role in roles},
+            postings=dict(postings),
             prior=PriorScorer(catalog, vocabulary),
             available=available,
         )
         featurizer = TeamFeaturizer(
-            roles=tuple(roles),
+            roles=roles,
             catalog=catalog,
             vocabulary=vocabulary,
             history=history,
@@ -251,7 +335,7 @@ class FeatureSnapshot:
             conflict_keys=_conflict_keys(catalog, conflicts),
         )
         return cls(
-            roles=tuple(roles),
+            roles=roles,
             embedder=embedder,
             catalog=catalog,
             vocabulary=vocabulary,
@@ -263,27 +347,89 @@ class FeatureSnapshot:
             conflicts=conflicts,
         )
 
-    def _refit(
+    def _updated(
         self,
         partners: pd.DataFrame,
         certifications: pd.DataFrame,
         vectors: np.ndarray,
         indexes: Mapping[str, RoleIndex],
-        conflicts: frozenset[frozenset[str]] | None = None,
+        rows: np.ndarray,
     ) -> FeatureSnapshot:
-        return FeatureSnapshot.fit(
+        """This snapshot once the catalog rows `rows` (ascending; those past its end appended) changed in the
+        frames: equal to `fit` over them, but only those rows are read again.
+
+        The phrases they bring are embedded and their holders counted; when a new phrase joins the
+        vocabulary, the descriptions that mention it are scanned again too (a rebuild took ~1.5 s of every
+        partner write at 100k partners, ~10 s at 1M).
+        """
+        part = partners.iloc[rows].reset_index(drop=True)
+        listed = _certifications_of(certifications, set(part[s.PARTNER_ID]))
+        vocabulary, remap = self._grown_vocabulary(part, listed)
+        if remap is not None:
+            new = [name for name in vocabulary.names if name not in self.vocabulary.index]
+            rows = np.union1d(rows, _mentioning(partners[s.DESCRIPTION], new))
+            part = partners.iloc[rows].reset_index(drop=True)
+            listed = _certifications_of(certifications, set(part[s.PARTNER_ID]))
+        catalog = self.catalog.with_rows(
+            partners,
+            certifications,
+            rows,
+            PartnerCatalog.build(
+                part,
+                listed,
+                phrases=vocabulary.index,
+                history_code=self.history.codes(part[s.PARTNER_ID].tolist()),
+                described=vocabulary.mentions(part[s.DESCRIPTION].tolist()),
+            ),
+            remap,
+        )
+        vocabulary = self._regrouped(vocabulary, catalog, rows, remap)
+        n_phrases = len(vocabulary.names)
+        return self._assembled(
             roles=self.roles,
             embedder=self.embedder,
-            partners=partners,
-            certifications=certifications,
-            vectors=vectors,
-            indexes=indexes,
+            catalog=catalog,
+            vocabulary=vocabulary,
             history=self.history,
-            associations=self.vocabulary.associations,
-            phrases=self.vocabulary.phrase_map(),
-            conflicts=self.conflicts if conflicts is None else conflicts,
-            previous=self.vocabulary,
+            indexes=indexes,
+            vectors=vectors,
+            postings={
+                role: updated_postings(postings, catalog, role, rows, n_phrases, remap)
+                for role, postings in self.retriever.postings.items()
+            },
+            conflicts=self.conflicts,
         )
+
+    def _grown_vocabulary(
+        self, partners: pd.DataFrame, certifications: pd.DataFrame
+    ) -> tuple[SkillVocabulary, np.ndarray | None]:
+        """The vocabulary with the phrases these partners and certificates hold that it lacks (embedded),
+        and the new code of each old phrase; this vocabulary and None when it has them all."""
+        known = self.vocabulary.index
+        wanted = _phrase_vocabulary(partners, certifications)
+        if all(phrase in known for phrase in wanted):
+            return self.vocabulary, None
+        phrases = _embed_phrases(self.embedder, self.vocabulary.phrase_map(), wanted)
+        grown = SkillVocabulary.of(phrases, self.vocabulary.associations, self.vectors.shape[1])
+        return grown, np.asarray(grown.index.get_indexer(known), dtype=np.int64)
+
+    def _regrouped(
+        self, vocabulary: SkillVocabulary, catalog: PartnerCatalog, rows: np.ndarray, remap: np.ndarray | None
+    ) -> SkillVocabulary:
+        """`vocabulary` with the skill groups of `catalog`, whose `rows` changed since this snapshot's: the
+        co-holding counts lose those rows' old phrases and gain their new ones."""
+        n_phrases = len(vocabulary.names)
+        added = held_matrix(_holdings(catalog), rows, n_phrases)
+        holding = self.vocabulary.co_holding
+        if holding is None:
+            holding = CoHolding.of(held_matrix(_holdings(catalog), np.arange(len(catalog)), n_phrases))
+            return vocabulary.with_groups(holding.groups(), holding)
+        before = rows[rows < len(self.catalog)]
+        removed = held_matrix(_holdings(self.catalog), before, len(self.vocabulary.names))
+        if remap is None and len(before) == len(rows) and (removed != added).nnz == 0:
+            return vocabulary  # the changed partners hold what they held: same counts, same groups
+        holding = holding.updated(removed, added, len(catalog), remap)
+        return vocabulary.with_groups(holding.groups(), holding)
 
     # -- new snapshots -------------------------------------------------------------------------------
     def with_partners(
@@ -293,49 +439,35 @@ class FeatureSnapshot:
         indexes updated); this one is left as it was for the readers still using it.
 
         Each partner holds contract columns (missing ones read as empty); `certifications`, when given,
-        replaces the certifications of every listed partner. Deal history is not touched.
+        replaces the certifications of every listed partner. Deal history is not touched. A partner
+        listed twice takes its last listing.
         """
         rows = clean_partners(pd.DataFrame([{c: p.get(c) for c in PARTNER_COLUMNS} for p in partners]))
+        rows = rows.drop_duplicates(s.PARTNER_ID, keep="last").reset_index(drop=True)
         ids = set(rows[s.PARTNER_ID])
         certs = self.catalog.certifications
         if certifications is not None:
-            mine = clean_certifications(certifications)
-            certs = pd.concat(
-                [certs[~certs[s.PARTNER_ID].isin(ids)], mine[mine[s.PARTNER_ID].isin(ids)]],
-                ignore_index=True,
-            )
-            certs = certs.sort_values([s.PARTNER_ID, s.CERTIFICATION], kind="stable").reset_index(drop=True)
+            certs = _with_certifications(certs, clean_certifications(certifications), ids)
         # Only the listed partners' certifications: grouping every partner's cost 21 s at 1M partners.
-        listed = certs[certs[s.PARTNER_ID].isin(ids)]
+        listed = _certifications_of(certs, ids)
         new_vectors = np.asarray(
             self.embedder.encode(partner_profile_texts(rows, listed).tolist()), dtype=np.float32
         ).reshape(len(rows), -1)
-        frame = self.catalog.partners.copy()
-        vectors = self.vectors.copy()
+        frame, at = _with_rows(self.catalog.partners, rows, self.catalog.row_of)
+        vectors = np.concatenate([self.vectors, new_vectors[at >= len(self.catalog)]])
+        replaced = at < len(self.catalog)
+        vectors[at[replaced]] = new_vectors[replaced]
         indexes = {role: index.copy() for role, index in self.indexes.items()}
-        row_of = dict(self.catalog.row_of)
-        appended: list[dict[str, Any]] = []
-        appended_vectors: list[np.ndarray] = []
-        for i, record in enumerate(rows.to_dict("records")):
-            pid = str(record[s.PARTNER_ID])
-            existing = row_of.get(pid)
-            if existing is None:
-                row_of[pid] = len(frame) + len(appended)
-                appended.append({str(k): v for k, v in record.items()})
-                appended_vectors.append(new_vectors[i])
-            else:
-                frame.iloc[existing] = rows.iloc[i]
-                vectors[existing] = new_vectors[i]
-            active = record[s.STATUS] == s.DEFAULT_PARTNER_STATUS
-            for role, index in indexes.items():
-                if role == record[s.PARTNER_TYPE] and active:
-                    index.upsert(pid, new_vectors[i])
+        for pid, role, status, vector in zip(
+            rows[s.PARTNER_ID], rows[s.PARTNER_TYPE], rows[s.STATUS], new_vectors, strict=True
+        ):
+            for name, index in indexes.items():
+                if name == role and status == s.DEFAULT_PARTNER_STATUS:
+                    index.upsert(pid, vector)
                 else:
                     index.remove(pid)
-        if appended:
-            frame = pd.concat([frame, pd.DataFrame(appended, columns=frame.columns)], ignore_index=True)
-            vectors = np.ascontiguousarray(np.vstack([vectors, np.asarray(appended_vectors)]))
-        return self._refit(frame, certs, vectors, _compacted(indexes))
+        order = np.argsort(at)
+        return self._updated(frame, certs, vectors, _compacted(indexes), at[order])
 
     def without_partner(self, partner_id: str) -> FeatureSnapshot:
         """A new snapshot where the partner is inactive: never a candidate, still known for past teams."""
@@ -346,13 +478,21 @@ class FeatureSnapshot:
         indexes = {role: index.copy() for role, index in self.indexes.items()}
         for index in indexes.values():
             index.remove(partner_id)
-        return self._refit(frame, self.catalog.certifications, self.vectors, _compacted(indexes))
+        rows = np.asarray([row], dtype=np.int64)
+        return self._updated(frame, self.catalog.certifications, self.vectors, _compacted(indexes), rows)
 
     def with_conflicts(self, pairs: frozenset[frozenset[str]]) -> FeatureSnapshot:
         """A new snapshot that knows these partner pairs as channel conflicts."""
-        pairs = frozenset(frozenset(p) for p in pairs)
-        return self._refit(
-            self.catalog.partners, self.catalog.certifications, self.vectors, self.indexes, pairs
+        return self._assembled(
+            roles=self.roles,
+            embedder=self.embedder,
+            catalog=self.catalog,
+            vocabulary=self.vocabulary,
+            history=self.history,
+            indexes=self.indexes,
+            vectors=self.vectors,
+            postings=self.retriever.postings,
+            conflicts=frozenset(frozenset(p) for p in pairs),
         )
 
     # -- the door requests use -----------------------------------------------------------------------

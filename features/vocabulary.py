@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import numpy as np
 import pandas as pd
@@ -14,6 +14,9 @@ import pandas as pd
 from features.associations import ASSOCIATION_MIN_COUNT, TagAssociation
 from features.records import OpportunityQuery
 from features.slots import segments
+
+if TYPE_CHECKING:
+    from scipy.sparse import csr_matrix
 
 # A certification "matches the need" when its name is at least this close (cosine) to a required skill.
 CERT_MATCH_MIN: Final = 0.5
@@ -33,6 +36,8 @@ class SkillVocabulary:
     # Phrase mentions per description text; valid for this vocabulary only, shared with snapshots that
     # keep it (scanning 100k descriptions costs ~1 s, a partner update changes one).
     mention_cache: dict[str, np.ndarray] = field(default_factory=dict, repr=False, compare=False)
+    # The co-holding counts `groups` was read from, kept so a partner change updates them (see CoHolding).
+    co_holding: CoHolding | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def of(cls, phrases: dict[str, np.ndarray], associations: TagAssociation, dim: int) -> SkillVocabulary:
@@ -45,9 +50,15 @@ class SkillVocabulary:
         )
         return cls(names, vectors, associations, association_columns=associations.columns(names))
 
-    def with_groups(self, groups: np.ndarray) -> SkillVocabulary:
+    def with_groups(self, groups: np.ndarray, co_holding: CoHolding | None = None) -> SkillVocabulary:
         return SkillVocabulary(
-            self.names, self.vectors, self.associations, groups, self.association_columns, self.mention_cache
+            self.names,
+            self.vectors,
+            self.associations,
+            groups,
+            self.association_columns,
+            self.mention_cache,
+            co_holding,
         )
 
     @property
@@ -112,17 +123,112 @@ class SkillVocabulary:
         return offsets, codes.astype(np.int64)
 
 
+def held_matrix(
+    held: Sequence[tuple[np.ndarray, np.ndarray]], rows: np.ndarray, n_phrases: int
+) -> csr_matrix:
+    """(rows, phrases) 1.0 where the partner of `rows` holds the phrase: `held` lists CSR (offsets, phrase
+    codes) of skill tags, certifications and described phrases; a phrase held twice counts once."""
+    from scipy.sparse import csr_matrix
+
+    owners, codes = [], []
+    for offsets, phrase_codes in held:
+        owner, positions = segments(offsets, rows)
+        known = phrase_codes[positions] >= 0
+        owners.append(owner[known])
+        codes.append(phrase_codes[positions][known])
+    owner, code = np.concatenate(owners), np.concatenate(codes)
+    matrix = csr_matrix((np.ones(len(owner)), (owner, code)), shape=(len(rows), n_phrases))
+    matrix.data[:] = 1.0  # a phrase held twice by one partner (tag and certificate) counts once
+    return matrix
+
+
+@dataclass(frozen=True)
+class CoHolding:
+    """How many partners hold each phrase and each pair of phrases: what skill groups are read from.
+
+    Kept beside the groups so that a partner change subtracts the partner's old phrases and adds its new
+    ones instead of counting every partner again (exact: the counts are whole numbers).
+    """
+
+    owners: int
+    count: np.ndarray  # (phrases,) holders of each phrase
+    together: csr_matrix  # (phrases, phrases) holders of both phrases
+
+    @classmethod
+    def of(cls, held: csr_matrix) -> CoHolding:
+        """The counts of a (partners, phrases) `held_matrix` of every partner."""
+        return cls(held.shape[0], np.asarray(held.sum(axis=0)).ravel(), (held.T @ held).tocsr())
+
+    def updated(
+        self, removed: csr_matrix, added: csr_matrix, owners: int, remap: np.ndarray | None = None
+    ) -> CoHolding:
+        """The counts once the changed partners' `removed` holdings (in these counts' phrase codes) are
+        gone and their `added` ones are in; `remap` (old code -> new code) renumbers when the vocabulary grew
+        (`added` is in the new codes)."""
+        count, together = self.count, self.together
+        if remap is not None:
+            n_phrases = added.shape[1]
+            count = np.zeros(n_phrases)
+            count[remap] = self.count
+            together = _recoded(together, remap, n_phrases, square=True)
+            removed = _recoded(removed, remap, n_phrases, square=False)
+        count = count - np.asarray(removed.sum(axis=0)).ravel() + np.asarray(added.sum(axis=0)).ravel()
+        together = (together - (removed.T @ removed) + (added.T @ added)).tocsr()
+        together.eliminate_zeros()
+        return CoHolding(owners, count, together)
+
+    def groups(self) -> np.ndarray:
+        """Connected groups of phrases linked to their CO_HOLDING_NEIGHBOURS most co-held phrases (positive
+        PMI over holders, at least ASSOCIATION_MIN_COUNT shared holders); -1 for phrases with no link.
+
+        Sparse throughout: a real export can hold tens of thousands of free-text tags, whose dense
+        co-holding matrix would not fit in memory.
+        """
+        from scipy.sparse import coo_matrix
+        from scipy.sparse.csgraph import connected_components
+
+        n_phrases = len(self.count)
+        count = self.count
+        together = self.together.tocoo()
+        i, j, shared = together.row, together.col, together.data
+        keep = (i != j) & (shared >= ASSOCIATION_MIN_COUNT)
+        i, j, shared = i[keep], j[keep], shared[keep]
+        pmi = np.log(shared * max(self.owners, 1) / (count[i] * count[j]))
+        positive = pmi > 0
+        i, j, pmi = i[positive], j[positive], pmi[positive]
+        # Per phrase its strongest links, ties by the other phrase's code.
+        order = np.lexsort((j, -pmi, i))
+        i, j = i[order], j[order]
+        first = np.searchsorted(i, i, side="left")
+        nearest = np.arange(len(i)) - first < CO_HOLDING_NEIGHBOURS
+        rows, cols = i[nearest], j[nearest]
+        graph = coo_matrix((np.ones(len(rows)), (rows, cols)), shape=(n_phrases, n_phrases))
+        _, labels = connected_components(graph, directed=False)
+        has_link = np.zeros(n_phrases, dtype=bool)
+        has_link[rows] = True
+        has_link[cols] = True
+        # Renumber so the groups of linked phrases are 0..k-1.
+        _, dense = np.unique(labels[has_link], return_inverse=True)
+        out = np.full(n_phrases, -1, dtype=np.int64)
+        out[has_link] = dense
+        return out
+
+
+def _recoded(matrix: csr_matrix, remap: np.ndarray, n_phrases: int, *, square: bool) -> csr_matrix:
+    """`matrix` with its phrase columns renumbered by `remap`, and its rows too when `square` (phrases by
+    phrases)."""
+    from scipy.sparse import coo_matrix
+
+    old = matrix.tocoo()
+    rows, n_rows = (remap[old.row], n_phrases) if square else (old.row, matrix.shape[0])
+    return coo_matrix((old.data, (rows, remap[old.col])), shape=(n_rows, n_phrases)).tocsr()
+
+
 def skill_groups(held: Sequence[tuple[np.ndarray, np.ndarray]], n_rows: int, n_phrases: int) -> np.ndarray:
     """Skill group of each phrase from what partners hold: `held` lists CSR (offsets, phrase codes) of
     skill tags, certifications and described phrases. Phrases the same partners hold name the same skill
     in different words; -1 for a phrase no partner shares with another."""
-    owners, codes = [], []
-    for offsets, phrase_codes in held:
-        owner, positions = segments(offsets, np.arange(n_rows))
-        known = phrase_codes[positions] >= 0
-        owners.append(owner[known])
-        codes.append(phrase_codes[positions][known])
-    return _co_holding_groups(np.concatenate(owners), np.concatenate(codes), n_rows, n_phrases)
+    return CoHolding.of(held_matrix(held, np.arange(n_rows), n_phrases)).groups()
 
 
 def phrase_mentions(texts: Sequence[str], phrases: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -143,41 +249,3 @@ def phrase_mentions(texts: Sequence[str], phrases: Sequence[str]) -> tuple[np.nd
             codes.extend(found)
     offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
     return offsets, np.asarray(codes, dtype=np.int64)
-
-
-def _co_holding_groups(owner: np.ndarray, code: np.ndarray, n_owners: int, n_phrases: int) -> np.ndarray:
-    """Connected groups of phrases linked to their CO_HOLDING_NEIGHBOURS most co-held phrases (positive
-    PMI over holders, at least ASSOCIATION_MIN_COUNT shared holders); -1 for phrases with no link.
-
-    Sparse throughout: a real export can hold tens of thousands of free-text tags, whose dense
-    co-holding matrix would not fit in memory.
-    """
-    from scipy.sparse import coo_matrix, csr_matrix
-    from scipy.sparse.csgraph import connected_components
-
-    held = csr_matrix((np.ones(len(owner)), (owner, code)), shape=(n_owners, n_phrases))
-    held.data[:] = 1.0  # a phrase held twice by one partner (tag and certificate) counts once
-    count = np.asarray(held.sum(axis=0)).ravel()
-    together = (held.T @ held).tocoo()
-    i, j, shared = together.row, together.col, together.data
-    keep = (i != j) & (shared >= ASSOCIATION_MIN_COUNT)
-    i, j, shared = i[keep], j[keep], shared[keep]
-    pmi = np.log(shared * max(n_owners, 1) / (count[i] * count[j]))
-    positive = pmi > 0
-    i, j, pmi = i[positive], j[positive], pmi[positive]
-    # Per phrase its strongest links, ties by the other phrase's code.
-    order = np.lexsort((j, -pmi, i))
-    i, j = i[order], j[order]
-    first = np.searchsorted(i, i, side="left")
-    nearest = np.arange(len(i)) - first < CO_HOLDING_NEIGHBOURS
-    rows, cols = i[nearest], j[nearest]
-    graph = coo_matrix((np.ones(len(rows)), (rows, cols)), shape=(n_phrases, n_phrases))
-    _, labels = connected_components(graph, directed=False)
-    has_link = np.zeros(n_phrases, dtype=bool)
-    has_link[rows] = True
-    has_link[cols] = True
-    # Renumber so the groups of linked phrases are 0..k-1.
-    _, dense = np.unique(labels[has_link], return_inverse=True)
-    out = np.full(n_phrases, -1, dtype=np.int64)
-    out[has_link] = dense
-    return out
