@@ -109,12 +109,17 @@ def embed_pairs(
     observed = sp.csr_matrix((np.concatenate([counts, counts]), (rows, cols)), shape=shape)
     u, v = u_all[active], v_all[active]
     ridge = ALS_RIDGE * np.eye(rank)[None, :, :]
+    # g_b g_b^T is symmetric: only its upper triangle goes through the sparse product (36 columns instead
+    # of 64 at rank 8), the one cost that grows with the observed pairs (198 of 489 s at 5M deal rows).
+    upper, lower = np.triu_indices(rank)
+    gram = np.empty((n_active, rank, rank))
     for _ in range(ALS_ITERATIONS):
         for solve, given in ((u, v), (v, u)):
             # Per row a: (sum_b c_ab g_b g_b^T + ridge) x_a = sum_b s_ab g_b, all rows in one batch.
-            outer = (given[:, :, None] * given[:, None, :]).reshape(n_active, rank * rank)
-            gram = np.asarray(observed @ outer).reshape(n_active, rank, rank) + ridge
-            solve[:] = np.linalg.solve(gram, np.asarray(residual @ given)[:, :, None])[:, :, 0]
+            packed = np.asarray(observed @ (given[:, upper] * given[:, lower]))
+            gram[:, upper, lower] = packed
+            gram[:, lower, upper] = packed
+            solve[:] = np.linalg.solve(gram + ridge, np.asarray(residual @ given)[:, :, None])[:, :, 0]
     factors[active, :rank] = u
     factors[active, rank:] = v
     return factors
