@@ -3,7 +3,9 @@ existing partner's description, chained as a server worker applies them (each on
 one returned). The first write of a worker also builds the role indexes' id maps, so the median is read.
 
 Usage: .venv/bin/python -m bench.partner_sync --home H [--writes 5] [--label new]
-       (cd /tmp/old-checkout && PYTHONPATH=/work/main .venv/bin/python -m bench.partner_sync --home H --label previous_code)
+The baseline, another checkout's code on the same home (features from it, this bench script from here):
+       cd /tmp/old-checkout && PYTHONPATH=/work/main \
+       /work/main/.venv/bin/python -m bench.partner_sync --home H --label previous_code
 Each run adds its label's entry to bench/results/partner-sync.json (the baseline: another checkout on the
 same home, run right before or after).
 """
