@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import io
+import operator
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, reduce
 from pathlib import Path
 from typing import Final
 
@@ -252,14 +253,7 @@ def _submit_word_associations(
     count = max(pieces(mapper, WORD_PIECES_PER_SLOT), -(-len(frame) // WORD_PIECE_MAX_OPPORTUNITIES))
     bounds = np.linspace(0, len(frame), min(count, len(frame)) + 1).astype(int)
     gather = mapper.map(word_counts, [frame.iloc[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)])
-    return lambda: _word_pmi(_summed(gather()), needs)
-
-
-def _summed(parts: list[WordCounts]) -> WordCounts:
-    total = parts[0]
-    for part in parts[1:]:
-        total = total + part
-    return total
+    return lambda: _word_pmi(reduce(operator.add, gather()), needs)
 
 
 def _word_pmi(counts: WordCounts, needs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import json
 import logging
-from bisect import bisect_left, bisect_right
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cached_property
-from itertools import chain
 from pathlib import Path
 from typing import Any, Final
 
@@ -31,10 +29,19 @@ from features.history import DEALS, PartnerHistory
 from features.index import RoleIndex
 from features.parallel import IN_PROCESS, Mapper
 from features.prepared import PreparedOpportunity
-from features.prior import PriorScorer, RolePostings, role_postings, updated_postings
+from features.prior import PriorScorer, RolePostings, role_postings
 from features.profiles import opportunity_text, partner_profile_texts
 from features.records import EcosystemTables, OpportunityQuery
 from features.retrieval import Retriever
+from features.snapshot_updates import (
+    certifications_of,
+    embed_phrases,
+    holdings,
+    phrase_vocabulary,
+    updated_parts,
+    with_certifications,
+    with_rows,
+)
 from features.team_features import FEATURE_VERSION, feature_descriptions, feature_names
 from features.vocabulary import CoHolding, SkillVocabulary, held_matrix
 
@@ -55,23 +62,6 @@ DESCRIBED_FILE = "described.npz"
 
 def index_file(role: str) -> str:
     return f"index-{role}.npz"
-
-
-def _phrase_vocabulary(partners: pd.DataFrame, certifications: pd.DataFrame) -> list[str]:
-    """Skill tags and certification names: the phrases every partner is matched through."""
-    tags = set(map(str, chain.from_iterable(partners[s.SKILLS])))
-    return sorted(tags | set(certifications[s.CERTIFICATION].astype(str)))
-
-
-def _embed_phrases(
-    embedder: Embedder, known: Mapping[str, np.ndarray], wanted: Sequence[str]
-) -> dict[str, np.ndarray]:
-    """`known` plus vectors of the wanted phrases it lacks (one encoder call)."""
-    out = dict(known)
-    missing = [p for p in wanted if p not in out]
-    if missing:
-        out.update(zip(missing, np.asarray(embedder.encode(missing), dtype=np.float32), strict=True))
-    return out
 
 
 def _embed_in_chunks(embedder: Embedder, texts: Sequence[str], show_progress: bool) -> np.ndarray:
@@ -108,70 +98,6 @@ def _conflict_keys(catalog: PartnerCatalog, pairs: frozenset[frozenset[str]]) ->
         if len(rows) == 2:
             keys.append(rows[0] * n + rows[1])
     return np.unique(np.asarray(keys, dtype=np.int64))
-
-
-def _holdings(catalog: PartnerCatalog) -> list[tuple[np.ndarray, np.ndarray]]:
-    """What partners hold, as CSR (offsets, phrase codes): skill tags, certificates, described phrases."""
-    return [
-        (catalog.tag_offsets, catalog.tag_codes),
-        (catalog.cert_offsets, catalog.cert_codes),
-        (catalog.described_offsets, catalog.described_codes),
-    ]
-
-
-def _with_rows(
-    frame: pd.DataFrame, rows: pd.DataFrame, row_of: Mapping[str, int]
-) -> tuple[pd.DataFrame, np.ndarray]:
-    """A copy of the partner frame with `rows` (cleaned, unique ids) in place of the partners it knows and
-    after the others, in id order; and the row each of `rows` sits at."""
-    frame = frame.copy()
-    at = np.asarray([row_of.get(pid, -1) for pid in rows[s.PARTNER_ID]], dtype=np.int64)
-    for i in np.flatnonzero(at >= 0):
-        frame.iloc[at[i]] = rows.iloc[i]
-    new = np.flatnonzero(at < 0)
-    if len(new):
-        at[new] = len(frame) + np.arange(len(new))
-        appended = [{str(k): v for k, v in r.items()} for r in rows.iloc[new].to_dict("records")]
-        frame = pd.concat([frame, pd.DataFrame(appended, columns=frame.columns)], ignore_index=True)
-    return frame, at
-
-
-def _spans(certifications: pd.DataFrame, ids: set[str]) -> list[tuple[str, int, int]]:
-    """(partner, first row, end row) of each partner's certificates in a frame sorted by partner, in id
-    order: two binary searches each instead of comparing every row (1.7M certificates at 1M partners)."""
-    owners = certifications[s.PARTNER_ID].array
-    return [(pid, bisect_left(owners, pid), bisect_right(owners, pid)) for pid in sorted(ids)]
-
-
-def _certifications_of(certifications: pd.DataFrame, ids: set[str]) -> pd.DataFrame:
-    """The certificates of these partners (the frame sorted by partner, as cleaned)."""
-    rows = [np.arange(first, end) for _, first, end in _spans(certifications, ids)]
-    return certifications.iloc[np.concatenate([np.zeros(0, dtype=np.int64), *rows])]
-
-
-def _with_certifications(held: pd.DataFrame, given: pd.DataFrame, ids: set[str]) -> pd.DataFrame:
-    """The certifications (sorted by partner and name) with those of the partners `ids` replaced by the
-    given ones (cleaned, so sorted alike): the kept slices and the given certificates in id order, not the
-    frame filtered and sorted again (~1 s of every write at 1M partners)."""
-    given = given[given[s.PARTNER_ID].isin(ids)]
-    by_partner = dict(list(given.groupby(s.PARTNER_ID, sort=False)))
-    pieces, done = [], 0
-    for pid, first, end in _spans(held, ids):
-        pieces.append(held.iloc[done:first])
-        if pid in by_partner:
-            pieces.append(by_partner[pid])
-        done = end
-    return pd.concat([*pieces, held.iloc[done:]], ignore_index=True)
-
-
-def _mentioning(descriptions: pd.Series, phrases: Sequence[str]) -> np.ndarray:
-    """Rows whose description contains one of the phrases (case-insensitive): the only ones whose mentions
-    a vocabulary grown by these phrases can change (`phrase_mentions` cannot match an absent phrase)."""
-    lowered = [p.lower() for p in phrases if p.strip()]
-    if not lowered:
-        return np.zeros(0, dtype=np.int64)
-    texts = descriptions.astype(str).str.lower().tolist()
-    return np.asarray([i for i, text in enumerate(texts) if any(p in text for p in lowered)], dtype=np.int64)
 
 
 @dataclass(frozen=True)
@@ -265,7 +191,7 @@ class FeatureSnapshot:
         the phrase list is unchanged.
         """
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-        phrase_map = _embed_phrases(embedder, phrases or {}, _phrase_vocabulary(partners, certifications))
+        phrase_map = embed_phrases(embedder, phrases or {}, phrase_vocabulary(partners, certifications))
         vocabulary = SkillVocabulary.of(phrase_map, associations, vectors.shape[1])
         if previous is not None and previous.names == vocabulary.names:
             vocabulary = SkillVocabulary(
@@ -286,7 +212,7 @@ class FeatureSnapshot:
             described=vocabulary.mentions(partners[s.DESCRIPTION].tolist()),
         )
         every = np.arange(len(catalog))
-        holding = CoHolding.of(held_matrix(_holdings(catalog), every, len(vocabulary.names)))
+        holding = CoHolding.of(held_matrix(holdings(catalog), every, len(vocabulary.names)))
         vocabulary = vocabulary.with_groups(holding.groups(), holding)
         return cls._assembled(
             roles=tuple(roles),
@@ -355,81 +281,19 @@ class FeatureSnapshot:
         indexes: Mapping[str, RoleIndex],
         rows: np.ndarray,
     ) -> FeatureSnapshot:
-        """This snapshot once the catalog rows `rows` (ascending; those past its end appended) changed in the
-        frames: equal to `fit` over them, but only those rows are read again.
-
-        The phrases they bring are embedded and their holders counted; when a new phrase joins the
-        vocabulary, the descriptions that mention it are scanned again too (a rebuild took ~1.5 s of every
-        partner write at 100k partners, ~10 s at 1M).
-        """
-        part = partners.iloc[rows].reset_index(drop=True)
-        listed = _certifications_of(certifications, set(part[s.PARTNER_ID]))
-        vocabulary, remap = self._grown_vocabulary(part, listed)
-        if remap is not None:
-            new = [name for name in vocabulary.names if name not in self.vocabulary.index]
-            rows = np.union1d(rows, _mentioning(partners[s.DESCRIPTION], new))
-            part = partners.iloc[rows].reset_index(drop=True)
-            listed = _certifications_of(certifications, set(part[s.PARTNER_ID]))
-        catalog = self.catalog.with_rows(
-            partners,
-            certifications,
-            rows,
-            PartnerCatalog.build(
-                part,
-                listed,
-                phrases=vocabulary.index,
-                history_code=self.history.codes(part[s.PARTNER_ID].tolist()),
-                described=vocabulary.mentions(part[s.DESCRIPTION].tolist()),
-            ),
-            remap,
-        )
-        vocabulary = self._regrouped(vocabulary, catalog, rows, remap)
-        n_phrases = len(vocabulary.names)
+        """This snapshot once the catalog rows `rows` changed in the frames (features/snapshot_updates.py)."""
+        parts = updated_parts(self, partners, certifications, rows)
         return self._assembled(
             roles=self.roles,
             embedder=self.embedder,
-            catalog=catalog,
-            vocabulary=vocabulary,
+            catalog=parts.catalog,
+            vocabulary=parts.vocabulary,
             history=self.history,
             indexes=indexes,
             vectors=vectors,
-            postings={
-                role: updated_postings(postings, catalog, role, rows, n_phrases, remap)
-                for role, postings in self.retriever.postings.items()
-            },
+            postings=parts.postings,
             conflicts=self.conflicts,
         )
-
-    def _grown_vocabulary(
-        self, partners: pd.DataFrame, certifications: pd.DataFrame
-    ) -> tuple[SkillVocabulary, np.ndarray | None]:
-        """The vocabulary with the phrases these partners and certificates hold that it lacks (embedded),
-        and the new code of each old phrase; this vocabulary and None when it has them all."""
-        known = self.vocabulary.index
-        wanted = _phrase_vocabulary(partners, certifications)
-        if all(phrase in known for phrase in wanted):
-            return self.vocabulary, None
-        phrases = _embed_phrases(self.embedder, self.vocabulary.phrase_map(), wanted)
-        grown = SkillVocabulary.of(phrases, self.vocabulary.associations, self.vectors.shape[1])
-        return grown, np.asarray(grown.index.get_indexer(known), dtype=np.int64)
-
-    def _regrouped(
-        self, vocabulary: SkillVocabulary, catalog: PartnerCatalog, rows: np.ndarray, remap: np.ndarray | None
-    ) -> SkillVocabulary:
-        """`vocabulary` with the skill groups of `catalog`, whose `rows` changed since this snapshot's: the
-        co-holding counts lose those rows' old phrases and gain their new ones."""
-        n_phrases = len(vocabulary.names)
-        added = held_matrix(_holdings(catalog), rows, n_phrases)
-        holding = self.vocabulary.co_holding
-        if holding is None:
-            holding = CoHolding.of(held_matrix(_holdings(catalog), np.arange(len(catalog)), n_phrases))
-            return vocabulary.with_groups(holding.groups(), holding)
-        before = rows[rows < len(self.catalog)]
-        removed = held_matrix(_holdings(self.catalog), before, len(self.vocabulary.names))
-        if remap is None and len(before) == len(rows) and (removed != added).nnz == 0:
-            return vocabulary  # the changed partners hold what they held: same counts, same groups
-        holding = holding.updated(removed, added, len(catalog), remap)
-        return vocabulary.with_groups(holding.groups(), holding)
 
     # -- new snapshots -------------------------------------------------------------------------------
     def with_partners(
@@ -447,13 +311,13 @@ class FeatureSnapshot:
         ids = set(rows[s.PARTNER_ID])
         certs = self.catalog.certifications
         if certifications is not None:
-            certs = _with_certifications(certs, clean_certifications(certifications), ids)
+            certs = with_certifications(certs, clean_certifications(certifications), ids)
         # Only the listed partners' certifications: grouping every partner's cost 21 s at 1M partners.
-        listed = _certifications_of(certs, ids)
+        listed = certifications_of(certs, ids)
         new_vectors = np.asarray(
             self.embedder.encode(partner_profile_texts(rows, listed).tolist()), dtype=np.float32
         ).reshape(len(rows), -1)
-        frame, at = _with_rows(self.catalog.partners, rows, self.catalog.row_of)
+        frame, at = with_rows(self.catalog.partners, rows, self.catalog.row_of)
         vectors = np.concatenate([self.vectors, new_vectors[at >= len(self.catalog)]])
         replaced = at < len(self.catalog)
         vectors[at[replaced]] = new_vectors[replaced]

@@ -19,7 +19,8 @@ from features.embeddings import HashingEmbedder
 from features.prior import RolePostings
 from features.queries import queries_from_frame
 from features.slots import SlotLists
-from features.snapshot import FeatureSnapshot, _with_certifications
+from features.snapshot import FeatureSnapshot
+from features.snapshot_updates import with_certifications
 from synthetic import generate_ecosystem
 from tests.features.snapshot_fixtures import tables
 
@@ -294,11 +295,11 @@ def test_certifications_are_spliced_as_sorting_them_again_would(ids: list[str], 
     )
     # Values and order: an empty given frame (object columns) no longer turns the text columns to object.
     pd.testing.assert_frame_equal(
-        _with_certifications(held, given, set(ids)), sorted_again(held, given, set(ids)), check_dtype=False
+        with_certifications(held, given, set(ids)), sorted_again(held, given, set(ids)), check_dtype=False
     )
 
 
 def test_removing_certifications_keeps_the_column_types() -> None:
     held = clean_certifications(tables().certifications)
     given = clean_certifications(pd.DataFrame(columns=held.columns))
-    assert _with_certifications(held, given, {"S2"}).dtypes.equals(held.dtypes)
+    assert with_certifications(held, given, {"S2"}).dtypes.equals(held.dtypes)
